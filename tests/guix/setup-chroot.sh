@@ -1,0 +1,119 @@
+#!/bin/bash
+# Prepare a Debian sid chroot holding Guix 1.5 (Debian has no guix in
+# bookworm/trixie, and installing sid's on the host would upgrade libc6) and
+# start its guix-daemon, offline (--no-substitutes).  Idempotent: when the
+# chroot exists, is mounted and its daemon runs, this returns at once.
+#
+# Run as root.  Environment:
+#   FSDGIMG_GUIX_CHROOT  where the chroot lives (default below; outside the
+#                        repository so that it survives between CI runs)
+#   FSDGIMG_DEBIAN_MIRROR  Debian mirror (default: the one apt already uses)
+set -euo pipefail
+
+chroot_dir=${FSDGIMG_GUIX_CHROOT:-/var/cache/fsdgimg/guix-sid}
+ready_mark="$chroot_dir/.fsdgimg-ready"
+pid_file="$chroot_dir/run/fsdgimg-guix-daemon.pid"
+log() { printf 'setup-chroot: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+    log "must run as root"; exit 1
+fi
+
+# The Debian mirror apt is configured with: first URI of a deb822 or
+# one-line source that is not a security archive.
+debian_mirror() {
+    if [ -n "${FSDGIMG_DEBIAN_MIRROR:-}" ]; then
+        echo "$FSDGIMG_DEBIAN_MIRROR"; return
+    fi
+    local uri
+    uri=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
+               | sed -n 's/^URIs:[[:space:]]*//p' | tr ' ' '\n'
+             cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+               | awk '$1=="deb" { for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
+           } | grep -v -e security -e '^$' | grep '/debian/\?$' | head -n1 || true)
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+daemon_running() {
+    [ -s "$pid_file" ] || return 1
+    local pid state
+    pid=$(cat "$pid_file")
+    [ -r "/proc/$pid/stat" ] || return 1
+    # A dead daemon that nobody reaped is a zombie: kill -0 would succeed.
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
+    [ "$state" != Z ] || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q guix-daemon
+}
+
+create_chroot() {
+    command -v mmdebstrap >/dev/null || {
+        log "installing mmdebstrap"
+        apt-get install -y mmdebstrap >/dev/null || {
+            apt-get update >/dev/null; apt-get install -y mmdebstrap >/dev/null; }
+    }
+    local mirror tmp
+    mirror=$(debian_mirror)
+    tmp="$chroot_dir.tmp.$$"
+    log "creating $chroot_dir from $mirror (sid, guix)"
+    mkdir -p "$(dirname "$chroot_dir")"
+    rm -rf "$tmp"
+    # sid's Release file may be past its Valid-Until on frozen mirrors.
+    mmdebstrap --quiet --mode=root --variant=apt \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        --include=guix,ca-certificates,passwd,locales-all \
+        sid "$tmp" "$mirror"
+    # Debian's guix postinst creates no build users.
+    chroot "$tmp" groupadd --system guixbuild
+    for i in $(seq -w 1 10); do
+        chroot "$tmp" useradd --system --gid guixbuild --groups guixbuild \
+            --home-dir /var/empty --no-create-home --shell /usr/sbin/nologin \
+            --comment "Guix build user $i" "guixbuilder$i"
+    done
+    mkdir -p "$tmp/run"
+    touch "$tmp/.fsdgimg-ready"
+    rm -rf "$chroot_dir"
+    mv "$tmp" "$chroot_dir"
+}
+
+mount_chroot() {
+    # The daemon's builds need "/" to be a mount point it can make private.
+    if ! mountpoint -q "$chroot_dir"; then
+        mount --bind "$chroot_dir" "$chroot_dir"
+        mount --make-private "$chroot_dir"
+    fi
+    mountpoint -q "$chroot_dir/proc" || mount -t proc proc "$chroot_dir/proc"
+    if ! mountpoint -q "$chroot_dir/sys"; then
+        mount --rbind /sys "$chroot_dir/sys"; mount --make-rslave "$chroot_dir/sys"
+    fi
+    if ! mountpoint -q "$chroot_dir/dev"; then
+        mount --rbind /dev "$chroot_dir/dev"; mount --make-rslave "$chroot_dir/dev"
+    fi
+}
+
+start_daemon() {
+    mkdir -p "$chroot_dir/run" "$chroot_dir/var/log"
+    rm -f "$chroot_dir/var/guix/daemon-socket/socket"
+    # Detached (own session, no inherited stdio) so that it never keeps a CI
+    # run's pipes open.
+    setsid chroot "$chroot_dir" /usr/bin/guix-daemon \
+        --build-users-group=guixbuild --discover=no --no-substitutes \
+        </dev/null >>"$chroot_dir/var/log/guix-daemon.log" 2>&1 &
+    echo $! > "$pid_file"
+    local i
+    for i in $(seq 1 100); do
+        [ -S "$chroot_dir/var/guix/daemon-socket/socket" ] && return 0
+        daemon_running || break
+        sleep 0.1
+    done
+    log "guix-daemon did not start; see $chroot_dir/var/log/guix-daemon.log"
+    tail -n 20 "$chroot_dir/var/log/guix-daemon.log" >&2 || true
+    exit 1
+}
+
+[ -e "$ready_mark" ] || create_chroot
+mount_chroot
+if daemon_running && [ -S "$chroot_dir/var/guix/daemon-socket/socket" ]; then
+    exit 0
+fi
+start_daemon
+log "guix-daemon running (pid $(cat "$pid_file"))"
