@@ -1,0 +1,114 @@
+;;; fsdgimg --- official container images of FSDG distributions
+;;; Copyright © 2026 The fsdgimg authors
+;;;
+;;; This file is part of fsdgimg.
+;;;
+;;; fsdgimg is free software; you can redistribute it and/or modify it under
+;;; the terms of the GNU General Public License as published by the Free
+;;; Software Foundation; either version 3 of the License, or (at your option)
+;;; any later version.
+
+(define-module (fsdgimg packages fsdgimg)
+  #:use-module (gnu packages)
+  #:use-module (gnu packages python-build)
+  #:use-module (guix build-system pyproject)
+  #:use-module (guix gexp)
+  #:use-module ((guix licenses) #:prefix license:)
+  #:use-module (guix packages)
+  #:use-module (guix utils)
+  #:use-module (ice-9 match)
+  #:use-module (ice-9 rdelim)
+  #:use-module (ice-9 regex)
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-26)
+  #:export (fsdgimg-python-requirements))
+
+;;; Commentary:
+;;;
+;;; The fsdgimg tool itself, built from the 'python' directory of the
+;;; repository that holds this channel.  Its version and its run-time
+;;; dependencies are read from 'python/pyproject.toml', so that the Python
+;;; side stays their one source of truth.
+;;;
+;;; Code:
+
+(define %python-directory
+  ;; This file is CHANNEL/fsdgimg/packages/fsdgimg.scm and the Python
+  ;; package is CHECKOUT/python, with CHANNEL = CHECKOUT/channel.
+  (let ((this (search-path %load-path "fsdgimg/packages/fsdgimg.scm")))
+    (canonicalize-path
+     (string-append (dirname this) "/../../../python"))))
+
+(define (pyproject-lines)
+  (call-with-input-file (string-append %python-directory "/pyproject.toml")
+    (lambda (port)
+      (let loop ((lines '()))
+        (match (read-line port)
+          ((? eof-object?) (reverse lines))
+          (line (loop (cons line lines))))))))
+
+(define (project-table-lines)
+  "Return the lines of the [project] table of pyproject.toml."
+  (let* ((lines (pyproject-lines))
+         (start (drop-while (negate (cut string=? "[project]" <>)) lines)))
+    (if (null? start)
+        (error "pyproject.toml has no [project] table")
+        (take-while (lambda (line)
+                      (not (string-prefix? "[" line)))
+                    (cdr start)))))
+
+(define (pyproject-version)
+  (or (any (lambda (line)
+             (and=> (string-match "^version *= *\"([^\"]+)\"" line)
+                    (cut match:substring <> 1)))
+           (project-table-lines))
+      (error "pyproject.toml: no static [project] version")))
+
+(define (fsdgimg-python-requirements)
+  "Return the distribution names of the run-time dependencies listed in
+pyproject.toml, such as \"requests\"."
+  (let* ((lines (drop-while (lambda (line)
+                              (not (string-prefix? "dependencies" line)))
+                            (project-table-lines)))
+         (block (take-while (lambda (line)
+                              (not (string-prefix? "]" line)))
+                            (if (null? lines) '() (cdr lines)))))
+    (filter-map (lambda (line)
+                  (and=> (string-match "^ *\"([A-Za-z0-9_.-]+)" line)
+                         (lambda (m)
+                           (string-downcase (match:substring m 1)))))
+                block)))
+
+(define (requirement->package name)
+  ;; Guix names Python libraries "python-" followed by their PyPI name.
+  (specification->package (string-append "python-" name)))
+
+(define-public fsdgimg
+  (package
+    (name "fsdgimg")
+    (version (pyproject-version))
+    (source
+     (local-file %python-directory "fsdgimg-checkout"
+                 #:recursive? #t
+                 #:select? (lambda (file stat)
+                             (not (any (cut string-suffix? <> file)
+                                       '("/__pycache__" ".pyc" ".egg-info"
+                                         "/build" "/dist"))))))
+    (build-system pyproject-build-system)
+    (arguments
+     ;; The test suites live outside 'python/', at the top of the
+     ;; repository; the sanity check below still imports the package and
+     ;; checks its entry point.
+     (list
+      #:tests? #f))
+    (native-inputs (list python-setuptools))
+    (propagated-inputs (map requirement->package
+                            (fsdgimg-python-requirements)))
+    (home-page "https://www.gnu.org/distros/free-distros.html")
+    (synopsis "Build, verify and publish container images of FSDG distributions")
+    (description
+     "fsdgimg lets free software distributions such as Guix System,
+Trisquel, PureOS and Parabola build their own official container images,
+check that they are reproducible bit for bit, and publish them to an OCI
+registry or as a static registry: plain files that any web server serves.")
+    (license license:gpl3+)))
