@@ -1,0 +1,3 @@
+from fsdgimg.cli import main
+
+raise SystemExit(main())

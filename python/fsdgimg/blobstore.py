@@ -1,0 +1,130 @@
+"""A content-addressed blob directory (`blobs/<alg>/<hex>`), as in an OCI image layout.
+
+Blobs are written to a temporary file beside their final place and renamed into it once their
+digest is known, so a reader never sees a partial blob under a digest name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from fsdgimg.descriptor import Descriptor
+from fsdgimg.digest import CHUNK, Digest, VerifyingReader
+from fsdgimg.errors import DigestMismatch, InputError
+
+
+class BlobWriter:
+    """A file object that hashes what it is given; commit() names it by its digest."""
+
+    def __init__(self, store: "BlobStore"):
+        self._store = store
+        store.blob_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=store.blob_dir)
+        self._file = os.fdopen(fd, "wb", buffering=0)
+        self._tmp = Path(tmp)
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.digest: Digest | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._hash.update(data)
+        self._file.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def commit(self, expected: Digest | None = None) -> Digest:
+        self._file.close()
+        digest = Digest.from_hash(self._hash)
+        if expected is not None and digest != expected:
+            self.abort()
+            raise DigestMismatch(f"blob has digest {digest}, expected {expected}")
+        final = self._store.path(digest)
+        if final.exists():
+            self._tmp.unlink()
+        else:
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, final)
+        self.digest = digest
+        return digest
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is not None or self.digest is None:
+            self.abort()
+
+
+class BlobStore:
+    def __init__(self, root: Path, algorithm: str = "sha256"):
+        self.root = Path(root)
+        self.blob_dir = self.root / "blobs" / algorithm
+
+    def path(self, digest: Digest) -> Path:
+        return self.root / "blobs" / digest.algorithm / digest.hex
+
+    def has(self, digest: Digest) -> bool:
+        return self.path(digest).is_file()
+
+    def open(self, desc: Descriptor, what: str | None = None) -> VerifyingReader:
+        """The blob's bytes, checked against the descriptor's digest and size as they are read."""
+        path = self.path(desc.digest)
+        try:
+            raw = open(path, "rb")
+        except FileNotFoundError:
+            raise InputError(f"{what or self.root}: blob {desc.digest} is missing") from None
+        return VerifyingReader(raw, desc.digest, desc.size, what or f"{self.root}: blob {desc.digest.short}")
+
+    def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
+        if desc.size > limit:
+            raise InputError(f"{what or self.root}: blob {desc.digest.short} of {desc.size} bytes "
+                             f"exceeds the {limit}-byte limit")
+        with self.open(desc, what) as r:
+            return r.read()
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def put_bytes(self, data: bytes) -> Digest:
+        digest = Digest.of(data)
+        if not self.has(digest):
+            with self.writer() as w:
+                w.write(data)
+                w.commit(digest)
+        return digest
+
+    def copy_from(self, reader: BinaryIO, expected: Digest) -> Digest:
+        with self.writer() as w:
+            while chunk := reader.read(CHUNK):
+                w.write(chunk)
+            return w.commit(expected)
+
+    def link_or_copy(self, source: Path, digest: Digest) -> None:
+        """Place an existing verified blob file here: a hard link when possible, else a copy."""
+        final = self.path(digest)
+        if final.exists():
+            return
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".tmp-link-{digest.hex[:16]}-{os.getpid()}")
+        try:
+            os.link(source, tmp)
+        except OSError:
+            with open(source, "rb") as r:
+                self.copy_from(r, digest)
+            return
+        os.replace(tmp, final)

@@ -1,0 +1,6 @@
+"""Subcommands. Each module has register(subparsers) and a run(args) -> int; see docs/core-api.md."""
+
+COMMANDS = [
+    "convert",
+    "inspect",
+]

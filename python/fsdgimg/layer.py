@@ -1,0 +1,115 @@
+"""Layers: one pass over an uncompressed layer tar gives its diff ID, its compressed blob and digest.
+
+The tar stream is parsed as it goes by (every member checked for escaping paths and duplicates)
+while the same bytes are hashed for the diff ID and fed to the compressor, whose output is hashed
+and written into the blob store. Nothing holds more than a few blocks in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.compression import ANNOTATION, Compression, detect, open_decompressed
+from fsdgimg.descriptor import Descriptor
+from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.errors import InputError
+from fsdgimg.tarsafety import MemberChecker
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    """A layer as stored: its compressed blob's descriptor and the digest of its tar (diff ID)."""
+    descriptor: Descriptor
+    diff_id: Digest
+    uncompressed_size: int
+    files: int
+
+
+class _Tee:
+    """Reads from `raw`, hashing everything read and copying it to `sink`."""
+
+    def __init__(self, raw: BinaryIO, sink: BinaryIO):
+        self._raw = raw
+        self._sink = sink
+        self.hash = hashlib.sha256()
+        self.total = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n if n and n > 0 else CHUNK)
+        if data:
+            self.hash.update(data)
+            self._sink.write(data)
+            self.total += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _round_up(n: int) -> int:
+    return (n + 511) // 512 * 512
+
+
+def scan_tar(tee: _Tee, what: str) -> int:
+    """Walk the tar members read through `tee`, checking each; return the member count."""
+    checker = MemberChecker(what)
+    end = 0
+    count = 0
+    try:
+        with tarfile.open(fileobj=tee, mode="r|", bufsize=CHUNK) as tf:
+            for member in tf:
+                checker.check(member)
+                count += 1
+                end = member.offset_data + (_round_up(member.size) if member.isreg() else 0)
+    except (tarfile.TarError, EOFError) as e:
+        raise InputError(f"{what}: not a valid tar archive ({e})") from None
+    tee.drain()
+    # tarfile in stream mode treats a stream that just stops as a normal end; a real archive
+    # ends with a zero block after its last member, so anything shorter was cut off.
+    if count and tee.total < end + 512:
+        raise InputError(f"{what}: tar archive is truncated ({tee.total} bytes, "
+                         f"its members need at least {end + 512})")
+    return count
+
+
+def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, what: str,
+                 docker: bool = False) -> LayerBlob:
+    """Read a layer tar (plain, gzip or zstd: told by its magic number) once and store it compressed."""
+    head = stream.read(4)
+    source_compression = detect(head)
+    plain = open_decompressed(_Prefixed(head, stream), source_compression, what)
+    with store.writer() as blob:
+        compressor = compression.writer(blob)
+        tee = _Tee(plain, compressor)
+        try:
+            files = scan_tar(tee, what)
+        finally:
+            compressor.close()
+        digest = blob.commit()
+    annotations = {} if compression.algorithm == "none" else {ANNOTATION: compression.describe()}
+    descriptor = Descriptor(mt.layer_media_type(compression.algorithm, docker), digest, blob.size, annotations)
+    return LayerBlob(descriptor, Digest.from_hash(tee.hash), tee.total, files)
+
+
+class _Prefixed:
+    """A stream with some already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0 or n >= len(self._head):
+                head, self._head = self._head, b""
+                more = self._rest.read(n - len(head)) if n and n > len(head) else b""
+                return head + more
+            head, self._head = self._head[:n], self._head[n:]
+            return head
+        return self._rest.read(n)
