@@ -92,9 +92,8 @@ def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, w
         finally:
             compressor.close()
         digest = blob.commit()
-    annotations = {} if compression.algorithm == "none" else {ANNOTATION: compression.describe()}
-    descriptor = Descriptor(mt.layer_media_type(compression.algorithm, docker), digest, blob.size, annotations)
-    return LayerBlob(descriptor, Digest.from_hash(tee.hash), tee.total, files)
+    return LayerBlob(_descriptor(compression, digest, blob.size, docker), Digest.from_hash(tee.hash),
+                     tee.total, files)
 
 
 class _Prefixed:
@@ -113,3 +112,43 @@ class _Prefixed:
             head, self._head = self._head[:n], self._head[n:]
             return head
         return self._rest.read(n)
+
+
+class _DiffWriter:
+    """Hashes and counts the uncompressed layer bytes on their way to the compressor."""
+
+    def __init__(self, sink: BinaryIO):
+        self._sink = sink
+        self.hash = hashlib.sha256()
+        self.total = 0
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        self._sink.write(data)
+        self.total += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def import_layer_from_writer(produce, store: BlobStore, compression: Compression, what: str,
+                             docker: bool = False) -> LayerBlob:
+    """Store a layer that `produce(fileobj)` writes as tar (used for directories we archive ourselves)."""
+    with store.writer() as blob:
+        compressor = compression.writer(blob)
+        diff = _DiffWriter(compressor)
+        try:
+            produce(diff)
+        except OSError as e:
+            raise InputError(f"{what}: {e.strerror or e}: {getattr(e, 'filename', '')}") from None
+        finally:
+            compressor.close()
+        digest = blob.commit()
+    return LayerBlob(_descriptor(compression, digest, blob.size, docker), Digest.from_hash(diff.hash),
+                     diff.total, 0)
+
+
+def _descriptor(compression: Compression, digest: Digest, size: int, docker: bool) -> Descriptor:
+    annotations = {} if compression.algorithm == "none" else {ANNOTATION: compression.describe()}
+    return Descriptor(mt.layer_media_type(compression.algorithm, docker), digest, size, annotations)

@@ -47,5 +47,6 @@ def is_layer(media_type: str) -> bool:
 def layer_media_type(compression: str, docker: bool = False) -> str:
     table = DOCKER_LAYERS if docker else OCI_LAYERS
     if compression not in table:
-        raise ValueError(f"{compression} layers have no {'Docker' if docker else 'OCI'} media type")
+        from fsdgimg.errors import InputError
+        raise InputError(f"{compression} layers have no {'Docker' if docker else 'OCI'} media type")
     return table[compression]

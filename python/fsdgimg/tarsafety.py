@@ -43,13 +43,17 @@ class MemberChecker:
         self.what = what
         self._seen: dict[str, bool] = {}  # name -> is a directory
 
+    def target(self, member: tarfile.TarInfo) -> str:
+        """A hard link's target, normalised like a member name."""
+        return normalize(member.linkname, self.what)
+
     def check(self, member: tarfile.TarInfo) -> str:
         name = normalize(member.name, self.what)
         if member.type not in _ALLOWED_TYPES and not member.type.isdigit():
             raise InputError(f"{self.what}: member {name[:200]!r} has unsupported type {member.type!r}")
         if member.islnk():
-            target = normalize(member.linkname, self.what)
-            if _escapes("", target) or target not in self._seen:
+            target = self.target(member)
+            if target not in self._seen:
                 raise InputError(f"{self.what}: hard link {name[:200]!r} -> {member.linkname[:200]!r} "
                                  "points outside the archive")
         elif member.issym():

@@ -1,0 +1,58 @@
+"""The command line: `fsdgimg SUBCOMMAND …` / `python -m fsdgimg SUBCOMMAND …`.
+
+Expected failures (FsdgimgError) become one line on stderr and a non-zero exit; a traceback
+is only ever shown for a bug, and only with FSDGIMG_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+
+from fsdgimg import __version__
+from fsdgimg.commands import COMMANDS
+from fsdgimg.errors import FsdgimgError
+
+
+def emit_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fsdgimg",
+        description="Build, verify and publish container images of FSDG distributions.")
+    parser.add_argument("--version", action="version", version=f"fsdgimg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"fsdgimg.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FsdgimgError as e:
+        print(f"fsdgimg {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"fsdgimg {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # The reader went away (`fsdgimg inspect … | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+    except OSError as e:
+        if os.environ.get("FSDGIMG_DEBUG"):
+            raise
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"fsdgimg {args.command}:{where} {e.strerror or e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,30 @@
+"""fsdgimg inspect REF"""
+
+from __future__ import annotations
+
+from fsdgimg.compression import Compression
+from fsdgimg.descriptor import Platform
+from fsdgimg.inspect_image import describe, render
+from fsdgimg.source import open_source
+
+
+def register(sub) -> None:
+    p = sub.add_parser("inspect", help="summarise an image: tag, digest, platform, layers, annotations",
+                       description="REF: oci:DIR[:TAG], docker-archive:FILE, or a path whose kind is detected.")
+    p.add_argument("ref")
+    p.add_argument("--platform", help="OS/ARCH[/VARIANT]: show only that image of an index")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    platform = Platform.parse(args.platform) if args.platform else None
+    # Archives are imported uncompressed: the cheapest way to learn their diff IDs.
+    with open_source(args.ref, compression=Compression("none"), platform=platform) as artifact:
+        info = describe(artifact)
+    if args.json:
+        from fsdgimg.cli import emit_json
+        emit_json(info)
+    else:
+        print(render(info))
+    return 0

@@ -1,0 +1,1 @@
+"""Writers: each turns the image model into one kind of output."""

@@ -1,0 +1,108 @@
+"""Writer for OCI image layout directories.
+
+A new layout is assembled in a temporary sibling directory and renamed into place, so an
+interrupted run leaves nothing that looks like a layout. Adding a tag to an existing layout writes
+its blobs first (each renamed into place) and replaces index.json last, by rename.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.errors import InputError
+from fsdgimg.image import Artifact
+from fsdgimg.jsonio import dump_json
+from fsdgimg.manifest import ImageIndex
+from fsdgimg.sources.oci_layout import REF_NAME, read_index_json
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LayoutWriter:
+    def __init__(self, dest: Path):
+        self.dest = Path(dest)
+        self._staging: Path | None = None
+        self._entries: list = []
+        if self.dest.exists():
+            if not (self.dest / "oci-layout").is_file():
+                if self.dest.is_dir() and not any(self.dest.iterdir()):
+                    self.dest.rmdir()  # an empty directory is as good as none
+                else:
+                    raise InputError(f"{self.dest}: exists and is not an OCI image layout")
+        if self.dest.exists():
+            self.base = read_index_json(self.dest)
+            self.store = BlobStore(self.dest)
+        else:
+            self.base = None
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            self._staging = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.tmp-", dir=self.dest.parent))
+            self.store = BlobStore(self._staging)
+        self.store.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(self, artifact: Artifact, tag: str | None) -> None:
+        """Record `artifact` (all of whose blobs are already in self.store) under `tag`."""
+        self.store.put_bytes(artifact.manifest.to_bytes())
+        annotations = {REF_NAME: tag} if tag else {}
+        self._entries.append(artifact.manifest.descriptor(annotations))
+
+    def commit(self) -> None:
+        keep = []
+        new_tags = {d.annotations.get(REF_NAME) for d in self._entries} - {None}
+        if self.base is not None:
+            new_digests = {d.digest for d in self._entries}
+            keep = [d for d in self.base.manifests
+                    if (d.annotations.get(REF_NAME) or d.digest not in new_digests)
+                    and d.annotations.get(REF_NAME) not in new_tags]
+        index = ImageIndex(mt.OCI_INDEX, keep + self._entries)
+        root = self._staging or self.dest
+        if self._staging is not None:
+            (root / "oci-layout").write_bytes(dump_json({"imageLayoutVersion": "1.0.0"}))
+        _write_atomically(root / "index.json", index.to_bytes())
+        if self._staging is not None:
+            os.chmod(self._staging, 0o755)
+            try:
+                os.rename(self._staging, self.dest)
+            except OSError as e:
+                raise InputError(f"{self.dest}: cannot put the layout in place ({e.strerror})") from None
+            self._staging = None
+
+    def abort(self) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is not None:
+            self.abort()
+        elif self._staging is not None:
+            self.abort()
+
+
+def write_oci_layout(dest: Path, artifact: Artifact, tag: str | None, *, trusted: bool = False) -> Artifact:
+    """Write `artifact` to the layout at `dest` as it is (no recompression); return it as stored there."""
+    from fsdgimg.mutate import recompress
+    with LayoutWriter(dest) as writer:
+        stored = recompress(artifact, writer.store, None, trusted=trusted or artifact.fresh)
+        writer.add(stored, tag)
+        writer.commit()
+    return stored

@@ -1,0 +1,75 @@
+"""Open anything the core reads as an Image or Index: one entry point for every command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.compression import Compression
+from fsdgimg.descriptor import Platform
+from fsdgimg.errors import UsageError
+from fsdgimg.image import Artifact
+from fsdgimg.progress import Progress
+from fsdgimg.transport import Location, parse
+
+
+def epoch_from_env() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds")
+    return int(value)
+
+
+@contextmanager
+def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
+    """A temporary blob store, removed afterwards; beside `parent` so that blobs can be hard-linked out."""
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=".fsdgimg-scratch-", dir=parent))
+    try:
+        yield BlobStore(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def open_source(text: str | Location, *, compression: Compression | None = None, tag: str | None = None,
+                platform: Platform | None = None, scratch_parent: Path | None = None,
+                epoch: int | None = None, docker: bool = False,
+                progress: bool | None = None) -> Iterator[Artifact]:
+    """Yield the Image or Index at `text`. Archives and root file systems are imported (once, in
+    one pass, compressed with `compression`) into a scratch store that lives until the block ends."""
+    loc = parse(text) if isinstance(text, str) else text
+    tag = loc.tag or tag
+    compression = compression or Compression()
+    if loc.kind == "oci":
+        from fsdgimg.sources.oci_layout import read_oci_layout
+        yield read_oci_layout(loc.path, tag, platform)
+        return
+    if loc.kind in ("docker-archive", "rootfs"):
+        size = loc.path.stat().st_size if loc.path.is_file() else None
+        with scratch_store(scratch_parent) as store, \
+                Progress(f"reading {loc.path.name}", size, enabled=progress) as bar:
+            if loc.kind == "docker-archive":
+                from fsdgimg.sources.docker_archive import load_docker_archive
+                image = load_docker_archive(loc.path, store, compression, tag=tag, docker=docker, progress=bar)
+                if platform is not None and not platform.matches(image.platform):
+                    raise UsageError(f"{loc.path}: image is for {image.platform}, not {platform}")
+            else:
+                from fsdgimg.sources.rootfs import load_rootfs
+                e = epoch if epoch is not None else epoch_from_env()
+                image = load_rootfs(loc.path, store, compression, platform=platform,
+                                    epoch=e if e is not None else 0, docker=docker, progress=bar)
+                image.tag = tag
+            bar.close()
+            yield image
+        return
+    raise UsageError(f"{loc}: cannot read images from a {loc.kind} location here; "
+                     "pull it with skopeo into oci:DIR first")

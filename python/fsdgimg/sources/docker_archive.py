@@ -1,0 +1,232 @@
+"""Reader for docker archives: what `guix pack -f docker` and `guix system image --image-type=docker`
+write (with and without --max-layers, plain or compressed) and what `docker save` writes.
+
+The archive is read once, front to back, as a stream: a compressed archive cannot be sought in, and
+Guix puts manifest.json after the layers it names. Every large member is imported as a layer on the
+spot (diff ID, compression and blob in one pass); small members are kept; once the end is reached,
+manifest.json says which members are the layers and in what order.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.compression import Compression, detect, open_decompressed
+from fsdgimg.descriptor import Descriptor
+from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.errors import DigestMismatch, InputError
+from fsdgimg.image import Image
+from fsdgimg.imageconfig import normalize
+from fsdgimg.jsonio import MAX_JSON, dump_json, load_json
+from fsdgimg.layer import LayerBlob, import_layer
+from fsdgimg.manifest import ImageManifest
+from fsdgimg.progress import CountingReader, Progress
+from fsdgimg.reference import Reference
+from fsdgimg.tarsafety import MemberChecker
+
+# Members at most this large are kept in memory until manifest.json tells what they are.
+SMALL = 256 << 10
+# ...and all of them together may not exceed this (an archive of a million tiny files is not an image).
+SMALL_TOTAL = 64 << 20
+_METADATA = {"manifest.json", "repositories", "index.json", "oci-layout"}
+_DIGEST_NAMED = [
+    # Guix --max-layers: the layer directory is named by the layer's diff ID.
+    (re.compile(r"(?:^|/)sha256:([0-9a-f]{64})/layer\.tar\Z"), "diff_id"),
+    # docker save (OCI style): blobs/sha256/<hex> holds exactly that digest's content.
+    (re.compile(r"(?:^|/)blobs/sha256/([0-9a-f]{64})\Z"), "blob"),
+    # docker save (legacy): the config is <image id>.json, the image ID being the config's digest.
+    (re.compile(r"(?:^|/)([0-9a-f]{64})\.json\Z"), "blob"),
+]
+_ARCHIVE_HINT = re.compile(r"(?:^|/)(?:manifest\.json|repositories|oci-layout|index\.json|"
+                           r"(?:sha256:)?[0-9a-f]{64}(?:/|\.json\Z)|blobs/sha256/)")
+
+
+def _open(path: Path, progress: Progress | None):
+    try:
+        raw = open(path, "rb")
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror}") from None
+    head = raw.read(4)
+    raw.seek(0)
+    counted = CountingReader(raw, progress)
+    return raw, open_decompressed(counted, detect(head), str(path))
+
+
+def looks_like_docker_archive(path: Path) -> bool:
+    """Judge by the first few member names: docker archives start with image-shaped names."""
+    raw, stream = _open(path, None)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tf:
+            for i, member in enumerate(tf):
+                if _ARCHIVE_HINT.search(member.name):
+                    return True
+                if i >= 8:
+                    break
+    except (tarfile.TarError, EOFError):
+        raise InputError(f"{path}: not a tar archive") from None
+    except InputError:
+        raise
+    finally:
+        raw.close()
+    return False
+
+
+@dataclass
+class _Scan:
+    small: dict[str, bytes]
+    layers: dict[str, LayerBlob]
+    aliases: dict[str, str]
+
+
+def _scan(path: Path, store: BlobStore, compression: Compression, docker: bool,
+          progress: Progress | None) -> _Scan:
+    what = str(path)
+    raw, stream = _open(path, progress)
+    checker = MemberChecker(what)
+    small: dict[str, bytes] = {}
+    layers: dict[str, LayerBlob] = {}
+    aliases: dict[str, str] = {}
+    small_total = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tf:
+            for member in tf:
+                name = checker.check(member)
+                if member.issym():
+                    aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                    continue
+                if member.islnk():
+                    aliases[name] = checker.target(member)
+                    continue
+                if not member.isreg():
+                    continue
+                base = posixpath.basename(name)
+                is_meta = name in _METADATA or base in ("json", "VERSION") or base.endswith(".json")
+                if is_meta and member.size > MAX_JSON:
+                    raise InputError(f"{what}: {name} is {member.size} bytes, too large for image metadata")
+                if is_meta or member.size <= SMALL:
+                    small_total += member.size
+                    if small_total > SMALL_TOTAL:
+                        raise InputError(f"{what}: more than {SMALL_TOTAL} bytes of small members; not an image archive")
+                    small[name] = tf.extractfile(member).read()
+                    continue
+                layers[name] = import_layer(tf.extractfile(member), store, compression,
+                                            f"{what}: {name}", docker)
+    except (tarfile.TarError, EOFError) as e:
+        raise InputError(f"{what}: not a valid tar archive ({e})") from None
+    finally:
+        raw.close()
+    return _Scan(small, layers, aliases)
+
+
+def _resolve(scan: _Scan, name: str, what: str) -> str:
+    name = posixpath.normpath(name).lstrip("/")
+    for _ in range(16):
+        if name not in scan.aliases:
+            return name
+        name = scan.aliases[name]
+    raise InputError(f"{what}: too many links resolving {name!r}")
+
+
+def _check_named_digest(name: str, actual: Digest, kind: str, what: str) -> None:
+    for pattern, named_kind in _DIGEST_NAMED:
+        m = pattern.search(name)
+        if m and named_kind == kind and m.group(1) != actual.hex:
+            raise DigestMismatch(f"{what}: {name} has digest {actual}, but its name says sha256:{m.group(1)}")
+
+
+def load_docker_archive(path: Path, store: BlobStore, compression: Compression = Compression(), *,
+                        tag: str | None = None, docker: bool = False,
+                        progress: Progress | None = None) -> Image:
+    """Import the image of a docker archive into `store`.
+
+    With several images in the archive, `tag` (NAME:TAG or TAG) chooses one by its RepoTags.
+    """
+    what = str(path)
+    scan = _scan(path, store, compression, docker, progress)
+    if "manifest.json" not in scan.small:
+        raise InputError(f"{what}: manifest.json is missing (not a docker archive)")
+    entries = load_json(scan.small["manifest.json"], f"{what}: manifest.json")
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise InputError(f"{what}: manifest.json must be a non-empty list of objects")
+    entry = _select(entries, tag, what)
+
+    config_name = entry.get("Config")
+    layer_names = entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layer_names, list) \
+            or not all(isinstance(n, str) for n in layer_names):
+        raise InputError(f"{what}: manifest.json entry needs a Config string and a Layers list")
+    config_name = _resolve(scan, config_name, what)
+    if config_name not in scan.small:
+        raise InputError(f"{what}: config {config_name} named in manifest.json is absent")
+    config_bytes = scan.small[config_name]
+    _check_named_digest(config_name, Digest.of(config_bytes), "blob", what)
+    config = load_json(config_bytes, f"{what}: {config_name}")
+    if not isinstance(config, dict):
+        raise InputError(f"{what}: {config_name} is not a JSON object")
+
+    blobs: list[LayerBlob] = []
+    for i, layer_name in enumerate(layer_names):
+        name = _resolve(scan, layer_name, what)
+        if name in scan.layers:
+            blob = scan.layers[name]
+        elif name in scan.small:
+            blob = import_layer(io.BytesIO(scan.small[name]), store, compression, f"{what}: {name}", docker)
+        else:
+            raise InputError(f"{what}: layer {layer_name} named in manifest.json is absent")
+        _check_named_digest(name, blob.diff_id, "diff_id", what)
+        if mt.layer_compression(blob.descriptor.media_type) == "none":
+            _check_named_digest(name, blob.descriptor.digest, "blob", what)
+        blobs.append(blob)
+
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(blobs):
+        raise InputError(f"{what}: config lists {len(diff_ids) if isinstance(diff_ids, list) else 'no'} "
+                         f"diff IDs for {len(blobs)} layers")
+    for i, (expected, blob) in enumerate(zip(diff_ids, blobs)):
+        if Digest.parse(expected) != blob.diff_id:
+            raise DigestMismatch(f"{what}: layer {i} ({layer_names[i]}) has diff ID {blob.diff_id}, "
+                                 f"but the config says {expected}")
+
+    config, changed = normalize(config)
+    if changed:
+        config_bytes = dump_json(config)
+    config_desc = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
+                             store.put_bytes(config_bytes), len(config_bytes))
+    manifest = ImageManifest(mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST, config_desc,
+                             [b.descriptor for b in blobs])
+    name, image_tag = _repo_tag(entry, what)
+    return Image(manifest, config_bytes, store, name, image_tag, what, fresh=True)
+
+
+def _select(entries: list[dict], tag: str | None, what: str) -> dict:
+    if tag is None:
+        if len(entries) > 1:
+            tags = [t for e in entries for t in (e.get("RepoTags") or [])]
+            raise InputError(f"{what}: holds {len(entries)} images; choose one with a tag ({', '.join(tags) or 'none tagged'})")
+        return entries[0]
+    for e in entries:
+        for t in e.get("RepoTags") or []:
+            if t == tag or t.rpartition(":")[2] == tag:
+                return e
+    if len(entries) == 1:
+        return entries[0]
+    raise InputError(f"{what}: no image tagged {tag!r}")
+
+
+def _repo_tag(entry: dict, what: str) -> tuple[str | None, str | None]:
+    tags = entry.get("RepoTags") or []
+    if not isinstance(tags, list) or not tags or not isinstance(tags[0], str):
+        return None, None
+    try:
+        ref = Reference.parse(tags[0])
+    except InputError:
+        raise InputError(f"{what}: manifest.json has an invalid RepoTags entry {tags[0][:200]!r}") from None
+    return ref.name, ref.tag or "latest"

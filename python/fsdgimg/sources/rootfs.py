@@ -1,0 +1,73 @@
+"""Reader for root file systems: a tarball or a directory becomes a one-layer image."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.compression import Compression
+from fsdgimg.descriptor import Descriptor, Platform
+from fsdgimg.errors import InputError
+from fsdgimg.image import Image
+from fsdgimg.imageconfig import new_config
+from fsdgimg.jsonio import dump_json
+from fsdgimg.layer import LayerBlob, import_layer, import_layer_from_writer
+from fsdgimg.manifest import ImageManifest
+from fsdgimg.progress import CountingReader, Progress
+
+
+def _tar_directory(root: Path, out, epoch: int) -> None:
+    """Write `root` as a reproducible tar: sorted names, numeric owners, mtimes clamped to `epoch`."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tf:
+        def add(path: Path, arcname: str) -> None:
+            info = tf.gettarinfo(str(path), arcname)
+            info.mtime = min(int(info.mtime), epoch)
+            info.uname = info.gname = ""
+            if info.isreg():
+                with open(path, "rb") as f:
+                    tf.addfile(info, f)
+            else:
+                tf.addfile(info)
+
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            base = Path(dirpath)
+            rel = base.relative_to(root)
+            names = sorted(dirnames + filenames)
+            for name in names:
+                path = base / name
+                arc = str(rel / name) if str(rel) != "." else name
+                mode = path.lstat().st_mode
+                if stat.S_ISSOCK(mode):
+                    continue  # sockets cannot be archived and mean nothing in an image
+                add(path, arc)
+            # os.walk does not descend into symlinked directories: nothing to do for them.
+
+
+def load_rootfs(path: Path, store: BlobStore, compression: Compression = Compression(), *,
+                platform: Platform | None = None, epoch: int = 0, docker: bool = False,
+                cmd: list[str] | None = None, env: list[str] | None = None,
+                progress: Progress | None = None) -> Image:
+    what = str(path)
+    if path.is_dir():
+        blob: LayerBlob = import_layer_from_writer(
+            lambda out: _tar_directory(path, out, epoch), store, compression, what, docker)
+    else:
+        try:
+            raw = open(path, "rb")
+        except OSError as e:
+            raise InputError(f"{what}: {e.strerror}") from None
+        with raw:
+            blob = import_layer(CountingReader(raw, progress), store, compression, what, docker)
+    platform = platform or Platform.host()
+    config = new_config([blob.diff_id], platform, epoch, env=env, cmd=cmd or ["/bin/sh"])
+    config_bytes = dump_json(config)
+    config_desc = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
+                             store.put_bytes(config_bytes), len(config_bytes))
+    manifest = ImageManifest(mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST, config_desc,
+                             [blob.descriptor])
+    return Image(manifest, config_bytes, store, None, None, what, fresh=True)
