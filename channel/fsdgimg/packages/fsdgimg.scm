@@ -47,12 +47,13 @@
           ((? eof-object?) (reverse lines))
           (line (loop (cons line lines))))))))
 
-(define (project-table-lines)
-  "Return the lines of the [project] table of pyproject.toml."
+(define (table-lines header)
+  "Return the lines of the table of pyproject.toml that starts with HEADER,
+such as \"[project]\"."
   (let* ((lines (pyproject-lines))
-         (start (drop-while (negate (cut string=? "[project]" <>)) lines)))
+         (start (drop-while (negate (cut string=? header <>)) lines)))
     (if (null? start)
-        (error "pyproject.toml has no [project] table")
+        (error "pyproject.toml has no such table" header)
         (take-while (lambda (line)
                       (not (string-prefix? "[" line)))
                     (cdr start)))))
@@ -61,23 +62,47 @@
   (or (any (lambda (line)
              (and=> (string-match "^version *= *\"([^\"]+)\"" line)
                     (cut match:substring <> 1)))
-           (project-table-lines))
+           (table-lines "[project]"))
       (error "pyproject.toml: no static [project] version")))
 
-(define (fsdgimg-python-requirements)
+(define (requirement-names lines)
+  "Return the distribution names in LINES, the items of a TOML array of
+requirement strings such as \"requests>=2.28\"."
+  (append-map (lambda (line)
+                (map (lambda (m)
+                       (string-downcase (match:substring m 1)))
+                     (list-matches "\"([A-Za-z0-9_.-]+)[^\"]*\"" line)))
+              (map (lambda (line)
+                     ;; Drop comments.
+                     (match (string-index line #\#)
+                       (#f line)
+                       (index (string-take line index))))
+                   lines)))
+
+(define (toml-array-lines lines key)
+  "Return the lines of the array assigned to KEY in LINES, a TOML table."
+  (let ((start (drop-while (lambda (line)
+                             (not (string-match
+                                   (string-append "^" key " *= *\\[") line)))
+                           lines)))
+    (match start
+      (() '())
+      ((first . rest)
+       (if (string-index first #\])
+           (list (string-drop first (string-index first #\[)))
+           (take-while (lambda (line)
+                         (not (string-prefix? "]" line)))
+                       rest))))))
+
+(define* (fsdgimg-python-requirements #:optional extra)
   "Return the distribution names of the run-time dependencies listed in
-pyproject.toml, such as \"requests\"."
-  (let* ((lines (drop-while (lambda (line)
-                              (not (string-prefix? "dependencies" line)))
-                            (project-table-lines)))
-         (block (take-while (lambda (line)
-                              (not (string-prefix? "]" line)))
-                            (if (null? lines) '() (cdr lines)))))
-    (filter-map (lambda (line)
-                  (and=> (string-match "^ *\"([A-Za-z0-9_.-]+)" line)
-                         (lambda (m)
-                           (string-downcase (match:substring m 1)))))
-                block)))
+pyproject.toml, such as \"requests\"; with EXTRA, a string, those of that
+optional dependency group instead."
+  (requirement-names
+   (if extra
+       (toml-array-lines (table-lines "[project.optional-dependencies]")
+                         extra)
+       (toml-array-lines (table-lines "[project]") "dependencies"))))
 
 (define (requirement->package name)
   ;; Guix names Python libraries "python-" followed by their PyPI name.

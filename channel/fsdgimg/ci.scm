@@ -1,0 +1,172 @@
+;;; fsdgimg --- official container images of FSDG distributions
+;;; Copyright © 2026 The fsdgimg authors
+;;;
+;;; This file is part of fsdgimg.
+;;;
+;;; fsdgimg is free software; you can redistribute it and/or modify it under
+;;; the terms of the GNU General Public License as published by the Free
+;;; Software Foundation; either version 3 of the License, or (at your option)
+;;; any later version.
+
+(define-module (fsdgimg ci)
+  #:use-module (gnu ci)
+  #:use-module (gnu compression)
+  #:use-module ((gnu image) #:select (os->image))
+  #:use-module ((gnu packages) #:select (fold-packages))
+  #:use-module ((gnu system image) #:select (docker-image-type
+                                             system-image))
+  #:use-module (guix derivations)
+  #:use-module (guix discovery)
+  #:use-module (guix gexp)
+  #:use-module (guix monads)
+  #:use-module (guix packages)
+  #:use-module (guix profiles)
+  #:use-module (guix store)
+  #:use-module (guix ui)
+  #:use-module ((guix scripts pack) #:select ((docker-image
+                                             . pack-docker-image)))
+  #:use-module ((guix scripts system) #:select (read-operating-system))
+  #:use-module ((guix utils) #:select (%current-system))
+  #:use-module (ice-9 ftw)
+  #:use-module (ice-9 match)
+  #:use-module (srfi srfi-1)
+  #:use-module (srfi srfi-26)
+  #:export (channel-packages
+            system-image-files
+            package-set-image-files
+            system-image-derivation
+            package-set-image-derivation
+            cuirass-jobs))
+
+;;; Commentary:
+;;;
+;;; Cuirass jobs for the fsdgimg channel: one per package of the channel, one
+;;; per operating system of channel/fsdgimg/systems (a 'guix system image
+;;; --image-type=docker' image) and one per manifest of manifests/images (a
+;;; 'guix pack -f docker' image).  The image catalog, manifests/catalog.toml,
+;;; names the same files: a new image is a new file there, and Cuirass
+;;; builds it without this module changing.
+;;;
+;;; Use it with a Cuirass specification such as:
+;;;
+;;;   (specification
+;;;     (name "fsdgimg")
+;;;     (build '(custom (fsdgimg ci)))
+;;;     (channels (cons (channel
+;;;                       (name 'fsdgimg)
+;;;                       (url "https://example.org/fsdgimg.git"))
+;;;                     %default-channels))
+;;;     (systems '("x86_64-linux")))
+;;;
+;;; Code:
+
+(define (channel-directory)
+  "Return the directory this channel's modules are loaded from."
+  (dirname (dirname (search-path %load-path "fsdgimg/ci.scm"))))
+
+(define (checkout-directory)
+  ;; The channel's modules are in the 'channel' directory of its checkout.
+  (dirname (channel-directory)))
+
+(define (scheme-files directory)
+  (if (file-exists? directory)
+      (sort (scandir* directory) string<?)
+      '()))
+
+(define (scandir* directory)
+  (filter-map (lambda (name)
+                (and (string-suffix? ".scm" name)
+                     (string-append directory "/" name)))
+              (or (scandir directory) '())))
+
+(define (system-image-files)
+  "Return the operating-system files of the system images."
+  (scheme-files (string-append (channel-directory) "/fsdgimg/systems")))
+
+(define (package-set-image-files)
+  "Return the manifests of the package-set images."
+  (scheme-files (string-append (checkout-directory) "/manifests/images")))
+
+(define (channel-packages)
+  "Return the packages that this channel defines."
+  (fold-packages cons '()
+                 (all-modules (list (cons (channel-directory)
+                                          "fsdgimg/packages")))))
+
+(define (file-base-name file)
+  (basename file ".scm"))
+
+(define (system-image-derivation store file system)
+  "Return the derivation of the Docker image of the operating system in FILE,
+as 'guix system image --image-type=docker FILE' computes it."
+  (let ((os (read-operating-system file)))
+    (run-with-store store
+      (mbegin %store-monad
+        (set-guile-for-build (default-guile))
+        (lower-object (system-image (os->image os #:type docker-image-type))
+                      system))
+      #:system system)))
+
+(define (package-set-image-derivation store file system)
+  "Return the derivation of the Docker image of the manifest in FILE, as
+'guix pack -f docker -m FILE' computes it."
+  (let* ((manifest (load* file (make-user-module '())))
+         (profile (profile
+                    (content manifest)
+                    (hooks %default-profile-hooks)
+                    (locales? #t)))
+         (name (string-append (manifest->friendly-name manifest)
+                              "-docker-pack")))
+    (run-with-store store
+      (mbegin %store-monad
+        (set-guile-for-build (default-guile))
+        (pack-docker-image name profile
+                           #:compressor (lookup-compressor "gzip")
+                           #:extra-options (list #:image-tag #f
+                                                 #:entry-point-argument '()
+                                                 #:max-layers #f)))
+      #:system system)))
+
+(define (manifest->friendly-name manifest)
+  ;; The name 'guix pack' gives an image: the names of its first packages,
+  ;; dropping the last ones while that is 40 characters or more.
+  (let shorten ((names (map manifest-entry-name
+                            (manifest-entries manifest))))
+    (let ((name (string-join names "-")))
+      (if (or (< (string-length name) 40)
+              (null? (cdr names)))
+          name
+          (shorten (drop-right names 1))))))
+
+(define (cuirass-jobs store arguments)
+  "Return the Cuirass jobs of this channel for the systems of ARGUMENTS."
+  (define systems
+    (match (assoc-ref arguments 'systems)
+      (#f (list (%current-system)))
+      ((lst ...) lst)
+      ((? string? str) (call-with-input-string str read))))
+
+  (parameterize ((%graft? #f))
+    (append-map
+     (lambda (system)
+       (append
+        (map (lambda (package)
+               (derivation->job (string-append (package-name package) "."
+                                               system)
+                                (package-derivation store package system
+                                                    #:graft? #f)))
+             (channel-packages))
+        (map (lambda (file)
+               (derivation->job (string-append "image." (file-base-name file)
+                                               "." system)
+                                (system-image-derivation store file system)))
+             (system-image-files))
+        (map (lambda (file)
+               (derivation->job (string-append "image." (file-base-name file)
+                                               "." system)
+                                (package-set-image-derivation store file
+                                                              system)))
+             (package-set-image-files))))
+     systems)))
+
+;;; ci.scm ends here
