@@ -1,0 +1,104 @@
+"""What every builder gives back, and the context it runs in.
+
+A builder turns one catalog entry into an artifact the image core reads (a docker archive as
+Guix writes it, or a root file system tarball/directory) plus provenance. It does not convert
+or compare: that is the image core's and the check's business.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fsdgimg.catalog import Entry
+from fsdgimg.errors import FsdgimgError
+from fsdgimg.guix import Guix
+
+TAIL_LINES = 15
+
+
+@dataclass
+class BuildResult:
+    kind: str                      # "docker-archive" or "rootfs"
+    path: Path                     # where the core reads it
+    annotations: dict[str, str] = field(default_factory=dict)   # provenance for the manifest
+    files: dict[str, bytes] = field(default_factory=dict)       # provenance files for the layout
+    derivation: str | None = None  # Guix: the .drv that was built
+    store_path: str | None = None  # Guix: its output in the store
+    method: str = ""               # how it was built, for the report
+
+
+@dataclass
+class Context:
+    workdir: Path                  # scratch space of this build; one subdirectory per round
+    epoch: int | None              # SOURCE_DATE_EPOCH, None when unset
+    guix: Guix
+    tools: str = "auto"            # debootstrap family: "host", "guix" or "auto"
+    echo: bool = False             # show the tools' output live (a terminal)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.epoch is not None:
+            env["SOURCE_DATE_EPOCH"] = str(self.epoch)
+        else:
+            env.pop("SOURCE_DATE_EPOCH", None)
+        return env
+
+    def round_dir(self, n: int) -> Path:
+        d = self.workdir / f"round-{n}"
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        return d
+
+
+class BuildFailed(FsdgimgError):
+    pass
+
+
+class NotAvailable(FsdgimgError):
+    """The builder's tools are not on this host."""
+
+
+def run_tool(argv: list[str], what: str, ctx: Context, cwd: Path | None = None) -> str:
+    """Run a build tool; its output shows on a terminal, and its tail is in the error if it fails."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=ctx.env(), cwd=cwd)
+    except FileNotFoundError:
+        raise NotAvailable(f"{what}: {argv[0]} is not installed on this host") from None
+    lines = []
+    try:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            lines.append(line)
+            if ctx.echo:
+                print(line, file=sys.stderr, flush=True)
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        errors = [l for l in lines if l.startswith("E:") or "error" in l.lower()]
+        cause = (errors[-1] if errors else (lines[-1] if lines else "")).strip()
+        tail = "\n".join("  | " + l for l in lines[-TAIL_LINES:])
+        raise BuildFailed(f"{what} failed ({argv[0]} exit {proc.returncode})"
+                          + (f": {cause[:300]}" if cause else "") + (f"\n{tail}" if tail else ""))
+    return "\n".join(lines)
+
+
+class Builder:
+    """One way of building images. `rebuild` makes an independent second build for --check."""
+
+    name = ""
+
+    def build(self, entry: Entry, ctx: Context, round_no: int) -> BuildResult:
+        raise NotImplementedError
+
+    def check_method(self) -> str:
+        return "a second, independent build in a fresh directory"

@@ -1,0 +1,98 @@
+"""Guix-built images: `guix system image --image-type=docker` and `guix pack -f docker`.
+
+Both go the same way: compute the derivation (`-d`), build it (`guix build DRV`), and hand the
+docker archive Guix wrote to the image core. --check is Guix's own: `guix build --check
+--keep-failed DRV` rebuilds the derivation and compares with the store item; when the rebuild
+differs, Guix keeps it as OUTPUT-check and fsdgimg compares the two archives itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsdgimg.builders.base import Builder, BuildResult, Context
+from fsdgimg.catalog import Entry
+from fsdgimg.errors import InputError
+from fsdgimg.guix import Guix
+
+CHANNELS_FILE = "channels.scm"
+
+
+def guix_for(entry: Entry, ctx: Context) -> Guix:
+    """The driver for `entry`: this channel on the load path, its system, its pin."""
+    channel = entry.base / "channel"
+    pin = entry.get("channels", "host")
+    channels = None
+    if pin != "host":
+        channels = (entry.base / pin).resolve()
+        if not channels.is_file():
+            raise InputError(f"{entry.name}: channels file {channels} does not exist")
+    return Guix(load_path=[channel] if channel.is_dir() else [], system=entry.get("system"),
+                channels=channels, executable=ctx.guix.executable, echo=ctx.guix.echo)
+
+
+class GuixBuilder(Builder):
+    what = "guix"
+
+    def derivation_argv(self, entry: Entry, guix: Guix) -> list[str]:
+        raise NotImplementedError
+
+    def input_file(self, entry: Entry) -> Path:
+        raise NotImplementedError
+
+    def derivation(self, entry: Entry, ctx: Context) -> str:
+        path = self.input_file(entry)
+        if not path.is_file():
+            raise InputError(f"{entry.name}: {path} does not exist")
+        guix = guix_for(entry, ctx)
+        return guix.derivation(self.derivation_argv(entry, guix), f"{entry.name}: {self.what} -d")
+
+    def build(self, entry: Entry, ctx: Context, round_no: int) -> BuildResult:
+        guix = guix_for(entry, ctx)
+        drv = self.derivation(entry, ctx)
+        out = guix.build(drv, f"{entry.name}: guix build")
+        return self.result(entry, ctx, drv, out)
+
+    def result(self, entry: Entry, ctx: Context, drv: str, out: str) -> BuildResult:
+        channels = guix_for(entry, ctx).describe_channels()
+        annotations = {"org.fsdgimg.guix.derivation": drv,
+                       "org.fsdgimg.guix.output": out,
+                       # The channels (URL, commit) that reproduce the image: `guix time-machine -C`.
+                       "org.fsdgimg.guix.channels": " ".join(channels.split())}
+        return BuildResult("docker-archive", Guix.host_path(out), annotations,
+                           {CHANNELS_FILE: channels.encode()}, drv, out, method=self.what)
+
+    def check(self, entry: Entry, ctx: Context, first: BuildResult) -> BuildResult | None:
+        """None when `guix build --check` found the rebuild identical, else the differing rebuild."""
+        outcome = guix_for(entry, ctx).check(first.derivation, f"{entry.name}: guix build --check")
+        if outcome.identical:
+            return None
+        other = outcome.other or f"{first.store_path}-check"
+        return BuildResult("docker-archive", Guix.host_path(other), dict(first.annotations),
+                           dict(first.files), first.derivation, other, method="guix build --check")
+
+    def check_method(self) -> str:
+        return "guix build --check (the derivation rebuilt by the daemon)"
+
+
+class GuixSystemBuilder(GuixBuilder):
+    name = "guix-system"
+    what = "guix system image --image-type=docker"
+
+    def input_file(self, entry: Entry) -> Path:
+        return entry.path("file")
+
+    def derivation_argv(self, entry: Entry, guix: Guix) -> list[str]:
+        return guix.system_image_command(self.input_file(entry), derivation=True)
+
+
+class GuixPackBuilder(GuixBuilder):
+    name = "guix-pack"
+    what = "guix pack -f docker"
+
+    def input_file(self, entry: Entry) -> Path:
+        return entry.path("manifest")
+
+    def derivation_argv(self, entry: Entry, guix: Guix) -> list[str]:
+        return guix.pack_command(self.input_file(entry), derivation=True,
+                                 max_layers=entry.get("max-layers"), entry_point=entry.get("entry-point"))

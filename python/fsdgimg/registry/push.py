@@ -1,0 +1,394 @@
+"""Pushing an Image or Index to a registry (OCI distribution spec, "push" workflow).
+
+Blobs first, in parallel (bounded): a blob the repository already has (HEAD) is not sent; one seen in
+another repository of the same registry is cross-mounted; a small blob goes in one PUT; a large one in
+PATCH chunks, and an upload cut short resumes at the offset the registry reports — within the run
+(after a backoff) or in the next run (the upload URL is remembered). Manifests go last, each with its
+own media type, children of an index before the index; a tag that already names the same digest is
+left alone, so re-pushing an unchanged image sends no blob and no manifest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import os
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.descriptor import Descriptor
+from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
+from fsdgimg.image import Artifact, Image, blob_descriptors, walk
+from fsdgimg.reference import Reference
+from fsdgimg.registry.client import NETWORK_ERRORS, RETRY_STATUS, RegistryClient, RegistryError, error_detail
+from fsdgimg.registry.state import PushState
+
+MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT
+CHUNK_SIZE = 128 << 20      # PATCH size for larger blobs: each chunk is a resume point
+ACCEPT_MANIFESTS = ", ".join(mt.MANIFESTS)
+
+
+@dataclass
+class PushReport:
+    reference: str
+    digest: Digest
+    blobs_total: int = 0
+    blobs_sent: int = 0
+    blobs_present: int = 0
+    blobs_mounted: int = 0
+    blobs_resumed: int = 0
+    bytes_sent: int = 0
+    manifests_put: int = 0
+    manifests_present: int = 0
+    seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Digest) else v) for k, v in self.__dict__.items()
+                if not k.startswith("_")}
+
+
+class _Body:
+    """A slice [start, start+length) of a blob, read in blocks, hashed as it is sent."""
+
+    def __init__(self, f, length: int, hasher, on_bytes=None):
+        self._f = f
+        self._left = length
+        self._length = length
+        self._hasher = hasher
+        self._on_bytes = on_bytes
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        if not data:
+            raise InputError(f"blob file ended {self._left} bytes early")
+        self._left -= len(data)
+        self._hasher.update(data)
+        if self._on_bytes:
+            self._on_bytes(len(data))
+        return data
+
+
+class _BlobFile:
+    """Random access to a blob of the source: its file when the store has one, else a fresh stream."""
+
+    def __init__(self, image: Image, desc: Descriptor):
+        self.desc = desc
+        self._image = image
+        path = None
+        path_of = getattr(image.blobs, "path", None)
+        if path_of is not None:
+            p = path_of(desc.digest)
+            if os.path.isfile(p):
+                path = p
+        self.path = path
+
+    def open_at(self, offset: int):
+        if self.path is not None:
+            f = open(self.path, "rb")
+            f.seek(offset)
+            return f
+        f = self._image.blobs.open(self.desc)
+        skip = offset
+        while skip:
+            got = f.read(min(skip, CHUNK))
+            if not got:
+                raise InputError(f"blob {self.desc.digest.short} is shorter than {offset} bytes")
+            skip -= len(got)
+        return f
+
+
+def _with_digest(url: str, digest: Digest) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True) + [("digest", str(digest))]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _range_end(resp) -> int | None:
+    """The registry's `Range: 0-N` (bytes it holds: N+1); None when absent."""
+    m = re.fullmatch(r"(?:bytes=)?0-(\d+)", (resp.headers.get("Range") or "").strip())
+    return int(m.group(1)) if m else None
+
+
+class Pusher:
+    def __init__(self, client: RegistryClient, repository: str, *, jobs: int = 4,
+                 state: PushState | None = None, mount_from: list[str] | None = None,
+                 chunk_size: int = CHUNK_SIZE, progress=None):
+        self.client = client
+        self.repository = repository
+        self.jobs = max(1, jobs)
+        self.state = state or PushState(enabled=False)
+        self.mount_from = list(mount_from or [])
+        self.chunk_size = chunk_size
+        self.progress = progress
+        scopes = {f"repository:{repository}:pull,push"}
+        scopes.update(f"repository:{r}:pull" for r in self.mount_from)
+        client.add_scopes(scopes)
+
+    @property
+    def _blob_path(self) -> str:
+        return f"/v2/{self.repository}/blobs"
+
+    # -- blobs -------------------------------------------------------------------------------
+    def has_blob(self, digest: Digest) -> bool:
+        resp = self.client.request("HEAD", f"{self._blob_path}/{digest}", what=f"check blob {digest.short}",
+                                   allow=(404,))
+        resp.close()
+        return resp.status_code == 200
+
+    def push_blob(self, image: Image, desc: Descriptor, report: PushReport) -> None:
+        reg, repo, digest = self.client.registry, self.repository, desc.digest
+        if self.has_blob(digest):
+            report.add(blobs_present=1)
+            self.state.saw_blob(reg, str(digest), repo)
+            return
+        source = _BlobFile(image, desc)
+        upload_url = self.state.upload(reg, repo, str(digest))
+        offset = 0
+        if upload_url:
+            offset = self._upload_status(upload_url, digest)
+            if offset is None:
+                upload_url, offset = None, 0
+            else:
+                report.add(blobs_resumed=1)
+        if upload_url is None:
+            upload_url = self._start_upload(digest, report)
+            if upload_url is None:
+                self.state.saw_blob(reg, str(digest), repo)
+                return  # mounted
+        if desc.size <= MONOLITHIC_MAX and offset == 0:
+            self._put_whole(source, desc, upload_url, report)
+        else:
+            self._put_chunked(source, desc, upload_url, offset, report)
+        self.state.set_upload(reg, repo, str(digest), None)
+        self.state.saw_blob(reg, str(digest), repo)
+        report.add(blobs_sent=1)
+
+    def _start_upload(self, digest: Digest, report: PushReport) -> str | None:
+        sources = [r for r in self.mount_from if r != self.repository]
+        sources += [r for r in reversed(self.state.repositories_with(self.client.registry, str(digest)))
+                    if r != self.repository and r not in sources]
+        for source in sources[:3]:
+            self.client.add_scopes([f"repository:{source}:pull"])
+            resp = self.client.request("POST", f"{self._blob_path}/uploads/", ok=(201, 202),
+                                       params={"mount": str(digest), "from": source},
+                                       what=f"mount blob {digest.short} from {source}", allow=(401, 403, 404))
+            resp.close()
+            if resp.status_code == 201:
+                report.add(blobs_mounted=1)
+                return None
+            if resp.status_code == 202 and resp.headers.get("Location"):
+                # Not mountable from there (gone, or not allowed): the registry opened an upload instead.
+                self.state.forget_blob(self.client.registry, str(digest), source)
+                return self.client.url(resp.headers["Location"])
+        resp = self.client.request("POST", f"{self._blob_path}/uploads/", ok=(202,),
+                                   what=f"start upload of blob {digest.short}")
+        resp.close()
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"registry {self.client.registry}: upload of {digest.short} started "
+                                "without a Location header")
+        return self.client.url(location)
+
+    def _upload_status(self, url: str, digest: Digest) -> int | None:
+        """How many bytes of an unfinished upload the registry holds; None when it forgot the upload."""
+        try:
+            resp = self.client.request("GET", url, ok=(204,), allow=(400, 404, 416),
+                                       what=f"ask the state of the upload of {digest.short}")
+        except RegistryError as e:
+            if e.status is None or e.status >= 500:
+                raise
+            return None
+        resp.close()
+        if resp.status_code != 204:
+            return None
+        end = _range_end(resp)
+        return 0 if end is None else end + 1
+
+    def _put_whole(self, source: _BlobFile, desc: Descriptor, url: str, report: PushReport) -> None:
+        hashers = []
+
+        def body():
+            h = hashlib.new(desc.digest.algorithm)
+            hashers.append(h)
+            return _Body(source.open_at(0), desc.size, h, self._advance)
+
+        try:
+            resp = self.client.request("PUT", _with_digest(url, desc.digest), ok=(201,), body=body,
+                                       headers={"Content-Type": "application/octet-stream",
+                                                "Content-Length": str(desc.size)},
+                                       what=f"upload blob {desc.digest.short}")
+        except RegistryError as e:
+            self._check_local(hashers, desc)
+            raise e
+        resp.close()
+        self._check_local(hashers, desc)
+        report.add(bytes_sent=desc.size)
+
+    @staticmethod
+    def _check_local(hashers, desc: Descriptor) -> None:
+        if hashers and Digest.from_hash(hashers[-1]) != desc.digest and hashers[-1] is not None:
+            h = hashers[-1]
+            actual = Digest.from_hash(h)
+            raise DigestMismatch(f"blob {desc.digest.short}: the local file has digest {actual.short}: "
+                                 "the source is corrupt")
+
+    def _advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(n)
+
+    def _put_chunked(self, source: _BlobFile, desc: Descriptor, url: str, offset: int,
+                     report: PushReport) -> None:
+        digest, size = desc.digest, desc.size
+        reg, repo = self.client.registry, self.repository
+        hasher, hashed = hashlib.new(digest.algorithm), 0
+        failures = 0
+        while True:
+            self.state.set_upload(reg, repo, str(digest), url)
+            # Bring the running hash to the registry's offset from the local file (a resume may
+            # start anywhere), so the bytes sent are verified whole, once.
+            if hashed > offset:
+                hasher, hashed = hashlib.new(digest.algorithm), 0
+            if hashed < offset:
+                with source.open_at(hashed) as f:
+                    left = offset - hashed
+                    while left:
+                        data = f.read(min(left, CHUNK))
+                        if not data:
+                            raise InputError(f"blob {digest.short}: local file shorter than {offset} bytes")
+                        hasher.update(data)
+                        left -= len(data)
+                hashed = offset
+            if offset >= size:
+                break
+            n = min(self.chunk_size, size - offset)
+            snapshot = hasher.copy()
+            try:
+                with source.open_at(offset) as f:
+                    resp = self.client.request(
+                        "PATCH", url, ok=(202,), retry=False, what=f"upload blob {digest.short}",
+                        body=lambda: _Body(f, n, hasher, self._advance),
+                        headers={"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                                 "Content-Range": f"{offset}-{offset + n - 1}"})
+                resp.close()
+            except RegistryError as e:
+                hasher = snapshot
+                if e.status is not None and e.status < 500 and e.status != 416:
+                    raise
+                failures += 1
+                if failures > self.client.retries:
+                    raise RegistryError(f"registry {reg}: upload of blob {digest.short} to {repo} stopped at "
+                                        f"byte {offset} of {size} ({e}); run the push again to resume it") from None
+                self.client._sleep(failures - 1)
+                status = self._status_or_none(url, digest)
+                if status is None:
+                    url, offset = self._start_upload(digest, report) or url, 0
+                    if url is None:
+                        return
+                else:
+                    offset = status
+                continue
+            hashed = offset + n
+            end = _range_end(resp)
+            offset = offset + n if end is None else end + 1
+            if resp.headers.get("Location"):
+                url = self.client.url(resp.headers["Location"])
+            report.add(bytes_sent=n)
+            failures = 0
+        if Digest.from_hash(hasher) != digest:
+            self.state.set_upload(reg, repo, str(digest), None)
+            raise DigestMismatch(f"blob {digest.short}: the local file has digest "
+                                 f"{Digest.from_hash(hasher).short}: the source is corrupt")
+        resp = self.client.request("PUT", _with_digest(url, digest), ok=(201,), what=f"finish blob {digest.short}",
+                                   headers={"Content-Length": "0"})
+        resp.close()
+
+    def _status_or_none(self, url: str, digest: Digest) -> int | None:
+        try:
+            return self._upload_status(url, digest)
+        except RegistryError:
+            return self._upload_status(url, digest)
+
+    # -- manifests ---------------------------------------------------------------------------
+    def manifest_digest(self, reference: str) -> Digest | None:
+        resp = self.client.request("HEAD", f"/v2/{self.repository}/manifests/{reference}", allow=(404,),
+                                   headers={"Accept": ACCEPT_MANIFESTS}, what=f"check manifest {reference}")
+        resp.close()
+        if resp.status_code != 200:
+            return None
+        header = resp.headers.get("Docker-Content-Digest")
+        try:
+            return Digest.parse(header) if header else None
+        except InputError:
+            return None
+
+    def put_manifest(self, x: Artifact, reference: str) -> None:
+        data = x.manifest.to_bytes()
+        resp = self.client.request("PUT", f"/v2/{self.repository}/manifests/{reference}", ok=(201, 200),
+                                   body=lambda: data, headers={"Content-Type": x.manifest.media_type},
+                                   what=f"put manifest {reference}")
+        resp.close()
+        returned = resp.headers.get("Docker-Content-Digest")
+        if returned and returned != str(x.digest):
+            raise RegistryError(f"registry {self.client.registry}: manifest {reference} stored as {returned}, "
+                                f"expected {x.digest} (the registry rewrote it)")
+
+    # -- the whole image -----------------------------------------------------------------------
+    def push(self, artifact: Artifact, ref: Reference) -> PushReport:
+        start = time.monotonic()
+        if ref.digest is not None and ref.digest != artifact.digest:
+            raise InputError(f"{ref}: the image's digest is {artifact.digest}, not the one named")
+        report = PushReport(str(ref), artifact.digest)
+        blobs: dict[Digest, tuple[Image, Descriptor]] = {}
+        for x in walk(artifact):
+            if isinstance(x, Image):
+                for d in blob_descriptors(x):
+                    if d.urls and mt.layer_compression(d.media_type) and "foreign" in d.media_type:
+                        continue  # foreign layers stay where their URLs say
+                    blobs.setdefault(d.digest, (x, d))
+        report.blobs_total = len(blobs)
+        order = sorted(blobs.values(), key=lambda item: -item[1].size)  # big ones start first
+        with cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="push") as pool:
+            futures = [pool.submit(self.push_blob, img, d, report) for img, d in order]
+            try:
+                for fut in cf.as_completed(futures):
+                    fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+        self.state.save()
+        for x in walk(artifact):
+            top = x is artifact
+            reference = str(x.digest) if not top or ref.tag is None else ref.tag
+            if top and ref.tag is None and ref.digest is None:
+                reference = "latest"
+            if self.manifest_digest(reference) == x.digest:
+                report.add(manifests_present=1)
+                continue
+            self.put_manifest(x, reference)
+            report.add(manifests_put=1)
+        report.seconds = time.monotonic() - start
+        return report
+
+
+def push(artifact: Artifact, ref: Reference, client: RegistryClient, **options) -> PushReport:
+    if ref.registry is None:
+        raise FsdgimgError(f"{ref}: no registry host to push to")
+    return Pusher(client, ref.name, **options).push(artifact, ref)

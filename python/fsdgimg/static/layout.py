@@ -1,0 +1,136 @@
+"""The static tree: plain files under DIR that any web server maps onto the read side of the
+distribution API (the configurations in fsdgimg/templates do the mapping).
+
+    DIR/index.html                                  the human page
+    DIR/v2/index.json                               GET /v2/                      -> {}
+    DIR/v2/_catalog.json                            GET /v2/_catalog
+    DIR/v2/_store/sha256/<hex>                      every blob and manifest, once
+    DIR/v2/<name>/_blobs/sha256:<hex>               GET /v2/<name>/blobs/<digest>      (hard link)
+    DIR/v2/<name>/_manifests/sha256:<hex>.<kind>    GET /v2/<name>/manifests/<digest>  (hard link)
+    DIR/v2/<name>/_tags/<tag>                       GET /v2/<name>/manifests/<tag>
+                                                    (symlink to ../_manifests/sha256:<hex>.<kind>)
+    DIR/v2/<name>/_tags.json                        GET /v2/<name>/tags/list
+    DIR/_web/                                       generated nginx, Apache and Caddy configurations
+
+Repository names never start with '_' (distribution grammar), so the '_' entries cannot collide with
+a repository, whatever its depth. A manifest's file extension (<kind>) tells the web server its media
+type; a tag is a symlink whose target names the digest, so a tag moves by one rename and a server
+that follows it (nginx through $realpath_root) can answer with the right Docker-Content-Digest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.reference import NAME, TAG
+
+KIND_OF = {mt.OCI_MANIFEST: "oci-manifest", mt.OCI_INDEX: "oci-index",
+           mt.DOCKER_MANIFEST: "docker-manifest", mt.DOCKER_MANIFEST_LIST: "docker-list"}
+MEDIA_TYPE_OF = {v: k for k, v in KIND_OF.items()}
+KINDS = tuple(KIND_OF.values())
+
+DIGEST_RE = r"sha256:[a-f0-9]{64}"
+NAME_RE = NAME.pattern.removesuffix(r"\Z")
+TAG_RE = TAG.pattern.removesuffix(r"\Z")
+_MANIFEST_FILE = re.compile(rf"({DIGEST_RE})\.([a-z-]+)\Z")
+LOCK_FILE = ".fsdgimg-lock"
+TMP_PREFIX = ".tmp-"
+
+API_VERSION = "registry/2.0"
+IMMUTABLE = "public, max-age=31536000, immutable"
+MUTABLE = "no-cache"
+
+
+class Tree:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.v2 = self.root / "v2"
+        self.store = self.v2 / "_store" / "sha256"
+        self.web = self.root / "_web"
+
+    def exists(self) -> bool:
+        return (self.v2 / "index.json").is_file()
+
+    def repo_dir(self, name: str) -> Path:
+        return self.v2 / name
+
+    def store_path(self, digest: Digest) -> Path:
+        return self.v2 / "_store" / digest.algorithm / digest.hex
+
+    def blob_path(self, name: str, digest: Digest) -> Path:
+        return self.v2 / name / "_blobs" / str(digest)
+
+    def manifest_path(self, name: str, digest: Digest, media_type: str) -> Path:
+        return self.v2 / name / "_manifests" / f"{digest}.{KIND_OF[media_type]}"
+
+    def find_manifest(self, name: str, digest: Digest) -> Path | None:
+        for kind in KINDS:
+            p = self.v2 / name / "_manifests" / f"{digest}.{kind}"
+            if p.is_file():
+                return p
+        return None
+
+    def tag_path(self, name: str, tag: str) -> Path:
+        return self.v2 / name / "_tags" / tag
+
+    def tags_list_path(self, name: str) -> Path:
+        return self.v2 / name / "_tags.json"
+
+    def repositories(self) -> list[str]:
+        """Every repository: a directory holding _tags or _manifests, found by walking v2/."""
+        out = []
+        if not self.v2.is_dir():
+            return out
+        for dirpath, dirnames, _ in os.walk(self.v2):
+            rel = os.path.relpath(dirpath, self.v2)
+            if "_manifests" in dirnames or "_tags" in dirnames:
+                out.append(rel.replace(os.sep, "/"))
+            dirnames[:] = [d for d in dirnames if not d.startswith("_") and not d.startswith(".")]
+        return sorted(n for n in out if n != "." and NAME.match(n))
+
+    def tags(self, name: str) -> dict[str, tuple[Digest, str]]:
+        """tag -> (digest, media type), read from the tag symlinks."""
+        out = {}
+        d = self.v2 / name / "_tags"
+        if not d.is_dir():
+            return out
+        for entry in sorted(os.listdir(d)):
+            if entry.startswith(".") or not TAG.match(entry):
+                continue
+            target = read_tag_link(d / entry)
+            if target:
+                out[entry] = target
+        return out
+
+
+def parse_manifest_file(filename: str) -> tuple[Digest, str] | None:
+    m = _MANIFEST_FILE.match(filename)
+    if not m or m.group(2) not in MEDIA_TYPE_OF:
+        return None
+    return Digest.parse(m.group(1)), MEDIA_TYPE_OF[m.group(2)]
+
+
+def tag_target(digest: Digest, media_type: str) -> str:
+    return f"../_manifests/{digest}.{KIND_OF[media_type]}"
+
+
+def read_tag_link(path: Path) -> tuple[Digest, str] | None:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    if not target.startswith("../_manifests/"):
+        return None
+    return parse_manifest_file(target[len("../_manifests/"):])
+
+
+def check_kind(media_type: str, where: str) -> str:
+    if media_type not in KIND_OF:
+        raise InputError(f"{where}: a static tree serves OCI and Docker schema 2 manifests and indexes, "
+                         f"not {media_type}")
+    return KIND_OF[media_type]

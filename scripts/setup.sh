@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up a Debian machine for fsdgimg, idempotently: the Debian packages fsdgimg drives and its
+# tests use as real peers, and a virtualenv (.venv) holding fsdgimg and its Python dependencies.
+# A second run installs nothing and takes a second or two.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # fsdgimg's own tools: rootfs builders, comparison
+  mmdebstrap debootstrap diffoscope-minimal tar gzip zstd pigz ca-certificates
+  # real peers the tests and benchmarks run against
+  skopeo umoci podman containerd docker-registry nginx apache2 caddy
+  uidmap fuse-overlayfs curl time python3-venv
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: installing ${missing[*]}" >&2
+  # Debian's nginx, apache2 and docker-registry would start system services on ports 80 and 5000
+  # (and apache2 fails to install where nginx already holds 80): keep them from starting at all;
+  # fsdgimg's tests start their own instances on free loopback ports.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    own_policy=1
+  fi
+  trap '[ "$own_policy" = 1 ] && $sudo rm -f "$policy"' EXIT
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+# Reinstall only when the project's metadata changed since the last install.
+stamp=.venv/.fsdgimg-installed
+if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e "python[test]" >&2
+  touch "$stamp"
+fi

@@ -1,0 +1,255 @@
+;;; SRFI-64 tests of the channel's service serializers and service types.
+;;;
+;;;   guix repl -L channel -- tests/scheme/services.scm
+;;;
+;;; Exits with status 1 when a test fails.
+
+(use-modules (fsdgimg ci)
+             (fsdgimg packages fsdgimg)
+             (fsdgimg services containers)
+             (fsdgimg services registry)
+             (fsdgimg services static-registry)
+             (gnu home services shepherd)
+             (gnu services)
+             (gnu services configuration)
+             (gnu services shepherd)
+             (gnu services web)
+             (gnu system shadow)
+             (guix gexp)
+             (guix packages)
+             (ice-9 match)
+             (srfi srfi-1)
+             (srfi srfi-26)
+             (srfi srfi-64))
+
+(define (lines text)
+  (string-split text #\newline))
+
+(define (has-line? text line)
+  (member line (lines text)))
+
+(define (extension-value service-type target config)
+  "Return what SERVICE-TYPE with CONFIG contributes to the TARGET service."
+  (let ((extension (find (lambda (extension)
+                           (eq? (service-extension-target extension) target))
+                         (service-type-extensions service-type))))
+    ((service-extension-compute extension) config)))
+
+(define (raises? thunk)
+  (catch #t
+    (lambda () (thunk) #f)
+    (lambda _ #t)))
+
+(test-begin "fsdgimg-services")
+
+
+;;; registry config.yml
+
+(define default-yaml
+  (registry-configuration->yaml (registry-configuration)))
+
+(test-assert "registry: version"
+  (has-line? default-yaml "version: \"0.1\""))
+
+(test-assert "registry: default storage root"
+  (has-line? default-yaml "    rootdirectory: \"/var/lib/registry\""))
+
+(test-assert "registry: listens on loopback by default"
+  (has-line? default-yaml "  addr: \"127.0.0.1:5000\""))
+
+(test-assert "registry: nosniff header"
+  (has-line? default-yaml "    X-Content-Type-Options: [\"nosniff\"]"))
+
+(test-assert "registry: health check"
+  (and (has-line? default-yaml "health:")
+       (has-line? default-yaml "  storagedriver:")
+       (has-line? default-yaml "    interval: \"10s\"")
+       (has-line? default-yaml "    threshold: 3")))
+
+(test-equal "registry: delete and read-only off by default"
+  '("    enabled: false" "      enabled: false")
+  (filter (lambda (line)
+            (string-suffix? "enabled: false" line))
+          (lines default-yaml)))
+
+(test-assert "registry: no auth section without htpasswd"
+  (not (has-line? default-yaml "auth:")))
+
+(test-assert "registry: info log level by default"
+  (has-line? default-yaml "  level: \"info\""))
+
+(let ((yaml (registry-configuration->yaml
+             (registry-configuration
+               (address "0.0.0.0:5001")
+               (storage-root "/srv/registry")
+               (log-level 'debug)
+               (delete? #t)
+               (read-only? #t)
+               (htpasswd-file "/etc/registry/htpasswd")
+               (htpasswd-realm "Example \"realm\"")
+               (health-check-interval "1m")
+               (health-check-threshold 5)))))
+  (test-assert "registry: address" (has-line? yaml "  addr: \"0.0.0.0:5001\""))
+  (test-assert "registry: storage root"
+    (has-line? yaml "    rootdirectory: \"/srv/registry\""))
+  (test-assert "registry: log level" (has-line? yaml "  level: \"debug\""))
+  (test-equal "registry: delete and read-only on"
+    '("    enabled: true" "      enabled: true" "  storagedriver:")
+    (filter-map (lambda (line)
+                  (and (or (string-suffix? "enabled: true" line)
+                           (string=? line "  storagedriver:"))
+                       line))
+                (take-while (lambda (line)
+                              (not (string=? line "health:")))
+                            (drop-while (lambda (line)
+                                          (not (string=? line "storage:")))
+                                        (lines yaml)))))
+  (test-assert "registry: htpasswd auth"
+    (and (has-line? yaml "auth:")
+         (has-line? yaml "  htpasswd:")
+         (has-line? yaml "    path: \"/etc/registry/htpasswd\"")))
+  (test-assert "registry: quotes are escaped"
+    (has-line? yaml "    realm: \"Example \\\"realm\\\"\""))
+  (test-assert "registry: health settings"
+    (and (has-line? yaml "    interval: \"1m\"")
+         (has-line? yaml "    threshold: 5"))))
+
+(test-assert "registry: unknown log level is refused"
+  (raises? (lambda () (registry-configuration (log-level 'verbose)))))
+
+(test-assert "registry: fallback storage root"
+  (has-line? (registry-configuration->yaml (registry-configuration)
+                                           #:storage-root "/home/a/reg")
+             "    rootdirectory: \"/home/a/reg\""))
+
+
+;;; registry-service-type
+
+(let* ((config (registry-configuration (user "reg") (group "regs")))
+       (shepherd (extension-value registry-service-type
+                                  shepherd-root-service-type config))
+       (accounts (extension-value registry-service-type
+                                  account-service-type config)))
+  (test-equal "registry service: shepherd provision"
+    '((registry))
+    (map shepherd-service-provision shepherd))
+  (test-assert "registry service: runs 'registry serve' as the user"
+    (let ((start (shepherd-service-start (first shepherd))))
+      (and (gexp? start)
+           (string-contains (object->string start) "serve"))))
+  (test-equal "registry service: unprivileged account and group"
+    '(("reg" "regs" #t) ("regs" #t))
+    (map (match-lambda
+           ((? user-account? user)
+            (list (user-account-name user) (user-account-group user)
+                  (user-account-system? user)))
+           ((? user-group? group)
+            (list (user-group-name group) (user-group-system? group))))
+         (reverse accounts)))
+  (test-assert "registry service: activation creates the storage directory"
+    (string-contains (object->string (extension-value registry-service-type
+                                                     activation-service-type
+                                                     config))
+                     "/var/lib/registry")))
+
+(test-equal "home registry service: shepherd provision"
+  '((registry))
+  (map shepherd-service-provision
+       (extension-value home-registry-service-type home-shepherd-service-type
+                        (registry-configuration))))
+
+
+;;; registries.conf
+
+(let ((toml (containers-registries-configuration->toml
+             (containers-registries-configuration
+               (unqualified-search-registries '("registry.gnu.example"
+                                                "localhost:5000"))
+               (insecure-registries '("localhost:5000"))
+               (blocked-registries '("quay.io"))))))
+  (test-assert "registries.conf: search registries"
+    (has-line? toml (string-append "unqualified-search-registries = "
+                                   "[\"registry.gnu.example\", "
+                                   "\"localhost:5000\"]")))
+  (test-assert "registries.conf: short-name mode"
+    (has-line? toml "short-name-mode = \"enforcing\""))
+  (test-equal "registries.conf: one table per special registry"
+    '("location = \"localhost:5000\"" "insecure = true" "blocked = false"
+      "location = \"quay.io\"" "insecure = false" "blocked = true")
+    (filter (lambda (line)
+              (any (cut string-prefix? <> line)
+                   '("location" "insecure" "blocked")))
+            (lines toml))))
+
+(test-assert "registries.conf: empty search list by default"
+  (has-line? (containers-registries-configuration->toml
+              (containers-registries-configuration))
+             "unqualified-search-registries = []"))
+
+(test-assert "registries.conf: docker.io is refused"
+  (raises? (lambda ()
+             (containers-registries-configuration
+               (unqualified-search-registries '("docker.io"))))))
+
+(test-equal "registries.conf: written to /etc/containers"
+  '("containers/registries.conf")
+  (map first (extension-value containers-registries-service-type
+                              etc-service-type
+                              (containers-registries-configuration))))
+
+
+;;; static registry
+
+(let* ((config (static-registry-configuration
+                 (root "/srv/static")
+                 (listen '("443 ssl"))
+                 (server-name '("static.example.org"))
+                 (ssl-certificate "/etc/cert.pem")
+                 (ssl-certificate-key "/etc/key.pem")))
+       (server (static-registry-nginx-server config)))
+  (test-equal "static registry: nginx server"
+    '(("443 ssl") ("static.example.org") "/srv/static" "/etc/cert.pem"
+      "/etc/key.pem")
+    (list (nginx-server-configuration-listen server)
+          (nginx-server-configuration-server-name server)
+          (nginx-server-configuration-root server)
+          (nginx-server-configuration-ssl-certificate server)
+          (nginx-server-configuration-ssl-certificate-key server)))
+  (test-assert "static registry: includes the locations fsdgimg computes"
+    (match (nginx-server-configuration-raw-content server)
+      ((("include " (? computed-file? file) ";"))
+       (string=? (computed-file-name file)
+                 "fsdgimg-static-registry-locations.conf"))
+      (_ #f)))
+  (test-equal "static registry: the fsdgimg command"
+    '("web-config" "nginx" "--root" "/srv/static" "--locations-only")
+    (static-registry-web-config-arguments config))
+  (test-assert "static registry: no locations described in Scheme"
+    (null? (nginx-server-configuration-locations server)))
+  (test-equal "static registry: extends nginx with one server"
+    1
+    (length (extension-value static-registry-service-type nginx-service-type
+                             config))))
+
+
+;;; packages and CI
+
+(test-equal "fsdgimg: Python requirements come from pyproject.toml"
+  (map (lambda (name)
+         (string-append "python-" name))
+       (fsdgimg-python-requirements))
+  (map (compose package-name second) (package-propagated-inputs fsdgimg)))
+
+(test-assert "ci: every system file and image manifest is found"
+  (and (equal? (map (cut basename <> ".scm") (system-image-files))
+               '("guix-minimal" "guix-registry"))
+       (lset<= string=? '("hello" "registry-tools")
+               (map (cut basename <> ".scm") (package-set-image-files)))))
+
+(test-equal "ci: packages of the channel"
+  '("distribution-registry" "fsdgimg")
+  (sort (map package-name (channel-packages)) string<?))
+
+(define failures (test-runner-fail-count (test-runner-current)))
+(test-end "fsdgimg-services")
+(exit (if (zero? failures) 0 1))

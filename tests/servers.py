@@ -1,0 +1,342 @@
+"""Real servers and clients for tests, all on 127.0.0.1 with free ports, each in its own directory.
+
+Every server is a child process we started: stopped by its PID and waited on (PID 1 here does not
+reap), never by name. Import from any test:
+
+    from servers import Registry, Nginx, Containerd, Podman, FsdgimgServe, Skopeo, free_port
+
+Each class is a context manager; `start()` returns once the server answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON_DIR = REPO / "python"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def have(*commands: str) -> bool:
+    return all(shutil.which(c) for c in commands)
+
+
+def _http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, ValueError):
+        return None
+
+
+class ServerProcess:
+    """A child process with a log file, started and stopped by PID."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict | None:
+        return None
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0):
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.workdir, env=self.env(), start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            if self.ready():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready in {timeout}s:\n{self.log()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would, and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Registry(ServerProcess):
+    """The CNCF Distribution registry (Debian's docker-registry) with a generated config.yml.
+
+    `users={"name": "password"}` turns on htpasswd auth (bcrypt file made with htpasswd -B).
+    The storage directory survives restart() and kill(), as a real registry's would."""
+
+    name = "registry"
+
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, port: int | None = None):
+        super().__init__(workdir)
+        self.port = port or free_port()
+        self.storage = self.workdir / "storage"
+        self.users = users
+        self.config_path = self.workdir / "config.yml"
+        self._write_config()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _write_config(self) -> None:
+        lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: true",
+                 "storage:", "  filesystem:", f"    rootdirectory: {self.storage}", "  delete:",
+                 "    enabled: true", "  maintenance:", "    uploadpurging:", "      enabled: false",
+                 "http:", f"  addr: 127.0.0.1:{self.port}", "  secret: fsdgimg-test-secret"]
+        if self.users:
+            htpasswd = self.workdir / "htpasswd"
+            htpasswd.unlink(missing_ok=True)
+            for user, password in self.users.items():
+                create = [] if htpasswd.exists() else ["-c"]
+                subprocess.run(["htpasswd", "-B", "-b", *create, str(htpasswd), user, password],
+                               check=True, capture_output=True)
+            lines += ["auth:", "  htpasswd:", "    realm: fsdgimg-test", f"    path: {htpasswd}"]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def command(self) -> list[str]:
+        return ["docker-registry", "serve", str(self.config_path)]
+
+    def ready(self) -> bool:
+        return _http_status(f"http://{self.host}/v2/") in (200, 401)
+
+    def manifest_digest(self, name: str, reference: str, auth: tuple[str, str] | None = None) -> str | None:
+        req = urllib.request.Request(f"http://{self.host}/v2/{name}/manifests/{reference}", method="HEAD",
+                                     headers={"Accept": ", ".join([
+                                         "application/vnd.oci.image.manifest.v1+json",
+                                         "application/vnd.oci.image.index.v1+json",
+                                         "application/vnd.docker.distribution.manifest.v2+json",
+                                         "application/vnd.docker.distribution.manifest.list.v2+json"])})
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.headers.get("Docker-Content-Digest")
+        except urllib.error.HTTPError:
+            return None
+
+
+class Nginx(ServerProcess):
+    """nginx in the foreground with its own prefix, pid file and temp paths; `server_block` is the
+    text of one `server { ... }` (e.g. from `fsdgimg web-config nginx`)."""
+
+    name = "nginx"
+
+    def __init__(self, workdir: Path, server_block: str, port: int):
+        super().__init__(workdir)
+        self.port = port
+        for d in ("tmp", "logs"):
+            (self.workdir / d).mkdir(exist_ok=True)
+        tmp = self.workdir / "tmp"
+        self.conf = self.workdir / "nginx.conf"
+        self.conf.write_text(
+            f"daemon off;\nmaster_process on;\nworker_processes 1;\npid {self.workdir}/nginx.pid;\n"
+            f"error_log {self.workdir}/logs/error.log warn;\nevents {{ worker_connections 256; }}\n"
+            f"http {{\n  access_log off;\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
+            f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
+            f"  sendfile on;\n{server_block}\n}}\n")
+
+    def command(self) -> list[str]:
+        return ["nginx", "-p", str(self.workdir), "-c", str(self.conf)]
+
+    def ready(self) -> bool:
+        return _http_status(f"http://127.0.0.1:{self.port}/v2/") is not None
+
+    def check_config(self) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command() + ["-t"], capture_output=True, text=True)
+
+    def error_log(self) -> str:
+        p = self.workdir / "logs" / "error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+class FsdgimgServe(ServerProcess):
+    name = "fsdgimg-serve"
+
+    def __init__(self, workdir: Path, root: Path, port: int | None = None):
+        super().__init__(workdir)
+        self.root = Path(root)
+        self.port = port or free_port()
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "fsdgimg", "serve", str(self.root), "--listen", f"127.0.0.1:{self.port}"]
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(PYTHON_DIR) + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    def ready(self) -> bool:
+        return _http_status(f"http://127.0.0.1:{self.port}/v2/") is not None
+
+
+class Containerd(ServerProcess):
+    """A private containerd: its own root, state and socket; the CRI plugin off."""
+
+    name = "containerd"
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        self.socket = self.workdir / "containerd.sock"
+        self.config = self.workdir / "config.toml"
+        self.config.write_text(
+            "version = 2\n"
+            f'root = "{self.workdir}/root"\nstate = "{self.workdir}/state"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+            f'[ttrpc]\n  address = "{self.socket}.ttrpc"\n'
+            f'[debug]\n  address = "{self.socket}.debug"\n  level = "warn"\n')
+
+    def command(self) -> list[str]:
+        return ["containerd", "--config", str(self.config)]
+
+    def ready(self) -> bool:
+        if not self.socket.exists():
+            return False
+        return subprocess.run(["ctr", "-a", str(self.socket), "version"], capture_output=True).returncode == 0
+
+    def ctr(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["ctr", "-a", str(self.socket), *args], capture_output=True, text=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"ctr {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return proc
+
+    def pull(self, ref: str, platform: str | None = None) -> str:
+        """`ctr images pull --plain-http REF`; returns the digest containerd recorded for it."""
+        args = ["images", "pull", "--plain-http"]
+        if platform:
+            args += ["--platform", platform]
+        self.ctr(*args, ref)
+        listing = self.ctr("images", "list").stdout.splitlines()
+        for line in listing[1:]:
+            cols = line.split()
+            if cols and cols[0] == ref:
+                return next(c for c in cols if c.startswith("sha256:"))
+        raise AssertionError(f"{ref} not in ctr images list:\n" + "\n".join(listing))
+
+    def remove_all(self) -> None:
+        for line in self.ctr("images", "list", "-q").stdout.split():
+            self.ctr("images", "rm", "--sync", line, check=False)
+        self.ctr("content", "prune", "references", check=False)
+
+
+class Podman:
+    """podman with its own storage, run root and temp dir: nothing in /var/lib/containers."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.base = ["podman", "--root", str(self.workdir / "root"), "--runroot", str(self.workdir / "run"),
+                     "--tmpdir", str(self.workdir / "tmp"), "--storage-driver", "overlay",
+                     "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["XDG_RUNTIME_DIR"] = str(self.workdir / "xdg")
+        env["XDG_CONFIG_HOME"] = str(self.workdir / "config")
+        (self.workdir / "xdg").mkdir(exist_ok=True)
+        return env
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.base + list(args), capture_output=True, text=True, env=self.env(),
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"podman {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return proc
+
+    def pull(self, ref: str, platform: str | None = None) -> str:
+        """Pull over plain HTTP; returns the manifest digest podman recorded (`{{.Digest}}`)."""
+        args = ["pull", "--tls-verify=false", "-q"]
+        if platform:
+            args += ["--platform", platform]
+        self.run(*args, ref)
+        return self.run("image", "inspect", "--format", "{{.Digest}}", ref).stdout.strip()
+
+    def reset(self) -> None:
+        self.run("rmi", "-a", "-f", check=False)
+
+
+class Skopeo:
+    """skopeo with its own temp dir and no TLS for 127.0.0.1."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = dict(os.environ, TMPDIR=str(self.workdir))
+        proc = subprocess.run(["skopeo", *args], capture_output=True, text=True, env=env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return proc
+
+    def inspect(self, ref: str, raw: bool = False) -> dict:
+        args = ["inspect", "--tls-verify=false"] + (["--raw"] if raw else [])
+        return json.loads(self.run(*args, ref).stdout)
+
+    def digest(self, ref: str) -> str:
+        return self.run("inspect", "--tls-verify=false", "--format", "{{.Digest}}", ref).stdout.strip()
+
+    def copy(self, src: str, dest: str, *extra: str) -> subprocess.CompletedProcess:
+        return self.run("copy", "--src-tls-verify=false", "--dest-tls-verify=false", *extra, src, dest)
