@@ -23,6 +23,7 @@
             static-registry-configuration-server-name
             static-registry-configuration-ssl-certificate
             static-registry-configuration-ssl-certificate-key
+            static-registry-web-config-arguments
             static-registry-nginx-locations
             static-registry-nginx-server
             static-registry-service-type))
@@ -61,6 +62,12 @@ ssl\"}.")
    maybe-string
    "The private key of @code{ssl-certificate}."))
 
+(define (static-registry-web-config-arguments config)
+  "Return the arguments of the @command{fsdgimg} command that prints the
+nginx locations serving the static tree of CONFIG."
+  (list "web-config" "nginx" "--root" (static-registry-configuration-root config)
+        "--locations-only"))
+
 (define (static-registry-nginx-locations config)
   "Return a file-like object holding the nginx location blocks that serve the
 static tree of CONFIG, as written by fsdgimg."
@@ -74,10 +81,9 @@ static tree of CONFIG, as written by fsdgimg."
                                        #$(file-append
                                           (static-registry-configuration-fsdgimg
                                            config) "/bin/fsdgimg")
-                                       (list "fsdgimg" "web-config" "nginx"
-                                             "--root"
-                                             #$(static-registry-configuration-root
-                                                config) "--locations-only")
+                                       (cons "fsdgimg"
+                                             '#$(static-registry-web-config-arguments
+                                                 config))
                                        #:output port)))
                              (unless (zero? (status:exit-val (cdr (waitpid
                                                                    pid))))
