@@ -3,4 +3,8 @@
 COMMANDS = [
     "convert",
     "inspect",
+    "publish",
+    "serve",
+    "gc",
+    "web_config",
 ]

@@ -1,0 +1,115 @@
+"""What a static tree holds, read back from its files: for the human page (index.html) and tools."""
+
+from __future__ import annotations
+
+import datetime
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.jsonio import load_json
+from fsdgimg.manifest import ImageIndex, parse_manifest
+from fsdgimg.static.layout import KIND_OF, Tree
+
+MAX_CONFIG = 8 << 20
+
+
+@dataclass
+class PlatformEntry:
+    platform: str
+    digest: str
+    size: int
+    created: str | None
+
+
+@dataclass
+class TagEntry:
+    tag: str
+    digest: str
+    media_type: str
+    size: int = 0
+    created: str | None = None
+    platforms: list[PlatformEntry] = field(default_factory=list)
+
+
+def tag_kinds(tree: Tree, name: str) -> dict[str, tuple[Digest, str]]:
+    """tag -> (digest, file kind) for the Apache/Caddy tag map."""
+    return {tag: (digest, KIND_OF[media_type]) for tag, (digest, media_type) in tree.tags(name).items()}
+
+
+def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {limit} bytes")
+    return data
+
+
+def _image_entry(tree: Tree, name: str, digest: Digest, media_type: str, platform_hint=None) -> PlatformEntry:
+    path = tree.manifest_path(name, digest, media_type)
+    m = parse_manifest(_read(path), str(path), media_type)
+    size = len(m.to_bytes()) + m.config.size + sum(d.size for d in m.layers)
+    created, platform = None, None
+    try:
+        cfg = load_json(_read(tree.blob_path(name, m.config.digest)), "config")
+        if isinstance(cfg, dict):
+            created = cfg.get("created") if isinstance(cfg.get("created"), str) else None
+            if cfg.get("os"):
+                platform = "/".join(str(p) for p in (cfg.get("os"), cfg.get("architecture"), cfg.get("variant")) if p)
+    except (OSError, InputError):
+        pass
+    created = m.annotations.get("org.opencontainers.image.created") or created
+    return PlatformEntry(str(platform_hint or platform or "unknown"), str(digest), size, created)
+
+
+def describe(tree: Tree) -> dict[str, list[TagEntry]]:
+    out: dict[str, list[TagEntry]] = {}
+    for name in tree.repositories():
+        entries = []
+        for tag, (digest, media_type) in tree.tags(name).items():
+            entry = TagEntry(tag, str(digest), media_type)
+            try:
+                if media_type in mt.INDEXES:
+                    path = tree.manifest_path(name, digest, media_type)
+                    index = parse_manifest(_read(path), str(path), media_type)
+                    assert isinstance(index, ImageIndex)
+                    for d in index.manifests:
+                        if d.media_type in mt.IMAGE_MANIFESTS:
+                            entry.platforms.append(_image_entry(tree, name, d.digest, d.media_type, d.platform))
+                    entry.size = len(index.to_bytes()) + sum(p.size for p in entry.platforms)
+                else:
+                    p = _image_entry(tree, name, digest, media_type)
+                    entry.platforms.append(p)
+                    entry.size = p.size
+                entry.created = max((p.created for p in entry.platforms if p.created), default=None)
+            except (OSError, InputError):
+                pass  # a tag whose files are being replaced right now: listed without details
+            entries.append(entry)
+        out[name] = entries
+    return out
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+_env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"), autoescape=True,
+                          undefined=jinja2.StrictUndefined)
+_env.filters["human_size"] = human_size
+
+
+def render_index(tree: Tree, public_host: str | None = None) -> str:
+    repos = describe(tree)
+    total = sum(e.size for entries in repos.values() for e in entries)
+    return _env.get_template("index.html.j2").render(
+        repositories=repos, host=public_host or "", total=total,
+        short=lambda d: d.split(":", 1)[-1][:12], escape=html.escape)

@@ -1,0 +1,148 @@
+"""Garbage collection of a static tree, safe while the tree is being served.
+
+What any tag reaches (manifests, the children of indexes, configs and layers) stays. So does, for a
+grace period, everything a manifest reaches that became unreferenced less than `grace` seconds ago
+(a publish touches a tag's old target when it moves the tag), or that was written less than `grace`
+seconds ago (a publish in progress, or one that was killed): a client that resolved a tag a moment ago
+can still fetch all its blobs. Removal goes leaves first: repository links, then shared store files no
+repository links any more (link count 1). gc and publish exclude each other through the tree's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest
+from fsdgimg.static import files
+from fsdgimg.static.layout import TMP_PREFIX, Tree, parse_manifest_file
+
+DEFAULT_GRACE = 3600.0
+
+
+@dataclass
+class GcReport:
+    root: str
+    manifests_removed: int = 0
+    blob_links_removed: int = 0
+    store_files_removed: int = 0
+    bytes_freed: int = 0
+    temporaries_removed: int = 0
+    kept_in_grace: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+def _young(path: Path, now: float, grace: float) -> bool:
+    try:
+        return now - path.lstat().st_mtime < grace
+    except OSError:
+        return False
+
+
+def _refs(tree: Tree, name: str, digest: Digest, media_type: str) -> tuple[set[Digest], set[Digest]]:
+    """(manifest digests, blob digests) reached from one manifest, children included."""
+    manifests, blobs = set(), set()
+    todo = [(digest, media_type)]
+    while todo:
+        d, m_type = todo.pop()
+        if d in manifests:
+            continue
+        manifests.add(d)
+        path = tree.find_manifest(name, d)
+        if path is None:
+            continue
+        try:
+            m = parse_manifest(path.read_bytes(), str(path), m_type)
+        except (OSError, InputError):
+            continue
+        if isinstance(m, ImageIndex):
+            todo += [(c.digest, c.media_type) for c in m.manifests if c.media_type in mt.MANIFESTS]
+        elif isinstance(m, ImageManifest):
+            blobs.add(m.config.digest)
+            blobs.update(layer.digest for layer in m.layers)
+            if m.subject:
+                manifests.add(m.subject.digest)
+    return manifests, blobs
+
+
+def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
+    tree = Tree(root)
+    if not tree.v2.is_dir():
+        raise InputError(f"{root}: not a static tree (no v2/ directory)")
+    report = GcReport(str(root))
+    now = time.time()
+
+    def remove(path: Path, counter: str) -> None:
+        try:
+            size = path.lstat().st_size
+            if not dry_run:
+                path.unlink()
+        except FileNotFoundError:
+            return
+        setattr(report, counter, getattr(report, counter) + 1)
+        report.removed.append(str(path.relative_to(root)))
+        if counter == "store_files_removed":
+            report.bytes_freed += size
+
+    with files.tree_lock(root, "gc"):
+        for name in tree.repositories():
+            manifest_dir = tree.v2 / name / "_manifests"
+            roots = [(d, m) for d, m in tree.tags(name).values()]
+            present = {}
+            for entry in (os.listdir(manifest_dir) if manifest_dir.is_dir() else []):
+                parsed = parse_manifest_file(entry)
+                if parsed:
+                    present[parsed[0]] = (manifest_dir / entry, parsed[1])
+                    if _young(manifest_dir / entry, now, grace):
+                        roots.append(parsed)
+            keep_manifests, keep_blobs = set(), set()
+            for d, m_type in roots:
+                ms, bs = _refs(tree, name, d, m_type)
+                keep_manifests |= ms
+                keep_blobs |= bs
+            for d, (path, _) in present.items():
+                if d not in keep_manifests:
+                    remove(path, "manifests_removed")
+            blob_dir = tree.v2 / name / "_blobs"
+            for entry in (os.listdir(blob_dir) if blob_dir.is_dir() else []):
+                path = blob_dir / entry
+                if entry.startswith(TMP_PREFIX):
+                    if not _young(path, now, grace):
+                        remove(path, "temporaries_removed")
+                    continue
+                try:
+                    d = Digest.parse(entry)
+                except InputError:
+                    continue
+                if d in keep_blobs:
+                    continue
+                if _young(path, now, grace):
+                    report.kept_in_grace += 1
+                    continue
+                remove(path, "blob_links_removed")
+        for dirpath, dirnames, filenames in os.walk(tree.v2):
+            for entry in filenames:
+                if entry.startswith(TMP_PREFIX) and not _young(Path(dirpath) / entry, now, grace):
+                    remove(Path(dirpath) / entry, "temporaries_removed")
+        if tree.store.is_dir():
+            for entry in os.listdir(tree.store):
+                path = tree.store / entry
+                try:
+                    st = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if entry.startswith(TMP_PREFIX) or st.st_nlink > 1:
+                    continue
+                if now - st.st_mtime < grace:
+                    report.kept_in_grace += 1
+                    continue
+                remove(path, "store_files_removed")
+        if not dry_run:
+            from fsdgimg.static.writer import StaticPublisher
+            StaticPublisher(root).refresh()
+    return report
