@@ -9,12 +9,13 @@
 ;;; any later version.
 
 (define-module (fsdgimg ci)
-  #:use-module (gnu ci)
   #:use-module (gnu compression)
-  #:use-module ((gnu image) #:select (os->image))
-  #:use-module ((gnu packages) #:select (fold-packages))
-  #:use-module ((gnu system image) #:select (docker-image-type
-                                             system-image))
+  #:use-module ((gnu image)
+                #:select (os->image))
+  #:use-module ((gnu packages)
+                #:select (fold-packages))
+  #:use-module ((gnu system image)
+                #:select (docker-image-type system-image))
   #:use-module (guix derivations)
   #:use-module (guix discovery)
   #:use-module (guix gexp)
@@ -23,20 +24,19 @@
   #:use-module (guix profiles)
   #:use-module (guix store)
   #:use-module (guix ui)
-  #:use-module ((guix scripts pack) #:select ((docker-image
-                                             . pack-docker-image)))
-  #:use-module ((guix scripts system) #:select (read-operating-system))
-  #:use-module ((guix utils) #:select (%current-system))
+  #:use-module ((guix scripts pack)
+                #:select ((docker-image . pack-docker-image)))
+  #:use-module ((guix scripts system)
+                #:select (read-operating-system))
+  #:use-module ((guix utils)
+                #:select (%current-system))
   #:use-module (ice-9 ftw)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
-  #:export (channel-packages
-            system-image-files
-            package-set-image-files
-            system-image-derivation
-            package-set-image-derivation
-            cuirass-jobs))
+  #:export (channel-packages system-image-files package-set-image-files
+                             system-image-derivation
+                             package-set-image-derivation cuirass-jobs))
 
 ;;; Commentary:
 ;;;
@@ -77,7 +77,8 @@
   (filter-map (lambda (name)
                 (and (string-suffix? ".scm" name)
                      (string-append directory "/" name)))
-              (or (scandir directory) '())))
+              (or (scandir directory)
+                  '())))
 
 (define (system-image-files)
   "Return the operating-system files of the system images."
@@ -89,7 +90,8 @@
 
 (define (channel-packages)
   "Return the packages that this channel defines."
-  (fold-packages cons '()
+  (fold-packages cons
+                 '()
                  (all-modules (list (cons (channel-directory)
                                           "fsdgimg/packages")))))
 
@@ -101,72 +103,95 @@
 as 'guix system image --image-type=docker FILE' computes it."
   (let ((os (read-operating-system file)))
     (run-with-store store
-      (mbegin %store-monad
-        (set-guile-for-build (default-guile))
-        (lower-object (system-image (os->image os #:type docker-image-type))
-                      system))
-      #:system system)))
+                    (mbegin %store-monad
+                            (set-guile-for-build (default-guile))
+                            (lower-object (system-image (os->image os
+                                                         #:type
+                                                         docker-image-type))
+                                          system))
+                    #:system system)))
 
 (define (package-set-image-derivation store file system)
   "Return the derivation of the Docker image of the manifest in FILE, as
 'guix pack -f docker -m FILE' computes it."
-  (let* ((manifest (load* file (make-user-module '())))
-         (profile (profile
-                    (content manifest)
-                    (hooks %default-profile-hooks)
-                    (locales? #t)))
+  (let* ((manifest (load* file
+                          (make-user-module '())))
+         (profile (profile (content manifest)
+                           (hooks %default-profile-hooks)
+                           (locales? #t)))
          (name (string-append (manifest->friendly-name manifest)
                               "-docker-pack")))
     (run-with-store store
-      (mbegin %store-monad
-        (set-guile-for-build (default-guile))
-        (pack-docker-image name profile
-                           #:compressor (lookup-compressor "gzip")
-                           #:extra-options (list #:image-tag #f
-                                                 #:entry-point-argument '()
-                                                 #:max-layers #f)))
-      #:system system)))
+                    (mbegin %store-monad
+                            (set-guile-for-build (default-guile))
+                            (pack-docker-image name
+                                               profile
+                                               #:compressor (lookup-compressor
+                                                             "gzip")
+                                               #:extra-options (list
+                                                                     #:image-tag
+                                                                     #f
+                                                                     #:entry-point-argument '()
+                                                                     #:max-layers
+                                                                     #f)))
+                    #:system system)))
 
 (define (manifest->friendly-name manifest)
   ;; The name 'guix pack' gives an image: the names of its first packages,
   ;; dropping the last ones while that is 40 characters or more.
-  (let shorten ((names (map manifest-entry-name
-                            (manifest-entries manifest))))
+  (let shorten
+    ((names (map manifest-entry-name
+                 (manifest-entries manifest))))
     (let ((name (string-join names "-")))
       (if (or (< (string-length name) 40)
-              (null? (cdr names)))
-          name
+              (null? (cdr names))) name
           (shorten (drop-right names 1))))))
+
+(define (derivation->job name drv)
+  ;; Resolved when Cuirass calls us: (gnu ci) loads all of (gnu tests).
+  ((module-ref (resolve-interface '(gnu ci))
+               'derivation->job)
+   name drv))
 
 (define (cuirass-jobs store arguments)
   "Return the Cuirass jobs of this channel for the systems of ARGUMENTS."
   (define systems
-    (match (assoc-ref arguments 'systems)
+    (match (assoc-ref arguments
+                      'systems)
       (#f (list (%current-system)))
-      ((lst ...) lst)
-      ((? string? str) (call-with-input-string str read))))
+      ((lst ...)
+       lst)
+      ((? string? str)
+       (call-with-input-string str read))))
 
   (parameterize ((%graft? #f))
-    (append-map
-     (lambda (system)
-       (append
-        (map (lambda (package)
-               (derivation->job (string-append (package-name package) "."
-                                               system)
-                                (package-derivation store package system
-                                                    #:graft? #f)))
-             (channel-packages))
-        (map (lambda (file)
-               (derivation->job (string-append "image." (file-base-name file)
-                                               "." system)
-                                (system-image-derivation store file system)))
-             (system-image-files))
-        (map (lambda (file)
-               (derivation->job (string-append "image." (file-base-name file)
-                                               "." system)
-                                (package-set-image-derivation store file
-                                                              system)))
-             (package-set-image-files))))
-     systems)))
+    (append-map (lambda (system)
+                  (append (map (lambda (package
+                                         )
+                                 (derivation->job (string-append (package-name
+                                                                  package) "."
+                                                                 system)
+                                                  (package-derivation store
+                                                                      package
+                                                                      system
+                                                                      #:graft?
+                                                                      #f)))
+                               (channel-packages))
+                          (map (lambda (file)
+                                 (derivation->job (string-append "image."
+                                                                 (file-base-name
+                                                                  file) "."
+                                                                 system)
+                                                  (system-image-derivation
+                                                   store file system)))
+                               (system-image-files))
+                          (map (lambda (file)
+                                 (derivation->job (string-append "image."
+                                                                 (file-base-name
+                                                                  file) "."
+                                                                 system)
+                                                  (package-set-image-derivation
+                                                   store file system)))
+                               (package-set-image-files)))) systems)))
 
 ;;; ci.scm ends here

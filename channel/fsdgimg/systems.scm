@@ -36,9 +36,9 @@
     (file-systems (cons (file-system
                           (device "none")
                           (mount-point "/")
-                          (type "tmpfs"))
-                        %base-file-systems))
+                          (type "tmpfs")) %base-file-systems))
     (packages %base-packages-utils)
-    (services '())))
+    (services
+     '())))
 
 ;;; systems.scm ends here

@@ -13,7 +13,8 @@
   #:use-module (gnu packages python-build)
   #:use-module (guix build-system pyproject)
   #:use-module (guix gexp)
-  #:use-module ((guix licenses) #:prefix license:)
+  #:use-module ((guix licenses)
+                #:prefix license:)
   #:use-module (guix packages)
   #:use-module (guix utils)
   #:use-module (ice-9 match)
@@ -36,15 +37,16 @@
   ;; This file is CHANNEL/fsdgimg/packages/fsdgimg.scm and the Python
   ;; package is CHECKOUT/python, with CHANNEL = CHECKOUT/channel.
   (let ((this (search-path %load-path "fsdgimg/packages/fsdgimg.scm")))
-    (canonicalize-path
-     (string-append (dirname this) "/../../../python"))))
+    (canonicalize-path (string-append (dirname this) "/../../../python"))))
 
 (define (pyproject-lines)
   (call-with-input-file (string-append %python-directory "/pyproject.toml")
     (lambda (port)
-      (let loop ((lines '()))
+      (let loop
+        ((lines '()))
         (match (read-line port)
-          ((? eof-object?) (reverse lines))
+          ((? eof-object?)
+           (reverse lines))
           (line (loop (cons line lines))))))))
 
 (define (table-lines header)
@@ -76,33 +78,32 @@ requirement strings such as \"requests>=2.28\"."
                      ;; Drop comments.
                      (match (string-index line #\#)
                        (#f line)
-                       (index (string-take line index))))
-                   lines)))
+                       (index (string-take line index)))) lines)))
 
 (define (toml-array-lines lines key)
   "Return the lines of the array assigned to KEY in LINES, a TOML table."
   (let ((start (drop-while (lambda (line)
-                             (not (string-match
-                                   (string-append "^" key " *= *\\[") line)))
-                           lines)))
+                             (not (string-match (string-append "^" key
+                                                               " *= *\\[")
+                                                line))) lines)))
     (match start
       (() '())
-      ((first . rest)
-       (if (string-index first #\])
-           (list (string-drop first (string-index first #\[)))
-           (take-while (lambda (line)
-                         (not (string-prefix? "]" line)))
-                       rest))))))
+      ((first . rest) (if (string-index first #\])
+                          (list (string-drop first
+                                             (string-index first #\[)))
+                          (take-while (lambda (line)
+                                        (not (string-prefix? "]" line))) rest))))))
 
 (define* (fsdgimg-python-requirements #:optional extra)
   "Return the distribution names of the run-time dependencies listed in
 pyproject.toml, such as \"requests\"; with EXTRA, a string, those of that
 optional dependency group instead."
-  (requirement-names
-   (if extra
-       (toml-array-lines (table-lines "[project.optional-dependencies]")
-                         extra)
-       (toml-array-lines (table-lines "[project]") "dependencies"))))
+  (requirement-names (if extra
+                         (toml-array-lines (table-lines
+                                            "[project.optional-dependencies]")
+                                           extra)
+                         (toml-array-lines (table-lines "[project]")
+                                           "dependencies"))))
 
 (define (requirement->package name)
   ;; Guix names Python libraries "python-" followed by their PyPI name.
@@ -113,7 +114,8 @@ optional dependency group instead."
     (name "fsdgimg")
     (version (pyproject-version))
     (source
-     (local-file %python-directory "fsdgimg-checkout"
+     (local-file %python-directory
+                 "fsdgimg-checkout"
                  #:recursive? #t
                  #:select? (lambda (file stat)
                              (not (any (cut string-suffix? <> file)
@@ -130,7 +132,8 @@ optional dependency group instead."
     (propagated-inputs (map requirement->package
                             (fsdgimg-python-requirements)))
     (home-page "https://www.gnu.org/distros/free-distros.html")
-    (synopsis "Build, verify and publish container images of FSDG distributions")
+    (synopsis
+     "Build, verify and publish container images of FSDG distributions")
     (description
      "fsdgimg lets free software distributions such as Guix System,
 Trisquel, PureOS and Parabola build their own official container images,

@@ -12,7 +12,8 @@
   #:use-module (guix build-system go)
   #:use-module (guix gexp)
   #:use-module (guix git-download)
-  #:use-module ((guix licenses) #:prefix license:)
+  #:use-module ((guix licenses)
+                #:prefix license:)
   #:use-module (guix packages)
   #:use-module (gnu packages golang))
 
@@ -49,8 +50,9 @@
       #:install-source? #f
       ;; Most test suites need cloud storage back ends or a network; these
       ;; run offline.
-      #:test-subdirs #~(list "configuration" "health" "manifest/..."
-                             "registry/storage/driver/filesystem")
+      #:test-subdirs
+      #~(list "configuration" "health" "manifest/..."
+              "registry/storage/driver/filesystem")
       #:phases
       #~(modify-phases %standard-phases
           (add-after 'unpack 'use-vendored-modules
@@ -64,26 +66,31 @@
           (replace 'build
             (lambda* (#:key import-path #:allow-other-keys)
               (with-directory-excursion (string-append "src/" import-path)
-                (for-each
-                 (lambda (command)
-                   (invoke "go" "build" "-trimpath" "-buildmode=pie"
-                           "-o" (string-append "bin/" command)
-                           "-ldflags"
-                           (string-append
-                            "-s -w -X " import-path "/version.version=v"
-                            #$version " -X " import-path
-                            "/version.mainpkg=" import-path)
-                           (string-append "./cmd/" command)))
-                 '("registry" "digest")))))
+                (for-each (lambda (command)
+                            (invoke "go"
+                                    "build"
+                                    "-trimpath"
+                                    "-buildmode=pie"
+                                    "-o"
+                                    (string-append "bin/" command)
+                                    "-ldflags"
+                                    (string-append "-s -w -X "
+                                                   import-path
+                                                   "/version.version=v"
+                                                   #$version
+                                                   " -X "
+                                                   import-path
+                                                   "/version.mainpkg="
+                                                   import-path)
+                                    (string-append "./cmd/" command)))
+                          '("registry" "digest")))))
           (replace 'check
-            (lambda* (#:key tests? import-path test-subdirs
-                      #:allow-other-keys)
+            (lambda* (#:key tests? import-path test-subdirs #:allow-other-keys)
               (when tests?
                 (with-directory-excursion (string-append "src/" import-path)
                   (apply invoke "go" "test"
                          (map (lambda (dir)
-                                (string-append "./" dir))
-                              test-subdirs))))))
+                                (string-append "./" dir)) test-subdirs))))))
           (replace 'install
             (lambda* (#:key import-path #:allow-other-keys)
               (with-directory-excursion (string-append "src/" import-path)
@@ -94,13 +101,13 @@
                 ;; Sample configurations, as upstream's image ships them.
                 (for-each (lambda (file)
                             (install-file file
-                                          (string-append #$output
-                                                         "/share/"
+                                          (string-append #$output "/share/"
                                                          #$name)))
                           (find-files "cmd/registry" "\\.yml$"))
                 (install-file "LICENSE"
                               (string-append #$output "/share/doc/"
-                                             #$name "-" #$version))))))))
+                                             #$name "-"
+                                             #$version))))))))
     (home-page "https://distribution.github.io/distribution/")
     (synopsis "Server for storing and distributing container images")
     (description

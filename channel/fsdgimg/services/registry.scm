@@ -21,8 +21,7 @@
   #:use-module (guix records)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
-  #:export (registry-configuration
-            registry-configuration?
+  #:export (registry-configuration registry-configuration?
             registry-configuration-package
             registry-configuration-address
             registry-configuration-storage-root
@@ -49,69 +48,60 @@
 ;;;
 ;;; Code:
 
-(define %default-storage-root "/var/lib/registry")
+(define %default-storage-root
+  "/var/lib/registry")
 
 (define (log-level? value)
-  (memq value '(error warn info debug)))
+  (memq value
+        '(error warn info debug)))
 
 (define-maybe/no-serialization string)
 
 (define-configuration/no-serialization registry-configuration
-  (package
-   (file-like distribution-registry)
-   "The package providing the @command{registry} command.")
-  (address
-   (string "127.0.0.1:5000")
-   "The address, @var{host}:@var{port}, the registry listens on
+                                       (package
+                                         (file-like distribution-registry)
+                                         "The package providing the @command{registry} command.")
+                                       (address (string "127.0.0.1:5000")
+                                        "The address, @var{host}:@var{port}, the registry listens on
 (@code{http.addr}).  Put a TLS-terminating web server in front of it to serve
 other hosts.")
-  (storage-root
-   maybe-string
-   "The directory holding the registry's blobs and repositories
+                                       (storage-root maybe-string
+                                        "The directory holding the registry's blobs and repositories
 (@code{storage.filesystem.rootdirectory}).  When unset, it is
 @file{/var/lib/registry} for the system service and
 @file{$XDG_DATA_HOME/registry} for the Guix Home service.")
-  (log-level
-   (log-level 'info)
-   "How verbose the registry log is: one of @code{error}, @code{warn},
+                                       (log-level (log-level 'info)
+                                        "How verbose the registry log is: one of @code{error}, @code{warn},
 @code{info} or @code{debug}.")
-  (delete?
-   (boolean #f)
-   "Whether clients may delete blobs and manifests
+                                       (delete? (boolean #f)
+                                        "Whether clients may delete blobs and manifests
 (@code{storage.delete.enabled}).")
-  (read-only?
-   (boolean #f)
-   "Whether the registry is in read-only maintenance mode, refusing every
+                                       (read-only? (boolean #f)
+                                        "Whether the registry is in read-only maintenance mode, refusing every
 push (@code{storage.maintenance.readonly.enabled}).")
-  (htpasswd-file
-   maybe-string
-   "The file name of an Apache @file{htpasswd} file, with bcrypt hashes, of
+                                       (htpasswd-file maybe-string
+                                        "The file name of an Apache @file{htpasswd} file, with bcrypt hashes, of
 the users allowed to use the registry.  When unset, the registry asks for no
 authentication.  It is a file name, not a file-like object, so that the
 password hashes stay out of the world-readable store.")
-  (htpasswd-realm
-   (string "fsdgimg-registry")
-   "The HTTP basic authentication realm, used with @code{htpasswd-file}.")
-  (health-check-interval
-   (string "10s")
-   "How often the registry checks that its storage works, as a Go duration.
+                                       (htpasswd-realm (string
+                                                        "fsdgimg-registry")
+                                        "The HTTP basic authentication realm, used with @code{htpasswd-file}.")
+                                       (health-check-interval (string "10s")
+                                        "How often the registry checks that its storage works, as a Go duration.
 @code{GET /debug/health} on the debug address reports the result.")
-  (health-check-threshold
-   (integer 3)
-   "How many failed storage checks in a row make the registry unhealthy.")
-  (user
-   (string "registry")
-   "The unprivileged user the system service runs as.")
-  (group
-   (string "registry")
-   "The group the system service runs as.")
-  (environment-variables
-   (list-of-strings '("OTEL_TRACES_EXPORTER=none"))
-   "Environment variables of the @command{registry} process, as
+                                       (health-check-threshold (integer 3)
+                                        "How many failed storage checks in a row make the registry unhealthy.")
+                                       (user (string "registry")
+                                        "The unprivileged user the system service runs as.")
+                                       (group (string "registry")
+                                        "The group the system service runs as.")
+                                       (environment-variables (list-of-strings '
+                                                               ("OTEL_TRACES_EXPORTER=none"))
+                                        "Environment variables of the @command{registry} process, as
 @code{\"NAME=VALUE\"} strings.  The default turns off the OpenTelemetry trace
 exporter, which would otherwise try to reach a collector on
 @code{localhost:4318}."))
-
 
 ;;;
 ;;; config.yml.
@@ -122,74 +112,83 @@ exporter, which would otherwise try to reach a collector on
   (match value
     (#t "true")
     (#f "false")
-    ((? number?) (number->string value))
-    ((? symbol?) (yaml-scalar (symbol->string value)))
+    ((? number?)
+     (number->string value))
+    ((? symbol?)
+     (yaml-scalar (symbol->string value)))
     ((? string?)
      ;; A double-quoted scalar is never read as a number, boolean or null.
      (string-append "\""
-                    (string-concatenate
-                     (map (match-lambda
-                            (#\" "\\\"")
-                            (#\\ "\\\\")
-                            (#\newline "\\n")
-                            (chr (string chr)))
-                          (string->list value)))
-                    "\""))))
+                    (string-concatenate (map (match-lambda
+                                               (#\" "\\\"")
+                                               (#\\ "\\\\")
+                                               (#\newline "\\n")
+                                               (chr (string chr)))
+                                             (string->list value))) "\""))))
 
-(define* (tree->yaml tree #:optional (indent 0))
+(define* (tree->yaml tree
+                     #:optional (indent 0))
   "Return the YAML text of TREE, an alist whose values are scalars, lists of
 scalars or alists."
-  (define margin (make-string indent #\space))
-  (string-concatenate
-   (map (match-lambda
-          ((key . (? null?))
-           (string-append margin key ": {}\n"))
-          ((key . ((? pair? alist) ...))
-           (string-append margin key ":\n" (tree->yaml alist (+ indent 2))))
-          ((key . #(items ...))
-           (string-append margin key ": ["
-                          (string-join (map yaml-scalar items) ", ")
-                          "]\n"))
-          ((key . value)
-           (string-append margin key ": " (yaml-scalar value) "\n")))
-        tree)))
+  (define margin
+    (make-string indent #\space))
+  (string-concatenate (map (match-lambda
+                             ((key ? null?)
+                              (string-append margin key ": {}\n"))
+                             ((key (? pair? alist) ...)
+                              (string-append margin key ":\n"
+                                             (tree->yaml alist
+                                                         (+ indent 2))))
+                             ((key . #(items ...)) (string-append margin key
+                                                                  ": ["
+                                                                  (string-join
+                                                                   (map
+                                                                    yaml-scalar
+                                                                    items)
+                                                                   ", ") "]\n"))
+                             ((key . value) (string-append margin key ": "
+                                                           (yaml-scalar value)
+                                                           "\n"))) tree)))
 
 (define* (registry-configuration->yaml config
-                                       #:key
-                                       (storage-root %default-storage-root))
+                                       #:key (storage-root
+                                              %default-storage-root))
   "Return the text of Distribution's config.yml for CONFIG.  STORAGE-ROOT is
 the storage directory used when CONFIG leaves it unset."
   (match-record config <registry-configuration>
-    (address log-level delete? read-only? htpasswd-file htpasswd-realm
-             health-check-interval health-check-threshold)
+    (address log-level
+             delete?
+             read-only?
+             htpasswd-file
+             htpasswd-realm
+             health-check-interval
+             health-check-threshold)
     (let ((root (if (maybe-value-set? (registry-configuration-storage-root
                                        config))
-                    (registry-configuration-storage-root config)
-                    storage-root)))
+                    (registry-configuration-storage-root config) storage-root)))
       (string-append
-       "# Distribution registry configuration, generated by fsdgimg.\n"
-       (tree->yaml
-        `(("version" . "0.1")
-          ("log" ("level" . ,log-level)
-                 ("fields" ("service" . "registry")))
-          ("storage"
-           ("filesystem" ("rootdirectory" . ,root))
-           ("delete" ("enabled" . ,delete?))
-           ("maintenance" ("readonly" ("enabled" . ,read-only?))))
-          ("http" ("addr" . ,address)
-                  ("headers" ("X-Content-Type-Options" . #("nosniff"))))
-          ("health" ("storagedriver" ("enabled" . #t)
-                                     ("interval" . ,health-check-interval)
-                                     ("threshold" . ,health-check-threshold)))
-          ,@(if (maybe-value-set? htpasswd-file)
-                `(("auth" ("htpasswd" ("realm" . ,htpasswd-realm)
-                                      ("path" . ,htpasswd-file))))
-                '())))))))
+       "# Distribution registry configuration, generated by fsdgimg.
+"
+       (tree->yaml `(("version" . "0.1") ("log" ("level" unquote log-level)
+                                          ("fields" ("service" . "registry")))
+                     ("storage" ("filesystem" ("rootdirectory" unquote root))
+                      ("delete" ("enabled" unquote delete?))
+                      ("maintenance" ("readonly" ("enabled" unquote read-only?))))
+                     ("http" ("addr" unquote address)
+                      ("headers" ("X-Content-Type-Options" . #("nosniff"))))
+                     ("health" ("storagedriver" ("enabled" . #t)
+                                ("interval" unquote health-check-interval)
+                                ("threshold" unquote health-check-threshold)))
+                     ,@(if (maybe-value-set? htpasswd-file)
+                           `(("auth" ("htpasswd" ("realm" unquote
+                                                  htpasswd-realm)
+                                      ("path" unquote htpasswd-file))))
+                           '())))))))
 
 (define (registry-configuration-file config)
   "Return a file-like object for the config.yml of CONFIG."
-  (plain-file "registry-config.yml" (registry-configuration->yaml config)))
-
+  (plain-file "registry-config.yml"
+              (registry-configuration->yaml config)))
 
 ;;;
 ;;; Guix System service.
@@ -222,40 +221,46 @@ the storage directory used when CONFIG leaves it unset."
           (let ((user (getpwnam #$user))
                 (group (getgrnam #$group)))
             (mkdir-p #$root)
-            (chown #$root (passwd:uid user) (group:gid group))
+            (chown #$root
+                   (passwd:uid user)
+                   (group:gid group))
             (chmod #$root #o750))))))
 
 (define (registry-shepherd-services config)
   (match-record config <registry-configuration>
-    (package user group environment-variables)
-    (list (shepherd-service
-            (provision '(registry))
-            (requirement '(user-processes))
-            (documentation "Run the container image registry.")
-            (start #~(make-forkexec-constructor
-                      (list #$(file-append package "/bin/registry") "serve"
-                            #$(registry-configuration-file config))
-                      #:user #$user
-                      #:group #$group
-                      #:environment-variables '#$environment-variables
-                      #:log-file "/var/log/registry.log"))
-            (stop #~(make-kill-destructor))))))
+    (package
+      user group environment-variables)
+    (list (shepherd-service (provision '(registry))
+                            (requirement '(user-processes))
+                            (documentation "Run the container image registry.")
+                            (start #~(make-forkexec-constructor (list #$(file-append
+                                                                         package
+                                                                         "/bin/registry")
+                                                                      "serve"
+                                                                      #$(registry-configuration-file
+                                                                         config))
+                                      #:user #$user
+                                      #:group #$group
+                                      #:environment-variables '#$environment-variables
+                                      #:log-file "/var/log/registry.log"))
+                            (stop #~(make-kill-destructor))))))
 
 (define registry-service-type
-  (service-type
-    (name 'registry)
-    (extensions
-     (list (service-extension shepherd-root-service-type
-                              registry-shepherd-services)
-           (service-extension account-service-type registry-accounts)
-           (service-extension activation-service-type registry-activation)
-           (service-extension profile-service-type
-                              (compose list registry-configuration-package))))
-    (default-value (registry-configuration))
-    (description
-     "Run the CNCF Distribution container image registry, storing images on
+  (service-type (name 'registry)
+                (extensions (list (service-extension
+                                   shepherd-root-service-type
+                                   registry-shepherd-services)
+                                  (service-extension account-service-type
+                                                     registry-accounts)
+                                  (service-extension activation-service-type
+                                                     registry-activation)
+                                  (service-extension profile-service-type
+                                                     (compose list
+                                                      registry-configuration-package))))
+                (default-value (registry-configuration))
+                (description
+                 "Run the CNCF Distribution container image registry, storing images on
 the local file system, as an unprivileged user.")))
-
 
 ;;;
 ;;; Guix Home service.
@@ -263,48 +268,54 @@ the local file system, as an unprivileged user.")))
 
 (define (home-registry-shepherd-services config)
   (match-record config <registry-configuration>
-    (package environment-variables storage-root)
-    (list (shepherd-service
-            (provision '(registry))
-            (documentation "Run a personal container image registry.")
-            (start #~(lambda _
-                       (let ((root #$(if (maybe-value-set? storage-root)
-                                         storage-root
-                                         #~(string-append
-                                            (or (getenv "XDG_DATA_HOME")
-                                                (string-append
-                                                 (getenv "HOME")
-                                                 "/.local/share"))
-                                            "/registry"))))
-                         (mkdir-p root)
-                         (fork+exec-command
-                          (list #$(file-append package "/bin/registry")
-                                "serve"
-                                #$(registry-configuration-file config))
-                          ;; Distribution reads REGISTRY_* variables as
-                          ;; overrides of its configuration file.
-                          #:environment-variables
-                          (append
-                           (list (string-append
-                                  "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="
-                                  root))
-                           '#$environment-variables
-                           (environ))))))
-            (modules '((shepherd service)
-                       (guix build utils)))
-            (stop #~(make-kill-destructor))))))
+    (package
+      environment-variables storage-root)
+    (list (shepherd-service (provision '(registry))
+                            (documentation
+                             "Run a personal container image registry.")
+                            (start #~(lambda _
+                                       (let ((root #$(if (maybe-value-set?
+                                                          storage-root)
+                                                         storage-root
+                                                         #~(string-append (or (getenv
+                                                                               "XDG_DATA_HOME")
+
+                                                                              
+                                                                              (string-append
+                                                                               (getenv
+                                                                                "HOME")
+                                                                               "/.local/share"))
+                                                            "/registry"))))
+                                         (mkdir-p root)
+                                         (fork+exec-command (list #$(file-append
+                                                                     package
+                                                                     "/bin/registry")
+                                                                  "serve"
+                                                                  #$(registry-configuration-file
+                                                                     config))
+                                                            ;; Distribution reads REGISTRY_* variables as
+                                                            ;; overrides of its configuration file.
+                                                            #:environment-variables
+                                                            (append (list (string-append
+                                                                           "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="
+                                                                           root))
+                                                                    '#$environment-variables
+                                                                    (environ))))))
+                            (modules '((shepherd service)
+                                       (guix build utils)))
+                            (stop #~(make-kill-destructor))))))
 
 (define home-registry-service-type
-  (service-type
-    (name 'home-registry)
-    (extensions
-     (list (service-extension home-shepherd-service-type
-                              home-registry-shepherd-services)
-           (service-extension home-profile-service-type
-                              (compose list registry-configuration-package))))
-    (default-value (registry-configuration))
-    (description
-     "Run the CNCF Distribution container image registry as the user, storing
+  (service-type (name 'home-registry)
+                (extensions (list (service-extension
+                                   home-shepherd-service-type
+                                   home-registry-shepherd-services)
+                                  (service-extension home-profile-service-type
+                                   (compose list
+                                            registry-configuration-package))))
+                (default-value (registry-configuration))
+                (description
+                 "Run the CNCF Distribution container image registry as the user, storing
 images under the user's data directory.")))
 
 ;;; registry.scm ends here

@@ -15,8 +15,7 @@
   #:use-module (gnu services web)
   #:use-module (guix gexp)
   #:use-module (guix records)
-  #:export (static-registry-configuration
-            static-registry-configuration?
+  #:export (static-registry-configuration static-registry-configuration?
             static-registry-configuration-fsdgimg
             static-registry-configuration-root
             static-registry-configuration-listen
@@ -40,70 +39,70 @@
 (define-maybe/no-serialization string)
 
 (define-configuration/no-serialization static-registry-configuration
-  (fsdgimg
-   (file-like fsdgimg)
-   "The fsdgimg package whose @command{fsdgimg web-config} command writes the
+                                       (fsdgimg (file-like fsdgimg)
+                                        "The fsdgimg package whose @command{fsdgimg web-config} command writes the
 nginx locations.")
-  (root
-   (string "/srv/fsdgimg/static")
-   "The directory of the static tree: the one holding @file{v2/}.")
-  (listen
-   (list-of-strings '("80"))
-   "The nginx @code{listen} directives of the server, such as @code{\"443
+                                       (root (string "/srv/fsdgimg/static")
+                                        "The directory of the static tree: the one holding @file{v2/}.")
+                                       (listen (list-of-strings '("80"))
+                                        "The nginx @code{listen} directives of the server, such as @code{\"443
 ssl\"}.")
-  (server-name
-   (list-of-strings '("_"))
-   "The host names the nginx server answers to.")
-  (ssl-certificate
-   maybe-string
-   "The TLS certificate file, for a @code{listen} directive with
+                                       (server-name (list-of-strings '("_"))
+                                        "The host names the nginx server answers to.")
+                                       (ssl-certificate maybe-string
+                                        "The TLS certificate file, for a @code{listen} directive with
 @code{ssl}.")
-  (ssl-certificate-key
-   maybe-string
-   "The private key of @code{ssl-certificate}."))
+                                       (ssl-certificate-key maybe-string
+                                        "The private key of @code{ssl-certificate}."))
 
 (define (static-registry-web-config-arguments config)
   "Return the arguments of the @command{fsdgimg} command that prints the
 nginx locations serving the static tree of CONFIG."
-  (list "web-config" "nginx" "--root" (static-registry-configuration-root config)
-        "--locations-only"))
+  (list "web-config" "nginx" "--root"
+        (static-registry-configuration-root config) "--locations-only"))
 
 (define (static-registry-nginx-locations config)
   "Return a file-like object holding the nginx location blocks that serve the
 static tree of CONFIG, as written by fsdgimg."
   (computed-file "fsdgimg-static-registry-locations.conf"
                  (with-imported-modules '((guix build utils))
-                   #~(begin
-                       (use-modules (guix build utils))
-                       (call-with-output-file #$output
-                         (lambda (port)
-                           (let ((pid (spawn
-                                       #$(file-append
-                                          (static-registry-configuration-fsdgimg
-                                           config) "/bin/fsdgimg")
-                                       (cons "fsdgimg"
-                                             '#$(static-registry-web-config-arguments
-                                                 config))
-                                       #:output port)))
-                             (unless (zero? (status:exit-val (cdr (waitpid
-                                                                   pid))))
-                               (error "fsdgimg web-config failed")))))))))
+                                        #~(begin
+                                            (use-modules (guix build utils))
+                                            (call-with-output-file #$output
+                                              (lambda (port)
+                                                (let ((pid (spawn #$(file-append
+                                                                     (static-registry-configuration-fsdgimg
+                                                                      config)
+                                                                     "/bin/fsdgimg")
+                                                                  (cons
+                                                                   "fsdgimg"
+                                                                   '#$(static-registry-web-config-arguments
+                                                                       config))
+                                                                  #:output
+                                                                  port)))
+                                                  (unless (zero? (status:exit-val
+                                                                  (cdr (waitpid
+                                                                        pid))))
+                                                    (error
+                                                     "fsdgimg web-config failed")))))))))
 
 (define (static-registry-nginx-server config)
   "Return the nginx-server-configuration serving the static tree of CONFIG."
   (define (maybe value)
     (and (maybe-value-set? value) value))
-  (nginx-server-configuration
-    (listen (static-registry-configuration-listen config))
-    (server-name (static-registry-configuration-server-name config))
-    (root (static-registry-configuration-root config))
-    (index '())
-    (ssl-certificate (maybe (static-registry-configuration-ssl-certificate
-                             config)))
-    (ssl-certificate-key (maybe (static-registry-configuration-ssl-certificate-key
-                                 config)))
-    (raw-content (list (list "include "
-                             (static-registry-nginx-locations config) ";")))))
+  (nginx-server-configuration (listen (static-registry-configuration-listen
+                                       config))
+                              (server-name (static-registry-configuration-server-name
+                                            config))
+                              (root (static-registry-configuration-root config))
+                              (index '())
+                              (ssl-certificate (maybe (static-registry-configuration-ssl-certificate
+                                                       config)))
+                              (ssl-certificate-key (maybe (static-registry-configuration-ssl-certificate-key
+                                                           config)))
+                              (raw-content (list (list "include "
+                                                       (static-registry-nginx-locations
+                                                        config) ";")))))
 
 (define (static-registry-activation config)
   #~(begin
@@ -111,16 +110,15 @@ static tree of CONFIG, as written by fsdgimg."
       (mkdir-p #$(static-registry-configuration-root config))))
 
 (define static-registry-service-type
-  (service-type
-    (name 'static-registry)
-    (extensions
-     (list (service-extension nginx-service-type
-                              (compose list static-registry-nginx-server))
-           (service-extension activation-service-type
-                              static-registry-activation)))
-    (default-value (static-registry-configuration))
-    (description
-     "Serve a static container image registry, a tree of plain files written
+  (service-type (name 'static-registry)
+                (extensions (list (service-extension nginx-service-type
+                                                     (compose list
+                                                      static-registry-nginx-server))
+                                  (service-extension activation-service-type
+                                   static-registry-activation)))
+                (default-value (static-registry-configuration))
+                (description
+                 "Serve a static container image registry, a tree of plain files written
 by fsdgimg, through nginx.")))
 
 ;;; static-registry.scm ends here

@@ -34,8 +34,7 @@
      (cons (service registry-service-type
                     ;; Inside a container, listen on every interface: the
                     ;; container runtime decides what reaches the port.
-                    (registry-configuration
-                      (address "0.0.0.0:5000")))
+                    (registry-configuration (address "0.0.0.0:5000")))
            (operating-system-user-services %container-base-os)))))
 
 ;; The value of this file, for 'guix system image FILE'.

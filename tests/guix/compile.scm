@@ -1,0 +1,43 @@
+;;; Byte-compile Scheme files with warnings, and fail if any is printed:
+;;;
+;;;   guix repl -L channel -- tests/guix/compile.scm FILE...
+;;;
+;;; Prints the warnings and exits with status 1 when there are any.
+(use-modules (system base compile)
+             (ice-9 match))
+
+(define %warnings
+  ;; Guile's auto-compilation warnings, and unbound variables.
+  '(unbound-variable macro-use-before-definition arity-mismatch format
+    duplicate-case-datum bad-case-datum shadowed-toplevel
+    use-before-definition non-idempotent-definition))
+
+(define (compile-warnings file)
+  "Compile FILE and return the text of the warnings it raised."
+  (let ((output (string-append (or (getenv "TMPDIR") "/tmp")
+                               "/fsdgimg-compile-" (number->string (getpid))
+                               ".go")))
+    (dynamic-wind
+      (const #t)
+      (lambda ()
+        (call-with-output-string
+          (lambda (port)
+            (parameterize ((current-warning-port port))
+              (compile-file file
+                            #:output-file output
+                            #:opts (list #:warnings %warnings))))))
+      (lambda ()
+        (when (file-exists? output)
+          (delete-file output))))))
+
+(match (command-line)
+  ((_ files ...)
+   (let ((failed (filter (lambda (file)
+                           (let ((warnings (compile-warnings file)))
+                             (unless (string-null? warnings)
+                               (display warnings (current-error-port)))
+                             (not (string-null? warnings))))
+                         files)))
+     (format #t "compiled ~a files, ~a with warnings~%"
+             (length files) (length failed))
+     (exit (if (null? failed) 0 1)))))
