@@ -59,8 +59,10 @@ def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None) -> list[str]:
         argv.append(f"--include={','.join(entry.get('include'))}")
     if keyring is not None:
         argv.append(f"--keyring={keyring}")
-    # Catalog hooks are mmdebstrap's own customize hooks ($1 is the root directory).
-    argv += [f"--customize-hook={h}" for h in entry.get("hooks", [])]
+    # Catalog hooks are mmdebstrap hooks ($1 is the root directory), run once the tree is complete:
+    # customize hooks, except in the extract variant, which silently skips those.
+    stage = "extract" if entry.get("variant") == "extract" else "customize"
+    argv += [f"--{stage}-hook={h}" for h in entry.get("hooks", [])]
     argv += [entry.get("suite"), str(out), entry.get("mirror")]
     return argv
 

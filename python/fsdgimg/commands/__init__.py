@@ -7,4 +7,6 @@ COMMANDS = [
     "serve",
     "gc",
     "web_config",
+    "build",
+    "list",
 ]

@@ -1,0 +1,1 @@
+"""fsdgimg build --check: rebuild, compare, report."""

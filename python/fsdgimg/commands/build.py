@@ -1,0 +1,92 @@
+"""fsdgimg build NAME [--check] [--rounds N] [--publish DEST] [--out DIR]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fsdgimg import catalog
+from fsdgimg.builders.pipeline import BuildOptions, run_build
+from fsdgimg.check.report import NOT_REPRODUCIBLE
+from fsdgimg.compression import COMPRESSIONS, Compression
+from fsdgimg.errors import UsageError
+from fsdgimg.source import epoch_from_env
+
+
+def _epoch(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected seconds since the epoch, got {text!r}")
+    return int(text)
+
+
+def _rounds(text: str) -> int:
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"--rounds needs a whole number of at least 2, got {text!r}")
+    return int(text)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build", help="build an image of the catalog and, with --check, prove it reproducible",
+                       description="Build the catalog image NAME (see 'fsdgimg list') into an OCI layout. "
+                                   "With --check, build it again independently and compare manifest, "
+                                   "config and every layer's diff ID; differences are reported per file "
+                                   "(text and HTML) and make the exit status 1.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--check", action="store_true",
+                   help="rebuild independently and compare (Guix: guix build --check)")
+    p.add_argument("--rounds", type=_rounds, default=None, metavar="N",
+                   help="number of builds to compare, the first included (implies --check; default 2)")
+    p.add_argument("--out", type=Path, help="OCI layout directory to write (default: out/NAME)")
+    p.add_argument("--publish", metavar="DEST",
+                   help="publish the image too (oci:DIR[:TAG], docker-archive:FILE, or what "
+                        "'fsdgimg publish' supports); skipped when --check finds differences")
+    p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
+    p.add_argument("--source-date-epoch", type=_epoch,
+                   help="timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
+    p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
+                   help="debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "
+                        "in 'guix shell --container' (auto: guix when it is installed)")
+    p.add_argument("--compression", choices=COMPRESSIONS, default="gzip", help="layer compression")
+    p.add_argument("--level", type=int, help="compression level")
+    p.add_argument("--no-diffoscope", action="store_true", help="do not run diffoscope on differing layers")
+    p.add_argument("--diffoscope-timeout", type=float, default=300.0, metavar="SECONDS")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory of the builds")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    entry = catalog.load(args.catalog).get(args.name)
+    epoch = args.source_date_epoch if args.source_date_epoch is not None else epoch_from_env()
+    if args.level is not None and args.compression == "none":
+        raise UsageError("--level makes no sense with --compression none")
+    opts = BuildOptions(
+        out=args.out or Path("out") / entry.name,
+        check=args.check or args.rounds is not None,
+        rounds=args.rounds or 2,
+        publish=args.publish,
+        epoch=epoch,
+        tools=args.tools,
+        compression=Compression(args.compression, args.level),
+        diffoscope=not args.no_diffoscope,
+        diffoscope_timeout=args.diffoscope_timeout,
+        keep=args.keep)
+    outcome = run_build(entry, opts)
+    if args.json:
+        from fsdgimg.cli import emit_json
+        emit_json(outcome.to_json())
+    else:
+        print(f"{entry.name}: oci:{outcome.layout}:{outcome.tag} {outcome.digest}")
+        if outcome.verdict is not None:
+            print(f"{entry.name}: {outcome.verdict} ({len(outcome.digests)} builds: "
+                  f"{', '.join(sorted(set(outcome.digests)))})")
+        if outcome.report:
+            print(f"{entry.name}: report {outcome.report['text']} and {outcome.report['html']}")
+        if outcome.published:
+            print(f"{entry.name}: published {outcome.published}")
+    if outcome.verdict == NOT_REPRODUCIBLE:
+        print(f"fsdgimg build: {entry.name} is not reproducible: "
+              f"see {outcome.report.get('text')}", file=sys.stderr)
+        return 1
+    return 0
