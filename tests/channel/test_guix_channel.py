@@ -1,0 +1,173 @@
+"""The Guix channel, checked by a real Guix 1.5: modules compile without warnings, `guix style` and
+`guix lint` are clean, every package, image and host derivation computes, the Cuirass jobs are the
+very derivations the command line computes, and the SRFI-64 suite passes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from guixrun import REPO, derivations, guix, scheme
+
+CHANNEL_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "channel").rglob("*.scm"))
+SYSTEMS = sorted(p.stem for p in (REPO / "channel/fsdgimg/systems").glob("*.scm"))
+IMAGE_MANIFESTS = sorted(p.stem for p in (REPO / "manifests/images").glob("*.scm"))
+PACKAGES = ["distribution-registry", "fsdgimg"]
+
+
+def test_channel_metadata():
+    text = (REPO / ".guix-channel").read_text()
+    assert re.search(r"\(version 0\)", text)
+    assert re.search(r'\(directory "channel"\)', text)
+    news = re.search(r'\(news-file "([^"]+)"\)', text).group(1)
+    news_text = (REPO / news).read_text()
+    # Every news entry names a commit of this repository.
+    commits = re.findall(r'\(commit "([0-9a-f]{40})"\)', news_text)
+    assert commits
+    for commit in commits:
+        subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{commit}^{{commit}}"], check=True)
+
+
+def test_channel_files_are_read_by_guix():
+    out = guix("repl", "-L", "channel", "--", "tests/guix/channel-metadata.scm", ".").stdout.split()
+    assert out[0].strip("/") == "channel"
+    assert int(out[1]) >= 1  # news entries
+
+
+def test_modules_compile_without_warnings():
+    proc = guix("repl", "-L", "channel", "--", "tests/guix/compile.scm", *CHANNEL_FILES, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"compiled {len(CHANNEL_FILES)} files, 0 with warnings" in proc.stdout
+
+
+def test_compile_check_catches_a_warning(tmp_path):
+    bad = tmp_path / "bad.scm"
+    bad.write_text("(define-module (bad))\n(define (f) (no-such-procedure 1))\n")
+    proc = guix("repl", "--", "tests/guix/compile.scm", str(bad), check=False)
+    assert proc.returncode == 1
+    assert "no-such-procedure" in proc.stderr
+
+
+def test_guix_style_clean(tmp_path):
+    copy = tmp_path / "channel"
+    shutil.copytree(REPO / "channel", copy)
+    files = sorted(str(p) for p in copy.rglob("*.scm"))
+    guix("style", "-f", *files)
+    changed = [str(p.relative_to(tmp_path)) for p in copy.rglob("*.scm")
+               if p.read_text() != (REPO / p.relative_to(tmp_path)).read_text()]
+    assert not changed, f"`guix style -f` would change: {changed}"
+
+
+def test_lint_prints_nothing():
+    # -n: the checkers that need no network; derivations are checked below, for this system.
+    proc = guix("lint", "-L", "channel", "-n", "-x", "derivation", *PACKAGES)
+    assert proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
+
+
+@lru_cache(maxsize=None)
+def package_drvs() -> tuple[str, ...]:
+    return tuple(derivations(guix("build", "-L", "channel", "-d", "--no-grafts", *PACKAGES).stdout))
+
+
+@lru_cache(maxsize=None)
+def system_image_drv(name: str) -> str:
+    out = guix("system", "image", "-L", "channel", "--image-type=docker", "-d", "--no-grafts",
+               f"channel/fsdgimg/systems/{name}.scm").stdout
+    (drv,) = derivations(out)
+    return drv
+
+
+@lru_cache(maxsize=None)
+def pack_drv(name: str) -> str:
+    out = guix("pack", "-L", "channel", "-f", "docker", "-d", "--no-grafts", "-m",
+               f"manifests/images/{name}.scm").stdout
+    (drv,) = derivations(out)
+    return drv
+
+
+def test_package_derivations():
+    drvs = package_drvs()
+    assert [re.sub(r"^/gnu/store/[a-z0-9]{32}-|-[0-9][^-]*\.drv$", "", d) for d in drvs] == PACKAGES
+
+
+def test_source_hash_of_distribution_registry_is_pinned():
+    text = (REPO / "channel/fsdgimg/packages/registry.scm").read_text()
+    assert "0qhnnpb6wq23wrik2scrizkvyfcryc69nkmqhamh2mzmdr0pghra" in text
+
+
+@pytest.mark.parametrize("name", SYSTEMS)
+def test_system_image_derivation(name):
+    assert system_image_drv(name).endswith("-docker-image.tar.gz.drv")
+
+
+@pytest.mark.parametrize("name", IMAGE_MANIFESTS)
+def test_package_set_image_derivation(name):
+    assert pack_drv(name).endswith("-docker-pack.tar.gz.drv")
+
+
+def test_registry_host_derivation():
+    out = guix("system", "build", "-L", "channel", "-d", "--no-grafts", "guix-fsdg-registry/host.scm").stdout
+    (drv,) = derivations(out)
+    assert drv.endswith("-system.drv")
+
+
+def test_dev_manifest_derivations():
+    drvs = derivations(guix("build", "-L", "channel", "-d", "--no-grafts", "-m", "manifests/dev.scm").stdout)
+    names = " ".join(drvs)
+    for tool in ("python-3", "skopeo", "nginx", "python-pytest", "python-zstandard", "distribution-registry"):
+        assert f"-{tool}" in names, f"{tool} missing from the development manifest"
+
+
+def test_cuirass_jobs_are_the_command_line_derivations():
+    out = guix("repl", "-L", "channel", "--", "tests/guix/ci-jobs.scm", "x86_64-linux").stdout
+    jobs = dict(line.split() for line in out.splitlines() if line.strip())
+    expected = {f"{name}.x86_64-linux": drv for name, drv in zip(PACKAGES, package_drvs())}
+    expected |= {f"image.{name}.x86_64-linux": system_image_drv(name) for name in SYSTEMS}
+    expected |= {f"image.{name}.x86_64-linux": pack_drv(name) for name in IMAGE_MANIFESTS}
+    assert jobs == expected
+
+
+def test_catalog_guix_entries_are_channel_files():
+    catalog_path = REPO / "manifests/catalog.toml"
+    assert catalog_path.exists(), "manifests/catalog.toml (the image catalog) is missing"
+    catalog = tomllib.loads(catalog_path.read_text())
+    files = [entry.get("file") or entry.get("manifest") for entry in catalog["images"].values()
+             if entry.get("builder") in ("guix-system", "guix-pack")]
+    assert files
+    for file in files:
+        path = REPO / file
+        assert path.exists(), f"the catalog names {file}, which does not exist"
+        assert (path.parent == REPO / "channel/fsdgimg/systems" and path.stem in SYSTEMS) or \
+               (path.parent == REPO / "manifests/images" and path.stem in IMAGE_MANIFESTS), \
+               f"{file} is not where the Cuirass jobs look for images"
+
+
+def test_package_requirements_match_pyproject():
+    pyproject = tomllib.loads((REPO / "python/pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return [re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in requirements]
+
+    got = scheme("(map identity ((@ (fsdgimg packages fsdgimg) fsdgimg-python-requirements)))")
+    assert got == "(" + " ".join(f'"{n}"' for n in names(pyproject["dependencies"])) + ")"
+    got_test = scheme('((@ (fsdgimg packages fsdgimg) fsdgimg-python-requirements) "test")')
+    expected_test = names(pyproject.get("optional-dependencies", {}).get("test", []))
+    assert got_test == "(" + " ".join(f'"{n}"' for n in expected_test) + ")"
+
+
+def test_srfi64_suite_passes():
+    proc = guix("repl", "-L", "channel", "--", "tests/scheme/services.scm", check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"# of expected passes\s*:\s*\d+", proc.stdout)
+    assert "unexpected failures" not in proc.stdout
+
+
+def test_committed_host_config_yml_is_what_the_host_runs():
+    generated = guix("repl", "-L", "channel", "--", "guix-fsdg-registry/config.yml.scm").stdout
+    assert generated == (REPO / "guix-fsdg-registry/config.yml").read_text()
