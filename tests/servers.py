@@ -127,11 +127,14 @@ class Registry(ServerProcess):
 
     name = "registry"
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, port: int | None = None,
+                 token: "TokenServer | None" = None, tls: "tuple[Path, Path] | None" = None):
         super().__init__(workdir)
         self.port = port or free_port()
         self.storage = self.workdir / "storage"
         self.users = users
+        self.token = token
+        self.tls = tls
         self.config_path = self.workdir / "config.yml"
         self._write_config()
 
@@ -152,12 +155,29 @@ class Registry(ServerProcess):
                 subprocess.run(["htpasswd", "-B", "-b", *create, str(htpasswd), user, password],
                                check=True, capture_output=True)
             lines += ["auth:", "  htpasswd:", "    realm: fsdgimg-test", f"    path: {htpasswd}"]
+        elif self.token:
+            lines += ["auth:", "  token:", f"    realm: {self.token.realm}", f"    service: {self.token.service}",
+                      f"    issuer: {self.token.issuer}", f"    rootcertbundle: {self.token.cert}"]
+        if self.tls:
+            lines[lines.index("http:") + 1:lines.index("http:") + 1] = [
+                "  tls:", f"    certificate: {self.tls[0]}", f"    key: {self.tls[1]}"]
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def command(self) -> list[str]:
         return ["docker-registry", "serve", str(self.config_path)]
 
     def ready(self) -> bool:
+        if self.tls:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            try:
+                urllib.request.urlopen(f"https://{self.host}/v2/", timeout=2, context=ctx).close()
+                return True
+            except urllib.error.HTTPError as e:
+                return e.code == 401
+            except OSError:
+                return False
         return _http_status(f"http://{self.host}/v2/") in (200, 401)
 
     def manifest_digest(self, name: str, reference: str, auth: tuple[str, str] | None = None) -> str | None:
@@ -174,6 +194,89 @@ class Registry(ServerProcess):
                 return r.headers.get("Docker-Content-Digest")
         except urllib.error.HTTPError:
             return None
+
+
+def self_signed(workdir: Path, name: str, san: str = "IP:127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate and its key (openssl), for a TLS server or a token issuer."""
+    cert, key = workdir / f"{name}.crt", workdir / f"{name}.key"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                        "-out", str(cert), "-days", "2", "-subj", f"/CN={name}", "-addext",
+                        f"subjectAltName={san}"], check=True, capture_output=True)
+    return cert, key
+
+
+class TokenServer:
+    """A bearer-token service for the Distribution registry (docker's token auth spec): checks Basic
+    credentials against `users` and returns an RS256 JWT (signed by openssl, certificate in x5c)
+    granting every scope asked for; anonymous callers get a token granting nothing."""
+
+    def __init__(self, workdir: Path, users: dict[str, str]):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.users = users
+        self.service, self.issuer = "fsdgimg-test-registry", "fsdgimg-test-issuer"
+        self.cert, self.key = self_signed(self.workdir, "token-issuer", "DNS:fsdgimg-test-issuer")
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        self._x5c = base64.b64encode(der).decode()
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                import urllib.parse
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                user = None
+                header = self.headers.get("Authorization", "")
+                if header.startswith("Basic "):
+                    u, _, p = base64.b64decode(header[6:]).decode().partition(":")
+                    if server.users.get(u) != p:
+                        self.send_response(401)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    user = u
+                scopes = [s for v in query.get("scope", []) for s in v.split(" ")]
+                server.requests.append({"user": user, "scopes": scopes, "service": query.get("service")})
+                body = json.dumps({"token": server.sign(user, scopes if user else [])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign(self, user: str | None, scopes: list[str]) -> str:
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
+        claims = {"iss": self.issuer, "sub": user or "", "aud": self.service, "exp": now + 300, "nbf": now - 10,
+                  "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.key)], input=signing_input.encode(),
+                             check=True, capture_output=True).stdout
+        return f"{signing_input}.{b64(sig)}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
 
 
 class Nginx(ServerProcess):
@@ -295,6 +398,9 @@ class Podman:
         env = dict(os.environ)
         env["XDG_RUNTIME_DIR"] = str(self.workdir / "xdg")
         env["XDG_CONFIG_HOME"] = str(self.workdir / "config")
+        # podman fails on a DOCKER_CONFIG without a config.json in it: use none.
+        env.pop("DOCKER_CONFIG", None)
+        env.pop("REGISTRY_AUTH_FILE", None)
         (self.workdir / "xdg").mkdir(exist_ok=True)
         return env
 
@@ -336,7 +442,7 @@ class Skopeo:
         return json.loads(self.run(*args, ref).stdout)
 
     def digest(self, ref: str) -> str:
-        return self.run("inspect", "--tls-verify=false", "--format", "{{.Digest}}", ref).stdout.strip()
+        return self.run("inspect", "--tls-verify=false", "--no-tags", "--format", "{{.Digest}}", ref).stdout.strip()
 
     def copy(self, src: str, dest: str, *extra: str) -> subprocess.CompletedProcess:
         return self.run("copy", "--src-tls-verify=false", "--dest-tls-verify=false", *extra, src, dest)

@@ -27,6 +27,7 @@ def register(sub) -> None:
     g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     g.add_argument("--insecure", action="store_true",
                    help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)")
+    g.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) to verify the registry's TLS certificate with")
     g.add_argument("--jobs", type=int, default=4, help="blobs uploaded at once (default 4)")
     g.add_argument("--retries", type=int, default=5, help="retries of a failed request, with backoff (default 5)")
     g.add_argument("--mount-from", action="append", default=[], metavar="REPO",
@@ -83,7 +84,7 @@ def _push(args, ref: Reference, artifact) -> int:
     if ref.tag is None and ref.digest is None:
         ref = Reference(ref.registry, ref.name, artifact.tag or "latest")
     creds = find_credentials(ref.registry, ref.name, username=args.username, password=_read_password(args))
-    client = RegistryClient(ref.registry, credentials=creds, insecure=args.insecure, retries=max(0, args.retries),
+    client = RegistryClient(ref.registry, credentials=creds, insecure=args.insecure, retries=max(0, args.retries), ca_file=args.ca_file,
                             connections=max(2, args.jobs + 2))
     try:
         report = push(artifact, ref, client, jobs=args.jobs, mount_from=args.mount_from,

@@ -65,7 +65,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
 
 class RegistryClient:
     def __init__(self, registry: str, *, credentials: Credentials | None = None, insecure: bool = False,
-                 retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, connections: int = 8):
+                 retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, connections: int = 8,
+                 ca_file: str | None = None):
         self.registry = registry
         self.credentials = credentials
         self.insecure = insecure
@@ -78,7 +79,7 @@ class RegistryClient:
         adapter = _Adapter(pool_connections=2, pool_maxsize=connections, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.verify = not insecure
+        self.session.verify = False if insecure else (ca_file or True)
         self._base: str | None = None
         self._lock = threading.Lock()
         self._authorization: str | None = None
@@ -99,6 +100,7 @@ class RegistryClient:
         if self.insecure or is_loopback(self.registry):
             schemes.append("http")
         last: Exception | None = None
+        tls_error: Exception | None = None
         for scheme in schemes:
             url = f"{scheme}://{self.registry}/v2/"
             for attempt in range(self.retries + 1):
@@ -106,7 +108,7 @@ class RegistryClient:
                     resp = self.session.get(url, timeout=self.timeout)
                     resp.close()
                 except requests.exceptions.SSLError as e:
-                    last = e
+                    last = tls_error = e
                     break
                 except NETWORK_ERRORS as e:
                     # An HTTP registry closes a TLS hello at once: try the next scheme before waiting.
@@ -122,11 +124,14 @@ class RegistryClient:
                     if resp.status_code == 401:
                         self._remember_challenge(resp)
                     return f"{scheme}://{self.registry}"
+                if tls_error is not None:
+                    break  # an HTTPS server answering our plain-HTTP fallback: report its TLS problem
                 raise RegistryError(f"registry {self.registry}: GET /v2/ answered HTTP {resp.status_code} "
                                     f"({error_detail(resp)}): not an OCI distribution registry", resp.status_code)
-        if isinstance(last, requests.exceptions.SSLError) and not self.insecure:
+        if tls_error is not None and not self.insecure:
             raise RegistryError(f"registry {self.registry}: TLS verification failed "
-                                f"({_short(last)}); use --insecure only for a registry you trust")
+                                f"({_short(tls_error)}); give its CA with --ca-file, or --insecure only "
+                                "for a registry you trust")
         raise RegistryError(f"registry {self.registry}: cannot connect ({_short(last)})")
 
     def _sleep(self, attempt: int) -> None:

@@ -61,8 +61,9 @@ class PushReport:
 class _Body:
     """A slice [start, start+length) of a blob, read in blocks, hashed as it is sent."""
 
-    def __init__(self, f, length: int, hasher, on_bytes=None):
+    def __init__(self, f, length: int, hasher, on_bytes=None, close: bool = False):
         self._f = f
+        self._close = close
         self._left = length
         self._length = length
         self._hasher = hasher
@@ -71,8 +72,14 @@ class _Body:
     def __len__(self) -> int:
         return self._length
 
+    @property
+    def complete(self) -> bool:
+        return self._left == 0
+
     def read(self, n: int = -1) -> bytes:
         if self._left <= 0:
+            if self._close:
+                self._f.close()
             return b""
         n = self._left if n is None or n < 0 else min(n, self._left)
         data = self._f.read(n)
@@ -226,28 +233,23 @@ class Pusher:
 
         def body():
             h = hashlib.new(desc.digest.algorithm)
-            hashers.append(h)
-            return _Body(source.open_at(0), desc.size, h, self._advance)
+            b = _Body(source.open_at(0), desc.size, h, self._advance, close=True)
+            hashers.append((h, b))
+            return b
 
         try:
             resp = self.client.request("PUT", _with_digest(url, desc.digest), ok=(201,), body=body,
                                        headers={"Content-Type": "application/octet-stream",
                                                 "Content-Length": str(desc.size)},
                                        what=f"upload blob {desc.digest.short}")
-        except RegistryError as e:
-            self._check_local(hashers, desc)
-            raise e
-        resp.close()
-        self._check_local(hashers, desc)
+            resp.close()
+        finally:
+            # A source that does not hash to its name is the clearer error (the registry only
+            # says DIGEST_INVALID); a body cut short by the network is not checked.
+            if hashers and hashers[-1][1].complete and Digest.from_hash(hashers[-1][0]) != desc.digest:
+                raise DigestMismatch(f"blob {desc.digest.short}: the local file has digest "
+                                     f"{Digest.from_hash(hashers[-1][0]).short}: the source is corrupt")
         report.add(bytes_sent=desc.size)
-
-    @staticmethod
-    def _check_local(hashers, desc: Descriptor) -> None:
-        if hashers and Digest.from_hash(hashers[-1]) != desc.digest and hashers[-1] is not None:
-            h = hashers[-1]
-            actual = Digest.from_hash(h)
-            raise DigestMismatch(f"blob {desc.digest.short}: the local file has digest {actual.short}: "
-                                 "the source is corrupt")
 
     def _advance(self, n: int) -> None:
         if self.progress is not None:
@@ -291,18 +293,13 @@ class Pusher:
                 hasher = snapshot
                 if e.status is not None and e.status < 500 and e.status != 416:
                     raise
-                failures += 1
-                if failures > self.client.retries:
-                    raise RegistryError(f"registry {reg}: upload of blob {digest.short} to {repo} stopped at "
-                                        f"byte {offset} of {size} ({e}); run the push again to resume it") from None
-                self.client._sleep(failures - 1)
-                status = self._status_or_none(url, digest)
-                if status is None:
-                    url, offset = self._start_upload(digest, report) or url, 0
-                    if url is None:
-                        return
-                else:
-                    offset = status
+                status, failures = self._recover(url, digest, offset, size, failures, e)
+                if status is None:  # the registry forgot the upload: start again
+                    fresh = self._start_upload(digest, report)
+                    if fresh is None:
+                        return  # mounted after all
+                    url, status = fresh, 0
+                offset = status
                 continue
             hashed = offset + n
             end = _range_end(resp)
@@ -319,11 +316,22 @@ class Pusher:
                                    headers={"Content-Length": "0"})
         resp.close()
 
-    def _status_or_none(self, url: str, digest: Digest) -> int | None:
-        try:
-            return self._upload_status(url, digest)
-        except RegistryError:
-            return self._upload_status(url, digest)
+    def _recover(self, url: str, digest: Digest, offset: int, size: int, failures: int,
+                 error: RegistryError) -> tuple[int | None, int]:
+        """After a failed chunk: wait, then ask the registry where the upload stands."""
+        while True:
+            failures += 1
+            if failures > self.client.retries:
+                raise RegistryError(f"registry {self.client.registry}: upload of blob {digest.short} to "
+                                    f"{self.repository} stopped at byte {offset} of {size} ({error}); "
+                                    "run the same publish again to resume it", error.status) from None
+            self.client._sleep(failures - 1)
+            try:
+                return self._upload_status(url, digest), failures
+            except RegistryError as e:
+                if e.status is not None and e.status < 500:
+                    raise
+                error = e
 
     # -- manifests ---------------------------------------------------------------------------
     def manifest_digest(self, reference: str) -> Digest | None:
