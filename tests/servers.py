@@ -411,13 +411,17 @@ class Podman:
             raise AssertionError(f"podman {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         return proc
 
-    def pull(self, ref: str, platform: str | None = None) -> str:
-        """Pull over plain HTTP; returns the manifest digest podman recorded (`{{.Digest}}`)."""
+    def pull(self, ref: str, platform: str | None = None) -> set[str]:
+        """Pull over plain HTTP; returns every manifest digest podman recorded for the image it stored
+        (its .Digest and those of its RepoDigests: one image ID collects the digests of every manifest
+        naming the same config, so test with `in`)."""
         args = ["pull", "--tls-verify=false", "-q"]
         if platform:
             args += ["--platform", platform]
-        self.run(*args, ref)
-        return self.run("image", "inspect", "--format", "{{.Digest}}", ref).stdout.strip()
+        image_id = self.run(*args, ref).stdout.strip().splitlines()[-1]
+        out = self.run("image", "inspect", "--format", "{{.Digest}} {{range .RepoDigests}}{{.}} {{end}}",
+                       image_id).stdout.split()
+        return {d.rpartition("@")[2] for d in out}
 
     def reset(self) -> None:
         self.run("rmi", "-a", "-f", check=False)

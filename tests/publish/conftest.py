@@ -227,6 +227,24 @@ def containerd(tmp_path_factory):
         yield c
 
 
+@pytest.fixture
+def public_dir():
+    """A directory others may traverse (pytest's are 0700): nginx's workers run as nobody, and
+    serving from here checks that a published tree is readable by a web server's user."""
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="fsdgimg-public-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def public_tree(name: str) -> Path:
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix=f"fsdgimg-{name}-"))
+    path.chmod(0o755)
+    return path
+
+
 def start_nginx(workdir: Path, tree: Path) -> Nginx:
     if not have("nginx"):
         pytest.skip("nginx is not installed")
