@@ -116,10 +116,11 @@ def _discard(result: BuildResult) -> None:
             result.path.unlink(missing_ok=True)
 
 
-def run_build(entry: Entry, opts: BuildOptions) -> BuildOutcome:
+def run_build(entry: Entry, opts: BuildOptions, builder=None) -> BuildOutcome:
+    """Build `entry` (with the catalog's builder for it, unless one is given) and write it out."""
     if opts.rounds < 2:
         raise UsageError("--rounds must be at least 2 (the first build and one rebuild)")
-    builder = builder_for(entry)
+    builder = builder or builder_for(entry)
     echo = _interactive(opts)
     out = opts.out.resolve()
     if out.exists() and not (out / "oci-layout").is_file() and (not out.is_dir() or any(out.iterdir())):
@@ -263,20 +264,33 @@ def _write(entry: Entry, final: Image, first: BuildResult, report: CheckReport |
 
 
 def _publish(image: Image, entry: Entry, dest: str) -> str:
-    """--publish: through `fsdgimg publish` when present, else the core's OCI/archive writers."""
+    """--publish: the same sinks as `fsdgimg publish` (registry, static tree, OCI layout, archive)."""
     from fsdgimg.transport import parse
     loc = parse(dest, for_writing=True)
+    tag = loc.tag or entry.tag
     if loc.kind == "oci":
         from fsdgimg.sinks.oci_layout import write_oci_layout
-        stored = write_oci_layout(loc.path, image, loc.tag or entry.tag)
-        return f"oci:{loc.path}:{loc.tag or entry.tag}@{stored.digest}"
+        stored = write_oci_layout(loc.path, image, tag)
+        return f"oci:{loc.path}:{tag} {stored.digest}"
     if loc.kind == "docker-archive":
         from fsdgimg.sinks.docker_archive import write_docker_archive
-        write_docker_archive(loc.path, image, f"{entry.name}:{loc.tag or entry.tag}")
+        write_docker_archive(loc.path, image, f"{entry.name}:{tag}")
         return f"docker-archive:{loc.path}"
-    try:
-        from fsdgimg.publish import publish_artifact   # the publish issue's sinks, once they exist
-    except ImportError:
-        raise UsageError(f"--publish {dest}: this fsdgimg publishes to oci:DIR[:TAG] and "
-                         "docker-archive:FILE only") from None
-    return str(publish_artifact(image, dest, tag=entry.tag))
+    if loc.kind == "static":
+        from fsdgimg.static.writer import StaticPublisher
+        report = StaticPublisher(loc.path).publish(image, entry.name, tag)
+        return f"static:{loc.path}/{entry.name}:{tag} {report.digest}"
+    if loc.kind == "docker":
+        from fsdgimg.reference import Reference
+        from fsdgimg.registry import RegistryClient, push
+        from fsdgimg.registry.auth import find_credentials
+        ref = loc.reference
+        if ref.tag is None and ref.digest is None:
+            ref = Reference(ref.registry, ref.name, tag)
+        client = RegistryClient(ref.registry, credentials=find_credentials(ref.registry, ref.name))
+        try:
+            report = push(image, ref, client)
+        finally:
+            client.close()
+        return f"docker://{ref} {report.digest}"
+    raise UsageError(f"--publish {dest}: cannot publish to a {loc.kind} location")
