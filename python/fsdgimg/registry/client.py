@@ -8,6 +8,7 @@ connection errors, 429 and 5xx; after that one FsdgimgError names the registry a
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import time
 import urllib.parse
@@ -284,12 +285,15 @@ class RegistryClient:
 
 
 def _short(e: Exception | None) -> str:
-    """An exception's gist without the nested urllib3 reprs (and never a header)."""
+    """An exception's gist without urllib3's nested reprs (and never a header)."""
     if e is None:
         return "no answer"
     text = str(e)
-    for marker in ("Failed to establish a new connection: ", "Caused by ", "Read timed out"):
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if m:
+        return m.group(1).strip()
+    for marker in ("Read timed out", "Connection aborted", "Connection reset by peer", "RemoteDisconnected",
+                   "certificate verify failed", "IncompleteRead", "wrong version number"):
         if marker in text:
-            tail = text.split(marker, 1)[1]
-            return (marker.strip(": ") + ": " + tail).split("'))")[0].strip()[:160]
+            return marker.lower() if marker[0].isupper() and " " in marker else marker
     return f"{type(e).__name__}: {text}"[:160]

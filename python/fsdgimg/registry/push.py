@@ -42,6 +42,7 @@ class PushReport:
     blobs_present: int = 0
     blobs_mounted: int = 0
     blobs_resumed: int = 0
+    blobs_restarted: int = 0  # a remembered upload the registry no longer accepts: sent again from 0
     bytes_sent: int = 0
     manifests_put: int = 0
     manifests_present: int = 0
@@ -171,7 +172,9 @@ class Pusher:
         if upload_url:
             offset = self._upload_status(upload_url, digest)
             if offset is None:
+                # Distribution, for one, cannot resume an upload that received part of a chunk.
                 upload_url, offset = None, 0
+                report.add(blobs_restarted=1)
             else:
                 report.add(blobs_resumed=1)
         if upload_url is None:
