@@ -31,15 +31,17 @@ _BUILD_LOG = re.compile(r"View build log at '([^']+)'")
 _NOT_DETERMINISTIC = re.compile(
     r"derivation [`'‘]?(/gnu/store/\S+?\.drv)['’]? may not be deterministic: "
     r"output [`'‘]?(/gnu/store/\S+?)['’]? differs(?: from [`'‘]?(/gnu/store/\S+?)['’]?)?\s*$", re.M)
+_KEPT_BUILD_DIR = re.compile(r"keeping build directory [`'‘](/[^'’]+)['’]")
 TAIL_LINES = 15
 
 
 class GuixError(FsdgimgError):
     """guix failed: the message is one line, then the tail of its output or build log."""
 
-    def __init__(self, line: str, tail: list[str] | None = None):
+    def __init__(self, line: str, tail: list[str] | None = None, output: list[str] | None = None):
         self.line = line
         self.tail = tail or []
+        self.output = output or self.tail     # all of guix's stderr, for callers that parse it
         text = line if not self.tail else line + "\n" + "\n".join("  | " + t for t in self.tail)
         super().__init__(text)
 
@@ -158,13 +160,14 @@ class Guix:
 
     def _failure(self, what: str, code: int, err_lines: list[str]) -> GuixError:
         errors = [l for l in err_lines if re.search(r"\berror:", l)]
-        cause = errors[-1].strip() if errors else (next((l for l in reversed(err_lines) if l.strip()), "").strip())
+        # The first error guix reports is the cause; later ones ("failed to load …") are its echo.
+        cause = errors[0].strip() if errors else (next((l for l in reversed(err_lines) if l.strip()), "").strip())
         tail = err_lines[-TAIL_LINES:]
         logs = [m.group(1) for l in err_lines for m in [_BUILD_LOG.search(l)] if m]
         if logs:
             tail = self.read_log_tail(logs[-1]) or tail
         line = f"{what} failed (guix exit {code})" + (f": {cause}" if cause else "")
-        return GuixError(line, tail)
+        return GuixError(line, tail, err_lines)
 
     def read_log_tail(self, log: str, lines: int = TAIL_LINES) -> list[str]:
         """The last lines of a build log guix pointed to (compressed with gzip or bzip2)."""
@@ -219,9 +222,13 @@ class Guix:
         try:
             stdout, _ = self.run(argv, what)
         except GuixError as e:
-            m = _NOT_DETERMINISTIC.search("\n".join([e.line] + e.tail))
+            text = "\n".join([e.line] + e.output)
+            m = _NOT_DETERMINISTIC.search(text)
             if m is None:
                 raise
+            # --keep-failed also keeps the rebuild's build directory; only the -check output matters.
+            for kept in _KEPT_BUILD_DIR.findall(text):
+                shutil.rmtree(self.host_path(kept), ignore_errors=True)
             output = m.group(2)
             other = m.group(3) or output + "-check"
             return CheckOutcome(False, output, other, e.line)

@@ -52,12 +52,28 @@ def register(sub) -> None:
     p.add_argument("--no-diffoscope", action="store_true", help="do not run diffoscope on differing layers")
     p.add_argument("--diffoscope-timeout", type=float, default=300.0, metavar="SECONDS")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory of the builds")
+    p.add_argument("--derivation", "-d", action="store_true",
+                   help="Guix images: only print the derivation that would be built (like guix build -d)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=run)
 
 
+def _print_derivation(entry) -> int:
+    from fsdgimg.builders import builder_for
+    from fsdgimg.builders.base import Context
+    from fsdgimg.builders.guix_builders import GuixBuilder
+    from fsdgimg.guix import Guix
+    builder = builder_for(entry)
+    if not isinstance(builder, GuixBuilder):
+        raise UsageError(f"--derivation: {entry.name} is built by {entry.builder}, not by Guix")
+    print(builder.derivation(entry, Context(Path("."), None, Guix())))
+    return 0
+
+
 def run(args) -> int:
     entry = catalog.load(args.catalog).get(args.name)
+    if args.derivation:
+        return _print_derivation(entry)
     epoch = args.source_date_epoch if args.source_date_epoch is not None else epoch_from_env()
     if args.level is not None and args.compression == "none":
         raise UsageError("--level makes no sense with --compression none")

@@ -6,7 +6,7 @@ echo "built by guix-daemon" > root/etc/motd
 ln -s /etc/motd root/bin/motd
 if [ "$NONDET" = 1 ]; then od -An -N8 -tx8 /dev/urandom > root/etc/build-stamp; fi
 find root -exec touch -h -d '1970-01-01 00:00:01' {} +
-(cd root && tar --numeric-owner --no-recursion -cf ../layer.tar $(find . -mindepth 1 -maxdepth 1 | sort))
+(cd root && tar --numeric-owner --no-recursion -cf ../layer.tar $(find . -mindepth 1 | sort))
 diff=$(sha256sum layer.tar | cut -d' ' -f1)
 id=$(echo -n fsdgimg-test | sha256sum | cut -d' ' -f1)
 mkdir -p img/$id
