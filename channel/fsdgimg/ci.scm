@@ -69,16 +69,11 @@
   (dirname (channel-directory)))
 
 (define (scheme-files directory)
-  (if (file-exists? directory)
-      (sort (scandir* directory) string<?)
-      '()))
-
-(define (scandir* directory)
-  (filter-map (lambda (name)
-                (and (string-suffix? ".scm" name)
-                     (string-append directory "/" name)))
-              (or (scandir directory)
-                  '())))
+  "Return the Scheme files of DIRECTORY, sorted; none if it does not exist."
+  (map (cut string-append directory "/" <>)
+       (or (scandir directory
+                    (cut string-suffix? ".scm" <>) string<?)
+           '())))
 
 (define (system-image-files)
   "Return the operating-system files of the system images."
@@ -95,45 +90,16 @@
                  (all-modules (list (cons (channel-directory)
                                           "fsdgimg/packages")))))
 
-(define (file-base-name file)
-  (basename file ".scm"))
-
 (define (system-image-derivation store file system)
   "Return the derivation of the Docker image of the operating system in FILE,
 as 'guix system image --image-type=docker FILE' computes it."
-  (let ((os (read-operating-system file)))
+  (let* ((os (read-operating-system file))
+         (image (os->image os
+                           #:type docker-image-type)))
     (run-with-store store
                     (mbegin %store-monad
                             (set-guile-for-build (default-guile))
-                            (lower-object (system-image (os->image os
-                                                         #:type
-                                                         docker-image-type))
-                                          system))
-                    #:system system)))
-
-(define (package-set-image-derivation store file system)
-  "Return the derivation of the Docker image of the manifest in FILE, as
-'guix pack -f docker -m FILE' computes it."
-  (let* ((manifest (load* file
-                          (make-user-module '())))
-         (profile (profile (content manifest)
-                           (hooks %default-profile-hooks)
-                           (locales? #t)))
-         (name (string-append (manifest->friendly-name manifest)
-                              "-docker-pack")))
-    (run-with-store store
-                    (mbegin %store-monad
-                            (set-guile-for-build (default-guile))
-                            (pack-docker-image name
-                                               profile
-                                               #:compressor (lookup-compressor
-                                                             "gzip")
-                                               #:extra-options (list
-                                                                     #:image-tag
-                                                                     #f
-                                                                     #:entry-point-argument '()
-                                                                     #:max-layers
-                                                                     #f)))
+                            (lower-object (system-image image) system))
                     #:system system)))
 
 (define (manifest->friendly-name manifest)
@@ -147,51 +113,71 @@ as 'guix system image --image-type=docker FILE' computes it."
               (null? (cdr names))) name
           (shorten (drop-right names 1))))))
 
+(define %pack-docker-options
+  ;; The options 'guix pack -f docker' passes when given none.
+  (list #:image-tag #f
+        #:entry-point-argument '()
+        #:max-layers #f))
+
+(define (package-set-image-derivation store file system)
+  "Return the derivation of the Docker image of the manifest in FILE, as
+'guix pack -f docker -m FILE' computes it."
+  (let* ((manifest (load* file
+                          (make-user-module '())))
+         (name (string-append (manifest->friendly-name manifest)
+                              "-docker-pack"))
+         (profile (profile (content manifest)
+                           (hooks %default-profile-hooks)
+                           (locales? #t))))
+    (run-with-store store
+                    (mbegin %store-monad
+                            (set-guile-for-build (default-guile))
+                            (pack-docker-image name
+                                               profile
+                                               #:compressor (lookup-compressor
+                                                             "gzip")
+                                               #:extra-options
+                                               %pack-docker-options))
+                    #:system system)))
+
 (define (derivation->job name drv)
   ;; Resolved when Cuirass calls us: (gnu ci) loads all of (gnu tests).
   ((module-ref (resolve-interface '(gnu ci))
                'derivation->job)
    name drv))
 
+(define (package-job store package system)
+  (derivation->job (string-append (package-name package) "." system)
+                   (package-derivation store package system
+                                       #:graft? #f)))
+
+(define (image-job store file system derivation)
+  (derivation->job (string-append "image."
+                                  (basename file ".scm") "." system)
+                   (derivation store file system)))
+
+(define (jobs-for-system store system)
+  "Return the jobs of this channel for SYSTEM."
+  (append (map (cut package-job store <> system)
+               (channel-packages))
+          (map (cut image-job store <> system system-image-derivation)
+               (system-image-files))
+          (map (cut image-job store <> system package-set-image-derivation)
+               (package-set-image-files))))
+
+(define (arguments->systems arguments)
+  (match (assoc-ref arguments
+                    'systems)
+    (#f (list (%current-system)))
+    ((systems ...)
+     systems)
+    ((? string? str)
+     (call-with-input-string str read))))
+
 (define (cuirass-jobs store arguments)
   "Return the Cuirass jobs of this channel for the systems of ARGUMENTS."
-  (define systems
-    (match (assoc-ref arguments
-                      'systems)
-      (#f (list (%current-system)))
-      ((lst ...)
-       lst)
-      ((? string? str)
-       (call-with-input-string str read))))
-
   (parameterize ((%graft? #f))
-    (append-map (lambda (system)
-                  (append (map (lambda (package
-                                         )
-                                 (derivation->job (string-append (package-name
-                                                                  package) "."
-                                                                 system)
-                                                  (package-derivation store
-                                                                      package
-                                                                      system
-                                                                      #:graft?
-                                                                      #f)))
-                               (channel-packages))
-                          (map (lambda (file)
-                                 (derivation->job (string-append "image."
-                                                                 (file-base-name
-                                                                  file) "."
-                                                                 system)
-                                                  (system-image-derivation
-                                                   store file system)))
-                               (system-image-files))
-                          (map (lambda (file)
-                                 (derivation->job (string-append "image."
-                                                                 (file-base-name
-                                                                  file) "."
-                                                                 system)
-                                                  (package-set-image-derivation
-                                                   store file system)))
-                               (package-set-image-files)))) systems)))
+    (append-map (cut jobs-for-system store <>)
+                (arguments->systems arguments))))
 
 ;;; ci.scm ends here

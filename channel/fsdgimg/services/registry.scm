@@ -107,54 +107,75 @@ exporter, which would otherwise try to reach a collector on
 ;;; config.yml.
 ;;;
 
-(define (yaml-scalar value)
-  "Return VALUE, a string, number or boolean, as YAML text."
-  (match value
-    (#t "true")
-    (#f "false")
-    ((? number?)
-     (number->string value))
-    ((? symbol?)
-     (yaml-scalar (symbol->string value)))
-    ((? string?)
-     ;; A double-quoted scalar is never read as a number, boolean or null.
-     (string-append "\""
-                    (string-concatenate (map (match-lambda
-                                               (#\" "\\\"")
-                                               (#\\ "\\\\")
-                                               (#\newline "\\n")
-                                               (chr (string chr)))
-                                             (string->list value))) "\""))))
+(define %newline
+  (string #\newline))
 
-(define* (tree->yaml tree
-                     #:optional (indent 0))
-  "Return the YAML text of TREE, an alist whose values are scalars, lists of
-scalars or alists."
+(define (char->yaml char)
+  "Return CHAR as it is written in a double-quoted YAML scalar."
+  (case char
+    ((#\")
+     "\\\"")
+    ((#\\)
+     "\\\\")
+    ((#\newline)
+     "\\n")
+    (else (string char))))
+
+(define (yaml-scalar value)
+  "Return VALUE, a string, symbol, number or boolean, as YAML text."
+  (cond
+    ((eq? value #t)
+     "true")
+    ((eq? value #f)
+     "false")
+    ((number? value)
+     (number->string value))
+    ((symbol? value)
+     (yaml-scalar (symbol->string value)))
+    ;; A double-quoted scalar is never read as a number, boolean or null.
+    (else (string-append "\""
+                         (string-concatenate (map char->yaml
+                                                  (string->list value))) "\""))))
+
+;; A YAML document is a list of entries: (KEY . SCALAR), (KEY . ENTRIES) for
+;; a mapping or (KEY . #(SCALAR ...)) for a flow sequence.
+(define (entry key value)
+  (cons key value))
+
+(define (section key . entries)
+  (cons key entries))
+
+(define (flow-sequence key . items)
+  (cons key
+        (list->vector items)))
+
+(define (entries->yaml entries indent)
+  "Return the YAML text of ENTRIES, indented by INDENT spaces."
   (define margin
     (make-string indent #\space))
-  (string-concatenate (map (match-lambda
-                             ((key ? null?)
-                              (string-append margin key ": {}\n"))
-                             ((key (? pair? alist) ...)
-                              (string-append margin key ":\n"
-                                             (tree->yaml alist
-                                                         (+ indent 2))))
-                             ((key . #(items ...)) (string-append margin key
-                                                                  ": ["
-                                                                  (string-join
-                                                                   (map
-                                                                    yaml-scalar
-                                                                    items)
-                                                                   ", ") "]\n"))
-                             ((key . value) (string-append margin key ": "
-                                                           (yaml-scalar value)
-                                                           "\n"))) tree)))
+  (define (entry->yaml entry)
+    (let ((key (car entry))
+          (value (cdr entry)))
+      (cond
+        ((vector? value)
+         (string-append margin
+                        key
+                        ": ["
+                        (string-join (map yaml-scalar
+                                          (vector->list value)) ", ")
+                        "]"
+                        %newline))
+        ((list? value)
+         (string-append margin key ":" %newline
+                        (entries->yaml value
+                                       (+ indent 2))))
+        (else (string-append margin key ": "
+                             (yaml-scalar value) %newline)))))
+  (string-concatenate (map entry->yaml entries)))
 
-(define* (registry-configuration->yaml config
-                                       #:key (storage-root
-                                              %default-storage-root))
-  "Return the text of Distribution's config.yml for CONFIG.  STORAGE-ROOT is
-the storage directory used when CONFIG leaves it unset."
+(define (registry-yaml-entries config root)
+  "Return the YAML entries of the config.yml of CONFIG, with ROOT as its
+storage directory."
   (match-record config <registry-configuration>
     (address log-level
              delete?
@@ -163,32 +184,60 @@ the storage directory used when CONFIG leaves it unset."
              htpasswd-realm
              health-check-interval
              health-check-threshold)
-    (let ((root (if (maybe-value-set? (registry-configuration-storage-root
-                                       config))
-                    (registry-configuration-storage-root config) storage-root)))
-      (string-append
-       "# Distribution registry configuration, generated by fsdgimg.
-"
-       (tree->yaml `(("version" . "0.1") ("log" ("level" unquote log-level)
-                                          ("fields" ("service" . "registry")))
-                     ("storage" ("filesystem" ("rootdirectory" unquote root))
-                      ("delete" ("enabled" unquote delete?))
-                      ("maintenance" ("readonly" ("enabled" unquote read-only?))))
-                     ("http" ("addr" unquote address)
-                      ("headers" ("X-Content-Type-Options" . #("nosniff"))))
-                     ("health" ("storagedriver" ("enabled" . #t)
-                                ("interval" unquote health-check-interval)
-                                ("threshold" unquote health-check-threshold)))
-                     ,@(if (maybe-value-set? htpasswd-file)
-                           `(("auth" ("htpasswd" ("realm" unquote
-                                                  htpasswd-realm)
-                                      ("path" unquote htpasswd-file))))
-                           '())))))))
+    (define auth
+      (if (maybe-value-set? htpasswd-file)
+          (list (section "auth"
+                         (section "htpasswd"
+                                  (entry "realm" htpasswd-realm)
+                                  (entry "path" htpasswd-file))))
+          '()))
+    (cons* (entry "version" "0.1")
+           (section "log"
+                    (entry "level" log-level)
+                    (section "fields"
+                             (entry "service" "registry")))
+           (section "storage"
+                    (section "filesystem"
+                             (entry "rootdirectory" root))
+                    (section "delete"
+                             (entry "enabled" delete?))
+                    (section "maintenance"
+                             (section "readonly"
+                                      (entry "enabled" read-only?))))
+           (section "http"
+                    (entry "addr" address)
+                    (section "headers"
+                             (flow-sequence "X-Content-Type-Options" "nosniff")))
+           (section "health"
+                    (section "storagedriver"
+                             (entry "enabled" #t)
+                             (entry "interval" health-check-interval)
+                             (entry "threshold" health-check-threshold)))
+           auth)))
+
+(define* (registry-configuration->yaml config
+                                       #:key (storage-root
+                                              %default-storage-root))
+  "Return the text of Distribution's config.yml for CONFIG.  STORAGE-ROOT is
+the storage directory used when CONFIG leaves it unset."
+  (let ((root (registry-configuration-storage-root config)))
+    (string-append
+     "# Distribution registry configuration, generated by fsdgimg." %newline
+     (entries->yaml (registry-yaml-entries config
+                                           (if (maybe-value-set? root) root
+                                               storage-root)) 0))))
 
 (define (registry-configuration-file config)
   "Return a file-like object for the config.yml of CONFIG."
   (plain-file "registry-config.yml"
               (registry-configuration->yaml config)))
+
+(define (registry-command config)
+  "Return a G-expression for the command line that runs the registry of
+CONFIG."
+  #~(list #$(file-append (registry-configuration-package config)
+                         "/bin/registry") "serve"
+          #$(registry-configuration-file config)))
 
 ;;;
 ;;; Guix System service.
@@ -228,22 +277,20 @@ the storage directory used when CONFIG leaves it unset."
 
 (define (registry-shepherd-services config)
   (match-record config <registry-configuration>
-    (package
-      user group environment-variables)
+    (user group environment-variables)
     (list (shepherd-service (provision '(registry))
                             (requirement '(user-processes))
                             (documentation "Run the container image registry.")
-                            (start #~(make-forkexec-constructor (list #$(file-append
-                                                                         package
-                                                                         "/bin/registry")
-                                                                      "serve"
-                                                                      #$(registry-configuration-file
-                                                                         config))
+                            (start #~(make-forkexec-constructor #$(registry-command
+                                                                   config)
                                       #:user #$user
                                       #:group #$group
                                       #:environment-variables '#$environment-variables
                                       #:log-file "/var/log/registry.log"))
                             (stop #~(make-kill-destructor))))))
+
+(define (registry-profile config)
+  (list (registry-configuration-package config)))
 
 (define registry-service-type
   (service-type (name 'registry)
@@ -255,8 +302,7 @@ the storage directory used when CONFIG leaves it unset."
                                   (service-extension activation-service-type
                                                      registry-activation)
                                   (service-extension profile-service-type
-                                                     (compose list
-                                                      registry-configuration-package))))
+                                                     registry-profile)))
                 (default-value (registry-configuration))
                 (description
                  "Run the CNCF Distribution container image registry, storing images on
@@ -266,44 +312,37 @@ the local file system, as an unprivileged user.")))
 ;;; Guix Home service.
 ;;;
 
-(define (home-registry-shepherd-services config)
-  (match-record config <registry-configuration>
-    (package
-      environment-variables storage-root)
-    (list (shepherd-service (provision '(registry))
-                            (documentation
-                             "Run a personal container image registry.")
-                            (start #~(lambda _
-                                       (let ((root #$(if (maybe-value-set?
-                                                          storage-root)
-                                                         storage-root
-                                                         #~(string-append (or (getenv
-                                                                               "XDG_DATA_HOME")
+(define (home-registry-storage-root config)
+  "Return a G-expression for the storage directory of the Guix Home
+registry."
+  (let ((root (registry-configuration-storage-root config)))
+    (if (maybe-value-set? root) root
+        #~(string-append (or (getenv "XDG_DATA_HOME")
+                             (string-append (getenv "HOME") "/.local/share"))
+                         "/registry"))))
 
-                                                                              
-                                                                              (string-append
-                                                                               (getenv
-                                                                                "HOME")
-                                                                               "/.local/share"))
-                                                            "/registry"))))
-                                         (mkdir-p root)
-                                         (fork+exec-command (list #$(file-append
-                                                                     package
-                                                                     "/bin/registry")
-                                                                  "serve"
-                                                                  #$(registry-configuration-file
-                                                                     config))
-                                                            ;; Distribution reads REGISTRY_* variables as
-                                                            ;; overrides of its configuration file.
-                                                            #:environment-variables
-                                                            (append (list (string-append
-                                                                           "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="
-                                                                           root))
-                                                                    '#$environment-variables
-                                                                    (environ))))))
-                            (modules '((shepherd service)
-                                       (guix build utils)))
-                            (stop #~(make-kill-destructor))))))
+(define (home-registry-start config)
+  ;; Distribution reads REGISTRY_* environment variables as overrides of its
+  ;; configuration file: the storage directory is only known at run time.
+  #~(lambda _
+      (let ((root #$(home-registry-storage-root config)))
+        (mkdir-p root)
+        (fork+exec-command #$(registry-command config)
+                           #:environment-variables (append (list (string-append
+                                                                  "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="
+                                                                  root))
+                                                           '#$(registry-configuration-environment-variables
+                                                               config)
+                                                           (environ))))))
+
+(define (home-registry-shepherd-services config)
+  (list (shepherd-service (provision '(registry))
+                          (documentation
+                           "Run a personal container image registry.")
+                          (modules '((shepherd service)
+                                     (guix build utils)))
+                          (start (home-registry-start config))
+                          (stop #~(make-kill-destructor)))))
 
 (define home-registry-service-type
   (service-type (name 'home-registry)
@@ -311,8 +350,7 @@ the local file system, as an unprivileged user.")))
                                    home-shepherd-service-type
                                    home-registry-shepherd-services)
                                   (service-extension home-profile-service-type
-                                   (compose list
-                                            registry-configuration-package))))
+                                   registry-profile)))
                 (default-value (registry-configuration))
                 (description
                  "Run the CNCF Distribution container image registry as the user, storing

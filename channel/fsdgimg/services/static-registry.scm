@@ -64,56 +64,50 @@ nginx locations serving the static tree of CONFIG."
 (define (static-registry-nginx-locations config)
   "Return a file-like object holding the nginx location blocks that serve the
 static tree of CONFIG, as written by fsdgimg."
-  (computed-file "fsdgimg-static-registry-locations.conf"
-                 (with-imported-modules '((guix build utils))
-                                        #~(begin
-                                            (use-modules (guix build utils))
-                                            (call-with-output-file #$output
-                                              (lambda (port)
-                                                (let ((pid (spawn #$(file-append
-                                                                     (static-registry-configuration-fsdgimg
-                                                                      config)
-                                                                     "/bin/fsdgimg")
-                                                                  (cons
-                                                                   "fsdgimg"
-                                                                   '#$(static-registry-web-config-arguments
-                                                                       config))
-                                                                  #:output
-                                                                  port)))
-                                                  (unless (zero? (status:exit-val
-                                                                  (cdr (waitpid
-                                                                        pid))))
-                                                    (error
-                                                     "fsdgimg web-config failed")))))))))
+  (define fsdgimg-command
+    (file-append (static-registry-configuration-fsdgimg config) "/bin/fsdgimg"))
+  (define arguments
+    (static-registry-web-config-arguments config))
+  (define build
+    #~(call-with-output-file #$output
+        (lambda (port)
+          (let ((pid (spawn #$fsdgimg-command
+                            (cons "fsdgimg"
+                                  '#$arguments)
+                            #:output port)))
+            (unless (zero? (status:exit-val (cdr (waitpid pid))))
+              (error "fsdgimg web-config failed"))))))
+  (computed-file "fsdgimg-static-registry-locations.conf" build))
 
 (define (static-registry-nginx-server config)
   "Return the nginx-server-configuration serving the static tree of CONFIG."
   (define (maybe value)
     (and (maybe-value-set? value) value))
-  (nginx-server-configuration (listen (static-registry-configuration-listen
-                                       config))
-                              (server-name (static-registry-configuration-server-name
-                                            config))
-                              (root (static-registry-configuration-root config))
-                              (index '())
-                              (ssl-certificate (maybe (static-registry-configuration-ssl-certificate
-                                                       config)))
-                              (ssl-certificate-key (maybe (static-registry-configuration-ssl-certificate-key
-                                                           config)))
-                              (raw-content (list (list "include "
-                                                       (static-registry-nginx-locations
-                                                        config) ";")))))
+  (match-record config <static-registry-configuration>
+    (root listen server-name ssl-certificate ssl-certificate-key)
+    (nginx-server-configuration (listen listen)
+                                (server-name server-name)
+                                (root root)
+                                (index '())
+                                (ssl-certificate (maybe ssl-certificate))
+                                (ssl-certificate-key (maybe
+                                                      ssl-certificate-key))
+                                (raw-content (list (list "include "
+                                                         (static-registry-nginx-locations
+                                                          config) ";"))))))
 
 (define (static-registry-activation config)
   #~(begin
       (use-modules (guix build utils))
       (mkdir-p #$(static-registry-configuration-root config))))
 
+(define (static-registry-nginx-servers config)
+  (list (static-registry-nginx-server config)))
+
 (define static-registry-service-type
   (service-type (name 'static-registry)
                 (extensions (list (service-extension nginx-service-type
-                                                     (compose list
-                                                      static-registry-nginx-server))
+                                   static-registry-nginx-servers)
                                   (service-extension activation-service-type
                                    static-registry-activation)))
                 (default-value (static-registry-configuration))
