@@ -5,6 +5,7 @@
 ;;; Exits with status 1 when a test fails.
 
 (use-modules (fsdgimg ci)
+             (guix diagnostics)
              (fsdgimg packages fsdgimg)
              (fsdgimg services containers)
              (fsdgimg services registry)
@@ -20,6 +21,7 @@
              (ice-9 match)
              (srfi srfi-1)
              (srfi srfi-26)
+             (srfi srfi-34)
              (srfi srfi-64))
 
 (define (lines text)
@@ -184,10 +186,12 @@
               (containers-registries-configuration))
              "unqualified-search-registries = []"))
 
-(test-assert "registries.conf: docker.io is refused"
-  (raises? (lambda ()
-             (containers-registries-configuration
-               (unqualified-search-registries '("docker.io"))))))
+(test-equal "registries.conf: docker.io is refused, and the error says why"
+  '(("docker.io"))
+  (guard (c ((formatted-message? c)
+             (formatted-message-arguments c)))
+    (containers-registries-configuration
+      (unqualified-search-registries '("registry.gnu.example" "docker.io")))))
 
 (test-equal "registries.conf: written to /etc/containers"
   '("containers/registries.conf")

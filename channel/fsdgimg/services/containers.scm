@@ -11,7 +11,9 @@
 (define-module (fsdgimg services containers)
   #:use-module (gnu services)
   #:use-module (gnu services configuration)
+  #:use-module (guix diagnostics)
   #:use-module (guix gexp)
+  #:use-module (guix i18n)
   #:use-module (guix records)
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
@@ -43,30 +45,39 @@
   ;; Registries that serve images of non-free distributions by default.
   '("docker.io" "registry-1.docker.io" "index.docker.io"))
 
-(define (fsdg-registry-list? value)
-  (and (list-of-strings? value)
-       (not (any (lambda (registry)
-                   (member registry %non-free-registries)) value))))
+(define (sanitize-search-registries value)
+  ;; Short names must never resolve to the registries of non-free
+  ;; distributions: refuse them with a message that says so.
+  (unless (list-of-strings? value)
+    (configuration-field-error #f
+                               'unqualified-search-registries value))
+  (match (filter (cut member <> %non-free-registries) value)
+    (() value)
+    (refused (raise-exception (formatted-message (G_
+                                                  "~{~a~^, ~}: not an FSDG distribution registry")
+                                                 refused)))))
 
 (define (short-name-mode? value)
   (memq value
         '(enforcing permissive disabled)))
 
-(define-configuration/no-serialization containers-registries-configuration
-                                       (unqualified-search-registries (fsdg-registry-list '())
-                                        "The registries, as @var{host}[:@var{port}], that short image names are
+(define-configuration containers-registries-configuration
+  (unqualified-search-registries (list-of-strings '())
+   "The registries, as @var{host}[:@var{port}], that short image names are
 looked up on, in order.  They must be registries of FSDG distributions;
 @code{docker.io} is refused.  With the empty list, every image name must
-name its registry.")
-                                       (short-name-mode (short-name-mode 'enforcing)
-                                        "What the tools do when a short name matches several registries:
+name its registry."
+   (sanitizer sanitize-search-registries))
+  (short-name-mode (short-name-mode 'enforcing)
+   "What the tools do when a short name matches several registries:
 @code{enforcing} asks on a terminal and fails elsewhere, @code{permissive}
 and @code{disabled} try them in order.")
-                                       (insecure-registries (list-of-strings '())
-                                        "Registries reached over plain HTTP or with unverified TLS, such as a
+  (insecure-registries (list-of-strings '())
+   "Registries reached over plain HTTP or with unverified TLS, such as a
 test registry on @code{localhost:5000}.")
-                                       (blocked-registries (list-of-strings '())
-                                        "Registries the tools refuse to pull from."))
+  (blocked-registries (list-of-strings '())
+                      "Registries the tools refuse to pull from.")
+  (no-serialization))
 
 (define %newline
   (string #\newline))

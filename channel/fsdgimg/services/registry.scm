@@ -57,51 +57,48 @@
 
 (define-maybe/no-serialization string)
 
-(define-configuration/no-serialization registry-configuration
-                                       (package
-                                         (file-like distribution-registry)
-                                         "The package providing the @command{registry} command.")
-                                       (address (string "127.0.0.1:5000")
-                                        "The address, @var{host}:@var{port}, the registry listens on
+(define-configuration registry-configuration
+  (package
+    (file-like distribution-registry)
+    "The package providing the @command{registry} command.")
+  (address (string "127.0.0.1:5000")
+   "The address, @var{host}:@var{port}, the registry listens on
 (@code{http.addr}).  Put a TLS-terminating web server in front of it to serve
 other hosts.")
-                                       (storage-root maybe-string
-                                        "The directory holding the registry's blobs and repositories
+  (storage-root maybe-string
+   "The directory holding the registry's blobs and repositories
 (@code{storage.filesystem.rootdirectory}).  When unset, it is
 @file{/var/lib/registry} for the system service and
 @file{$XDG_DATA_HOME/registry} for the Guix Home service.")
-                                       (log-level (log-level 'info)
-                                        "How verbose the registry log is: one of @code{error}, @code{warn},
+  (log-level (log-level 'info)
+   "How verbose the registry log is: one of @code{error}, @code{warn},
 @code{info} or @code{debug}.")
-                                       (delete? (boolean #f)
-                                        "Whether clients may delete blobs and manifests
+  (delete? (boolean #f) "Whether clients may delete blobs and manifests
 (@code{storage.delete.enabled}).")
-                                       (read-only? (boolean #f)
-                                        "Whether the registry is in read-only maintenance mode, refusing every
+  (read-only? (boolean #f)
+   "Whether the registry is in read-only maintenance mode, refusing every
 push (@code{storage.maintenance.readonly.enabled}).")
-                                       (htpasswd-file maybe-string
-                                        "The file name of an Apache @file{htpasswd} file, with bcrypt hashes, of
+  (htpasswd-file maybe-string
+   "The file name of an Apache @file{htpasswd} file, with bcrypt hashes, of
 the users allowed to use the registry.  When unset, the registry asks for no
 authentication.  It is a file name, not a file-like object, so that the
 password hashes stay out of the world-readable store.")
-                                       (htpasswd-realm (string
-                                                        "fsdgimg-registry")
-                                        "The HTTP basic authentication realm, used with @code{htpasswd-file}.")
-                                       (health-check-interval (string "10s")
-                                        "How often the registry checks that its storage works, as a Go duration.
+  (htpasswd-realm (string "fsdgimg-registry")
+   "The HTTP basic authentication realm, used with @code{htpasswd-file}.")
+  (health-check-interval (string "10s")
+   "How often the registry checks that its storage works, as a Go duration.
 @code{GET /debug/health} on the debug address reports the result.")
-                                       (health-check-threshold (integer 3)
-                                        "How many failed storage checks in a row make the registry unhealthy.")
-                                       (user (string "registry")
-                                        "The unprivileged user the system service runs as.")
-                                       (group (string "registry")
-                                        "The group the system service runs as.")
-                                       (environment-variables (list-of-strings '
-                                                               ("OTEL_TRACES_EXPORTER=none"))
-                                        "Environment variables of the @command{registry} process, as
+  (health-check-threshold (integer 3)
+   "How many failed storage checks in a row make the registry unhealthy.")
+  (user (string "registry")
+        "The unprivileged user the system service runs as.")
+  (group (string "registry") "The group the system service runs as.")
+  (environment-variables (list-of-strings '("OTEL_TRACES_EXPORTER=none"))
+   "Environment variables of the @command{registry} process, as
 @code{\"NAME=VALUE\"} strings.  The default turns off the OpenTelemetry trace
 exporter, which would otherwise try to reach a collector on
-@code{localhost:4318}."))
+@code{localhost:4318}.")
+  (no-serialization))
 
 ;;;
 ;;; config.yml.

@@ -38,22 +38,23 @@
 
 (define-maybe/no-serialization string)
 
-(define-configuration/no-serialization static-registry-configuration
-                                       (fsdgimg (file-like fsdgimg)
-                                        "The fsdgimg package whose @command{fsdgimg web-config} command writes the
+(define-configuration static-registry-configuration
+  (fsdgimg (file-like fsdgimg)
+   "The fsdgimg package whose @command{fsdgimg web-config} command writes the
 nginx locations.")
-                                       (root (string "/srv/fsdgimg/static")
-                                        "The directory of the static tree: the one holding @file{v2/}.")
-                                       (listen (list-of-strings '("80"))
-                                        "The nginx @code{listen} directives of the server, such as @code{\"443
+  (root (string "/srv/fsdgimg/static")
+        "The directory of the static tree: the one holding @file{v2/}.")
+  (listen (list-of-strings '("80"))
+   "The nginx @code{listen} directives of the server, such as @code{\"443
 ssl\"}.")
-                                       (server-name (list-of-strings '("_"))
-                                        "The host names the nginx server answers to.")
-                                       (ssl-certificate maybe-string
-                                        "The TLS certificate file, for a @code{listen} directive with
+  (server-name (list-of-strings '("_"))
+               "The host names the nginx server answers to.")
+  (ssl-certificate maybe-string
+   "The TLS certificate file, for a @code{listen} directive with
 @code{ssl}.")
-                                       (ssl-certificate-key maybe-string
-                                        "The private key of @code{ssl-certificate}."))
+  (ssl-certificate-key maybe-string
+                       "The private key of @code{ssl-certificate}.")
+  (no-serialization))
 
 (define (static-registry-web-config-arguments config)
   "Return the arguments of the @command{fsdgimg} command that prints the
