@@ -18,7 +18,7 @@
   #:use-module (guix packages)
   #:use-module (guix utils)
   #:use-module (ice-9 match)
-  #:use-module (ice-9 rdelim)
+  #:use-module (ice-9 textual-ports)
   #:use-module (ice-9 regex)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
@@ -40,14 +40,21 @@
     (canonicalize-path (string-append (dirname this) "/../../../python"))))
 
 (define (pyproject-lines)
-  (call-with-input-file (string-append %python-directory "/pyproject.toml")
-    (lambda (port)
-      (let loop
-        ((lines '()))
-        (match (read-line port)
-          ((? eof-object?)
-           (reverse lines))
-          (line (loop (cons line lines))))))))
+  (string-split (call-with-input-file (string-append %python-directory
+                                                     "/pyproject.toml")
+                  get-string-all) #\newline))
+
+(define (source-file? file stat)
+  "Return true if FILE belongs in the source of the fsdgimg package, that is,
+unless it is a build or test product."
+  (let ((name (basename file)))
+    (not (or (member name
+                     '("__pycache__" ".pytest_cache"))
+             (string-suffix? ".pyc" name)
+             (string-suffix? ".egg-info" name)
+             (member file
+                     (list (string-append %python-directory "/build")
+                           (string-append %python-directory "/dist")))))))
 
 (define (table-lines header)
   "Return the lines of the table of pyproject.toml that starts with HEADER,
@@ -117,20 +124,19 @@ optional dependency group instead."
      (local-file %python-directory
                  "fsdgimg-checkout"
                  #:recursive? #t
-                 #:select? (lambda (file stat)
-                             (not (any (cut string-suffix? <> file)
-                                       '("/__pycache__" ".pyc" ".egg-info"
-                                         "/build" "/dist"))))))
+                 #:select? source-file?))
     (build-system pyproject-build-system)
     (arguments
      ;; The test suites live outside 'python/', at the top of the
-     ;; repository; the sanity check below still imports the package and
+     ;; repository; the 'sanity-check' phase still imports the package and
      ;; checks its entry point.
      (list
       #:tests? #f))
     (native-inputs (list python-setuptools))
     (propagated-inputs (map requirement->package
                             (fsdgimg-python-requirements)))
+    ;; fsdgimg has no web site of its own yet: this is the list of the
+    ;; distributions it is made for.
     (home-page "https://www.gnu.org/distros/free-distros.html")
     (synopsis
      "Build, verify and publish container images of FSDG distributions")
