@@ -39,4 +39,4 @@ def load_json(data: bytes, where: str, limit: int = MAX_JSON):
 
 def dump_json(obj) -> bytes:
     """Compact JSON, keys in the order given: the same object always gives the same bytes."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")

@@ -63,7 +63,9 @@ def scan_tar(tee: _Tee, what: str) -> int:
     count = 0
     try:
         with tarfile.open(fileobj=tee, mode="r|", bufsize=CHUNK) as tf:
-            for member in tf:
+            while (member := tf.next()) is not None:
+                # TarFile remembers every member it has read; a rootfs has 10^5 of them.
+                tf.members.clear()
                 checker.check(member)
                 count += 1
                 end = member.offset_data + (_round_up(member.size) if member.isreg() else 0)
