@@ -45,22 +45,33 @@ daemon_running() {
     tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q guix-daemon
 }
 
+install_mmdebstrap() {
+    log "installing mmdebstrap"
+    local try
+    # Other installs may hold apt's lock for a while: retry.
+    for try in 1 2 3 4 5 6; do
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y -q mmdebstrap >/dev/null; then
+            return 0
+        fi
+        [ "$try" != 2 ] || apt-get update -q >/dev/null || true
+        sleep 10
+    done
+    log "could not install mmdebstrap"; exit 1
+}
+
 create_chroot() {
-    command -v mmdebstrap >/dev/null || {
-        log "installing mmdebstrap"
-        apt-get install -y mmdebstrap >/dev/null || {
-            apt-get update >/dev/null; apt-get install -y mmdebstrap >/dev/null; }
-    }
+    command -v mmdebstrap >/dev/null || install_mmdebstrap
     local mirror tmp
     mirror=$(debian_mirror)
     tmp="$chroot_dir.tmp.$$"
     log "creating $chroot_dir from $mirror (sid, guix)"
     mkdir -p "$(dirname "$chroot_dir")"
     rm -rf "$tmp"
+    trap 'rm -rf "$tmp"' EXIT
     # sid's Release file may be past its Valid-Until on frozen mirrors.
     mmdebstrap --quiet --mode=root --variant=apt \
         --aptopt='Acquire::Check-Valid-Until "false"' \
-        --include=guix,ca-certificates,passwd,locales-all \
+        --include=guix,ca-certificates,passwd \
         sid "$tmp" "$mirror"
     # Debian's guix postinst creates no build users.
     chroot "$tmp" groupadd --system guixbuild
@@ -73,6 +84,7 @@ create_chroot() {
     touch "$tmp/.fsdgimg-ready"
     rm -rf "$chroot_dir"
     mv "$tmp" "$chroot_dir"
+    trap - EXIT
 }
 
 mount_chroot() {
