@@ -2,7 +2,7 @@
 ;;; committed guix-fsdg-registry/config.yml, usable without Guix, is the
 ;;; very file the Guix host runs (tests/channel checks that it is).
 ;;;
-;;;   guix repl -L channel guix-fsdg-registry/config.yml.scm
+;;;   guix repl -L channel -- guix-fsdg-registry/config.yml.scm
 (use-modules (fsdgimg services registry)
              (gnu services)
              (gnu system)

@@ -25,13 +25,16 @@
 ;;;     user from /etc/nginx/registry.htpasswd (create it with
 ;;;     'htpasswd -B');
 ;;;   - a static registry on static.example.org, the tree 'fsdgimg publish'
-;;;     writes in /srv/fsdgimg/static.
+;;;     writes in /srv/fsdgimg/static;
+;;;   - skopeo, whose short image names resolve on this registry only.
 ;;;
 ;;; Code:
 
-(use-modules (fsdgimg services registry)
+(use-modules (fsdgimg services containers)
+             (fsdgimg services registry)
              (fsdgimg services static-registry)
              (gnu)
+             (gnu packages virtualization)
              (gnu services certbot)
              (gnu services networking)
              (gnu services ssh)
@@ -44,9 +47,8 @@
   (string-append "/etc/letsencrypt/live/" domain "/" file))
 
 (define %registry-configuration
-  ;; config.yml beside this file is this record, serialized: keep both in
-  ;; step with 'tests/guix/guix repl -L channel
-  ;; guix-fsdg-registry/config.yml.scm > guix-fsdg-registry/config.yml'.
+  ;; config.yml beside this file is this record, serialized by
+  ;; config.yml.scm: regenerate it after a change here (see README.md).
   (registry-configuration
     (address "127.0.0.1:5000")
     (delete? #t)))
@@ -104,6 +106,7 @@
                  (group "users")
                  (supplementary-groups '("wheel")))
                %base-user-accounts))
+  (packages (cons skopeo %base-packages))
   (services
    (append (list (service dhcpcd-service-type)
                  (service openssh-service-type
@@ -123,6 +126,10 @@
                             (ssl-certificate-key (certificate-file
                                                   %static-domain
                                                   "privkey.pem"))))
+                 (service containers-registries-service-type
+                          (containers-registries-configuration
+                            (unqualified-search-registries
+                             (list %registry-domain))))
                  (service certbot-service-type
                           (certbot-configuration
                             (email "registry-admin@example.org")

@@ -117,6 +117,12 @@ def test_registry_host_derivation():
     assert drv.endswith("-system.drv")
 
 
+def test_home_registry_service_derivation():
+    out = guix("repl", "-L", "channel", "--", "tests/guix/home.scm").stdout
+    (drv,) = derivations(out)
+    assert drv.endswith("-home.drv")
+
+
 def test_dev_manifest_derivations():
     drvs = derivations(guix("build", "-L", "channel", "-d", "--no-grafts", "-m", "manifests/dev.scm").stdout)
     names = " ".join(drvs)
