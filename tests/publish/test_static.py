@@ -240,3 +240,17 @@ def test_name_defaults_and_errors(images, tmp_path):
     assert proc.returncode != 0 and "invalid repository name" in proc.err
     report = run_json("publish", images.src(images.a), "--to", f"static:{tmp_path / 't'}", "--name", "only/name")
     assert report["tag"] == "v1"  # the image's own tag
+
+
+def test_blobs_linked_from_the_source_or_copied(images, tmp_path):
+    linked = publish(images, images.b, tmp_path / "linked", "mode/b")
+    copied = publish(images, images.b, tmp_path / "copied", "mode/b", "--copy-blobs")
+    assert linked["blobs_linked"] == linked["blobs_written"] == linked["blobs_total"]
+    assert copied["blobs_linked"] == 0 and copied["blobs_written"] == copied["blobs_total"]
+    for tree, same in (("linked", True), ("copied", False)):
+        blobs = sorted((tmp_path / tree / "v2" / "mode" / "b" / "_blobs").iterdir())
+        assert len(blobs) == linked["blobs_total"]
+        for stored in blobs:  # config and layers; manifests are always written by fsdgimg itself
+            source = images.b / "blobs" / "sha256" / stored.name.split(":")[1]
+            assert os.path.samefile(source, stored) is same
+            assert stored.read_bytes() == source.read_bytes()

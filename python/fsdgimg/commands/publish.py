@@ -39,6 +39,8 @@ def register(sub) -> None:
     s.add_argument("--listen", help="listen address for the generated web-server configurations (default 80)")
     s.add_argument("--public-host", help="HOST[:PORT] shown in the pull commands of index.html "
                                          "(default: the host the page is served from)")
+    s.add_argument("--copy-blobs", action="store_true",
+                   help="copy blobs even when the source is on the same file system (default: hard-link them)")
     s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
     add_image_options(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -112,7 +114,8 @@ def _publish_static(args, dest, artifact) -> int:
     web = {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host}
     if not any(web.values()):
         web = None  # keep the options of the last publish
-    report = StaticPublisher(dest.path, fsync=not args.no_fsync, web_options=web).publish(artifact, name, tag)
+    report = StaticPublisher(dest.path, fsync=not args.no_fsync, web_options=web,
+                             link=not args.copy_blobs).publish(artifact, name, tag)
     if not args.json:
         print(f"{report.blobs_written} blob(s) written ({report.bytes_written / 1e6:.1f} MB) of "
               f"{report.blobs_total}; {report.manifests_written} manifest(s); tag "

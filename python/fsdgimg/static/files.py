@@ -129,6 +129,44 @@ def copy_verified(source: Path, final: Path, digest: Digest, size: int, *, fsync
         tmp.unlink(missing_ok=True)
 
 
+def link_verified(source: Path, final: Path, digest: Digest, size: int, *, fsync: bool = True) -> bool:
+    """Hash `source` and hard-link it at `final` (by rename): a publish costs one read of the bytes.
+    False, doing nothing, when a link is not possible here (another file system, or a file that the
+    web server's user could not read): the caller copies instead."""
+    try:
+        st = os.stat(source)
+    except OSError:
+        return False
+    if st.st_dev != os.stat(final.parent).st_dev or st.st_mode & 0o444 != 0o444 or not os.path.isfile(source):
+        return False
+    result: list = []
+    _hash_file(source, digest.algorithm, result)
+    outcome = result[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    actual, actual_size = outcome
+    if actual != digest or actual_size != size:
+        raise DigestMismatch(f"{source}: has digest {actual.short} and {actual_size} bytes, "
+                             f"expected {digest.short} and {size}")
+    if fsync:
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the source may have been written moments ago and not be on disk yet
+        finally:
+            os.close(fd)
+    tmp = tmp_name(final)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
 def copy_stream_verified(reader, final: Path, *, fsync: bool = True) -> None:
     """Copy from a verifying reader (it raises DigestMismatch at its end) to `final`, by rename."""
     final.parent.mkdir(parents=True, exist_ok=True)

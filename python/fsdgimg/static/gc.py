@@ -5,7 +5,7 @@ grace period, everything a manifest reaches that became unreferenced less than `
 (a publish touches a tag's old target when it moves the tag), or that was written less than `grace`
 seconds ago (a publish in progress, or one that was killed): a client that resolved a tag a moment ago
 can still fetch all its blobs. Removal goes leaves first: repository links, then shared store files no
-repository links any more (link count 1). gc and publish exclude each other through the tree's lock.
+repository links any more. gc and publish exclude each other through the tree's lock.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
         if counter == "store_files_removed":
             report.bytes_freed += size
 
+    linked: set[str] = set()  # hex digests some repository still links
     with files.tree_lock(root, "gc"):
         for name in tree.repositories():
             manifest_dir = tree.v2 / name / "_manifests"
@@ -108,6 +109,8 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
             for d, (path, _) in present.items():
                 if d not in keep_manifests:
                     remove(path, "manifests_removed")
+                else:
+                    linked.add(d.hex)
             blob_dir = tree.v2 / name / "_blobs"
             for entry in (os.listdir(blob_dir) if blob_dir.is_dir() else []):
                 path = blob_dir / entry
@@ -120,12 +123,17 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                 except InputError:
                     continue
                 if d in keep_blobs:
+                    linked.add(d.hex)
                     continue
                 if _young(path, now, grace):
+                    linked.add(d.hex)
                     report.kept_in_grace += 1
                     continue
                 remove(path, "blob_links_removed")
-        for dirpath, dirnames, filenames in os.walk(tree.v2):
+        # Temporaries of killed writers: anywhere under v2/, and beside index.html and in _web/.
+        places = [(d, fs) for d, _, fs in os.walk(tree.v2)]
+        places += [(str(p), os.listdir(p)) for p in (tree.root, tree.web) if p.is_dir()]
+        for dirpath, filenames in places:
             for entry in filenames:
                 if entry.startswith(TMP_PREFIX) and not _young(Path(dirpath) / entry, now, grace):
                     remove(Path(dirpath) / entry, "temporaries_removed")
@@ -136,7 +144,8 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     st = path.lstat()
                 except FileNotFoundError:
                     continue
-                if entry.startswith(TMP_PREFIX) or st.st_nlink > 1:
+                # Not the link count: a blob may also be linked from the OCI layout it was published from.
+                if entry.startswith(TMP_PREFIX) or entry in linked:
                     continue
                 if now - st.st_mtime < grace:
                     report.kept_in_grace += 1

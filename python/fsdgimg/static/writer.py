@@ -34,6 +34,7 @@ class StaticReport:
     digest: str
     blobs_total: int = 0
     blobs_written: int = 0
+    blobs_linked: int = 0  # of blobs_written: hard links to the source's own files (same file system)
     bytes_written: int = 0
     manifests_written: int = 0
     tag_moved: bool = False
@@ -50,9 +51,11 @@ def _blob_source_path(image: Image, digest: Digest) -> Path | None:
 
 
 class StaticPublisher:
-    def __init__(self, root: Path, *, fsync: bool = True, jobs: int = 2, web_options: dict | None = None):
+    def __init__(self, root: Path, *, fsync: bool = True, jobs: int = 2, web_options: dict | None = None,
+                 link: bool = True):
         self.tree = Tree(root)
         self.fsync = fsync
+        self.link = link
         self.jobs = jobs
         if web_options is None:
             try:
@@ -69,7 +72,11 @@ class StaticPublisher:
                                  f"has {desc.size}: the tree is damaged (remove the file and publish again)")
             return
         source = _blob_source_path(image, desc.digest)
-        if source is not None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if source is not None and self.link and files.link_verified(source, final, desc.digest, desc.size,
+                                                                   fsync=self.fsync):
+            report.blobs_linked += 1
+        elif source is not None:
             files.copy_verified(source, final, desc.digest, desc.size, fsync=self.fsync)
         else:
             with image.blobs.open(desc) as reader:
