@@ -135,3 +135,25 @@ def test_unreachable_mirror_is_one_line(tmp_path):
     assert proc.stderr.startswith("fsdgimg build: nowhere: mmdebstrap failed (mmdebstrap exit")
     assert not (tmp_path / "layout").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["catalog.toml"]
+
+
+def test_publish_to_a_real_registry(debian_catalog, tmp_path):
+    from servers import Registry
+    with Registry(tmp_path / "registry") as registry:
+        dest = f"docker://{registry.host}/debian/tiny:bookworm"
+        proc = run_cli("build", "debian-tiny", "--catalog", debian_catalog, "--tools", "host",
+                       "--out", tmp_path / "layout", "--publish", dest, "--json",
+                       env={"SOURCE_DATE_EPOCH": EPOCH})
+        assert proc.returncode == 0, proc.stderr
+        outcome = json.loads(proc.stdout)
+        assert outcome["verdict"] is None and len(outcome["builds"]) == 1   # no --check: one build
+        assert "org.fsdgimg.check.verdict" not in _manifest(tmp_path / "layout")["annotations"]
+        assert not (tmp_path / "layout" / "fsdgimg" / "check").exists()
+        assert outcome["published"] == f"docker://{registry.host}/debian/tiny:bookworm {outcome['digest']}"
+        assert registry.manifest_digest("debian/tiny", "bookworm") == outcome["digest"]
+        inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=false",
+                                  f"docker://{registry.host}/debian/tiny:bookworm"],
+                                 capture_output=True, text=True)
+        assert inspect.returncode == 0, inspect.stderr
+        labels = json.loads(inspect.stdout)
+        assert labels["Digest"] == outcome["digest"]
