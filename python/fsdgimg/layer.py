@@ -1,14 +1,13 @@
 """Layers: one pass over an uncompressed layer tar gives its diff ID, its compressed blob and digest.
 
-The tar stream is parsed as it goes by (every member checked for escaping paths and duplicates)
-while the same bytes are hashed for the diff ID and fed to the compressor, whose output is hashed
-and written into the blob store. Nothing holds more than a few blocks in memory.
+Each chunk read is hashed for the diff ID, fed to the compressor (whose output is hashed and
+written into the blob store) and walked as tar (every member checked for escaping paths and
+duplicates). Nothing holds more than a chunk and a few blocks in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -18,7 +17,7 @@ from fsdgimg.compression import ANNOTATION, Compression, detect, open_decompress
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import CHUNK, Digest
 from fsdgimg.errors import InputError
-from fsdgimg.tarsafety import MemberChecker
+from fsdgimg.tarwalk import TarWalker
 
 
 @dataclass(frozen=True)
@@ -31,53 +30,22 @@ class LayerBlob:
 
 
 class _Tee:
-    """Reads from `raw`, hashing everything read and copying it to `sink`."""
+    """Reads from `raw`; every chunk is hashed (diff ID), copied to `sink` and walked as tar."""
 
-    def __init__(self, raw: BinaryIO, sink: BinaryIO):
+    def __init__(self, raw: BinaryIO, sink: BinaryIO, walker: TarWalker):
         self._raw = raw
         self._sink = sink
+        self._walker = walker
         self.hash = hashlib.sha256()
         self.total = 0
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n if n and n > 0 else CHUNK)
-        if data:
+    def run(self) -> None:
+        while data := self._raw.read(CHUNK):
             self.hash.update(data)
             self._sink.write(data)
+            self._walker.feed(data)
             self.total += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
-def _round_up(n: int) -> int:
-    return (n + 511) // 512 * 512
-
-
-def scan_tar(tee: _Tee, what: str) -> int:
-    """Walk the tar members read through `tee`, checking each; return the member count."""
-    checker = MemberChecker(what)
-    end = 0
-    count = 0
-    try:
-        with tarfile.open(fileobj=tee, mode="r|", bufsize=CHUNK) as tf:
-            while (member := tf.next()) is not None:
-                # TarFile remembers every member it has read; a rootfs has 10^5 of them.
-                tf.members.clear()
-                checker.check(member)
-                count += 1
-                end = member.offset_data + (_round_up(member.size) if member.isreg() else 0)
-    except (tarfile.TarError, EOFError) as e:
-        raise InputError(f"{what}: not a valid tar archive ({e})") from None
-    tee.drain()
-    # tarfile in stream mode treats a stream that just stops as a normal end; a real archive
-    # ends with a zero block after its last member, so anything shorter was cut off.
-    if count and tee.total < end + 512:
-        raise InputError(f"{what}: tar archive is truncated ({tee.total} bytes, "
-                         f"its members need at least {end + 512})")
-    return count
+        self._walker.finish()
 
 
 def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, what: str,
@@ -88,14 +56,15 @@ def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, w
     plain = open_decompressed(_Prefixed(head, stream), source_compression, what)
     with store.writer() as blob:
         compressor = compression.writer(blob)
-        tee = _Tee(plain, compressor)
+        walker = TarWalker(what)
+        tee = _Tee(plain, compressor, walker)
         try:
-            files = scan_tar(tee, what)
+            tee.run()
         finally:
             compressor.close()
         digest = blob.commit()
     return LayerBlob(_descriptor(compression, digest, blob.size, docker), Digest.from_hash(tee.hash),
-                     tee.total, files)
+                     tee.total, walker.members)
 
 
 class _Prefixed:
