@@ -313,6 +313,62 @@ class Nginx(ServerProcess):
         return p.read_text(errors="replace") if p.exists() else ""
 
 
+class Apache(ServerProcess):
+    """Apache httpd in the foreground with a minimal main configuration of its own (the modules a static
+    tree needs) around `site` (e.g. from `fsdgimg web-config apache`), which must `Listen` itself."""
+
+    name = "apache"
+    MODULES = ["mpm_event", "authz_core", "mime", "dir", "rewrite", "headers"]
+
+    def __init__(self, workdir: Path, site: str, port: int):
+        super().__init__(workdir)
+        self.port = port
+        mods = Path("/usr/lib/apache2/modules")
+        lines = [f"ServerRoot {self.workdir}", f"PidFile {self.workdir}/httpd.pid",
+                 f"ErrorLog {self.workdir}/error.log", "LogLevel warn", "ServerName localhost",
+                 f"DefaultRuntimeDir {self.workdir}", "Mutex file:" + str(self.workdir),
+                 *[f"LoadModule {m}_module {mods}/mod_{m}.so" for m in self.MODULES],
+                 "TypesConfig /etc/mime.types", "StartServers 1", "ServerLimit 2", "ThreadsPerChild 16",
+                 "MaxRequestWorkers 32"]
+        if os.geteuid() == 0:
+            lines += ["User nobody", "Group nogroup"]
+        self.conf = self.workdir / "httpd.conf"
+        self.conf.write_text("\n".join(lines) + "\n" + site + "\n")
+
+    def command(self) -> list[str]:
+        return ["apache2", "-f", str(self.conf), "-DFOREGROUND"]
+
+    def ready(self) -> bool:
+        return _http_status(f"http://127.0.0.1:{self.port}/v2/") is not None
+
+    def error_log(self) -> str:
+        p = self.workdir / "error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+class Caddy(ServerProcess):
+    """Caddy 2 in the foreground: `site` (e.g. from `fsdgimg web-config caddy`) after a global block
+    that turns off its admin endpoint and automatic HTTPS; its state in the work directory."""
+
+    name = "caddy"
+
+    def __init__(self, workdir: Path, site: str, port: int):
+        super().__init__(workdir)
+        self.port = port
+        self.conf = self.workdir / "Caddyfile"
+        self.conf.write_text("{\n\tadmin off\n\tauto_https off\n}\n\n" + site)
+
+    def command(self) -> list[str]:
+        return ["caddy", "run", "--config", str(self.conf), "--adapter", "caddyfile"]
+
+    def env(self) -> dict:
+        return dict(os.environ, HOME=str(self.workdir), XDG_DATA_HOME=str(self.workdir / "data"),
+                    XDG_CONFIG_HOME=str(self.workdir / "config"))
+
+    def ready(self) -> bool:
+        return _http_status(f"http://127.0.0.1:{self.port}/v2/") is not None
+
+
 class FsdgimgServe(ServerProcess):
     name = "fsdgimg-serve"
 

@@ -53,9 +53,34 @@ def fsdgimg_serve(tree, tmp_path_factory):
         yield server
 
 
-@pytest.fixture(params=["nginx", "fsdgimg-serve"])
+def _start_other(kind: str, cls, tree: Path, workdir: Path):
+    from servers import free_port, have
+    if not have(cls.name if cls.name != "apache" else "apache2"):
+        pytest.skip(f"{cls.name} is not installed")
+    port = free_port()
+    site = run("web-config", kind, "--root", tree, "--listen", f"127.0.0.1:{port}").out
+    return cls(workdir, site, port).start()
+
+
+@pytest.fixture(scope="module")
+def apache(tree, tmp_path_factory):
+    from servers import Apache
+    server = _start_other("apache", Apache, tree, tmp_path_factory.mktemp("apache"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def caddy(tree, tmp_path_factory):
+    from servers import Caddy
+    server = _start_other("caddy", Caddy, tree, tmp_path_factory.mktemp("caddy"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["nginx", "fsdgimg-serve", "apache", "caddy"])
 def server(request):
-    return request.getfixturevalue("nginx" if request.param == "nginx" else "fsdgimg_serve")
+    return request.getfixturevalue(request.param.replace("-", "_"))
 
 
 def fetch(port: int, path: str, method: str = "GET", headers: dict | None = None):

@@ -175,6 +175,6 @@ class StaticPublisher:
                                                             if k in ("server_name", "listen")})
             if files.write_bytes(self.tree.web / filename, text.encode(), fsync=self.fsync):
                 changed.append(f"_web/{filename}")
-        if files.write_bytes(self.tree.web / "tag.tmpl", webconfig.caddy_tag_template(self.tree.root).encode(),
+        if files.write_bytes(self.tree.web / "tag.txt", webconfig.caddy_tag_template(self.tree.root).encode(),
                              fsync=self.fsync):
-            changed.append("_web/tag.tmpl")
+            changed.append("_web/tag.txt")
