@@ -111,6 +111,18 @@ def test_time_machine_pin_offline_fails_in_one_line(guix_env, tmp_path):
     assert proc.stderr.startswith("fsdgimg build: test: guix pack -f docker -d failed (guix exit")
 
 
+def test_debootstrap_in_a_guix_container_fails_offline_in_one_line(guix_env, tmp_path):
+    """--tools guix: `guix shell --container --network debootstrap trisquel-keyring -- …` is really run;
+    offline, Guix cannot build debootstrap, and says so through the driver."""
+    proc = run_cli("build", "trisquel-minimal", "--tools", "guix", "--out", tmp_path / "o", env=guix_env)
+    assert proc.returncode == 1, proc.stderr
+    first, *rest = proc.stderr.splitlines()
+    assert first.startswith("fsdgimg build: trisquel-minimal: debootstrap in guix shell failed (guix exit 1): "
+                            "guix shell: error: build of"), first
+    assert rest and all(line.startswith("  | ") for line in rest)
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- real builds of busybox-only derivations -------------------------------------------------------
 
 class DerivationBuilder(GuixPackBuilder):

@@ -110,7 +110,9 @@ class DebootstrapBuilder(Builder):
             run_tool(argv, f"{entry.name}: debootstrap", ctx)
             method = "debootstrap on the host"
         else:
-            run_tool(guix_container_argv(entry, ctx, target), f"{entry.name}: debootstrap in guix shell", ctx)
+            # Through the Guix driver: a failure to build the container's profile reads like guix's.
+            ctx.guix.run(guix_container_argv(entry, ctx, target), f"{entry.name}: debootstrap in guix shell",
+                         env=ctx.env())
             method = "debootstrap in guix shell --container"
         _drop_volatile(target)
         return BuildResult("rootfs", target, annotations, method=method)

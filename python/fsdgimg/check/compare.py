@@ -83,13 +83,15 @@ def explain(comparison: Comparison, first: Image, second: Image, progress=None) 
         if layer.first is None or layer.second is None:
             continue   # a layer only one build has: reported as such
         da, db = first.layers[layer.index], second.layers[layer.index]
-        ia = tardiff.index_layer(_plain(first, da, layer.index), f"first build, layer {layer.index}")
-        ib = tardiff.index_layer(_plain(second, db, layer.index), f"second build, layer {layer.index}")
+        # Three passes at most: index the first layer; index the second, keeping the small files
+        # that differ; then fetch those files' first versions, only if there are any.
+        ia, _ = tardiff.index_layer(_plain(first, da, layer.index), f"first build, layer {layer.index}")
+        ib, cb = tardiff.index_layer(_plain(second, db, layer.index), f"second build, layer {layer.index}",
+                                     reference=ia)
         layer.files = tardiff.diff_indexes(ia, ib)
-        wanted = tardiff.small_text_candidates(layer.files, ia, ib)
+        wanted = tardiff.small_text_candidates(layer.files, ia, ib) & cb.keys()
         if wanted:
             ca = tardiff.read_members(_plain(first, da, layer.index), wanted, "first build")
-            cb = tardiff.read_members(_plain(second, db, layer.index), wanted, "second build")
             for d in layer.files:
                 if d.path in ca and d.path in cb:
                     d.text_diff = tardiff.text_diff(d.path, ca[d.path], cb[d.path])

@@ -56,20 +56,34 @@ class Difference:
         return ", ".join(a for a, _, _ in self.aspects) if self.aspects else self.status
 
 
-def index_layer(stream: BinaryIO, what: str) -> dict[str, Member]:
-    """Every member of the tar stream, by normalised path (a later duplicate wins, as on extraction)."""
+def index_layer(stream: BinaryIO, what: str,
+                reference: dict[str, Member] | None = None) -> tuple[dict[str, Member], dict[str, bytes]]:
+    """Every member of the tar stream, by normalised path (a later duplicate wins, as on extraction).
+
+    With `reference` (the other build's index), the content of small files that differ from it is
+    kept as well, for the text diff: that saves reading this layer a second time.
+    """
     members: dict[str, Member] = {}
+    kept: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tf:
             for info in tf:
                 path = normalize(info.name, what) or "."
                 digest = None
                 if info.isreg():
-                    h = hashlib.sha256()
                     f = tf.extractfile(info)
-                    while chunk := f.read(CHUNK):
-                        h.update(chunk)
-                    digest = h.hexdigest()
+                    other = reference.get(path) if reference is not None else None
+                    if other is not None and other.sha256 and info.size <= TEXT_DIFF_LIMIT \
+                            and other.size <= TEXT_DIFF_LIMIT:
+                        data = f.read()
+                        digest = hashlib.sha256(data).hexdigest()
+                        if digest != other.sha256:
+                            kept[path] = data
+                    else:
+                        h = hashlib.sha256()
+                        while chunk := f.read(CHUNK):
+                            h.update(chunk)
+                        digest = h.hexdigest()
                 xattrs = tuple(sorted((k, v) for k, v in info.pax_headers.items()
                                       if k.startswith(("SCHILY.xattr.", "LIBARCHIVE.xattr."))))
                 device = (info.devmajor, info.devminor) if info.ischr() or info.isblk() else None
@@ -80,7 +94,7 @@ def index_layer(stream: BinaryIO, what: str) -> dict[str, Member]:
                                        digest, device, xattrs)
     except (tarfile.TarError, EOFError) as e:
         raise InputError(f"{what}: not a valid tar archive ({e})") from None
-    return members
+    return members, kept
 
 
 def _mtime(t: float) -> str:
@@ -151,6 +165,8 @@ def read_members(stream: BinaryIO, paths: set[str], what: str) -> dict[str, byte
                 path = normalize(info.name, what) or "."
                 if path in paths and info.isreg():
                     found[path] = tf.extractfile(info).read()
+                    if len(found) == len(paths):
+                        break   # the blob was verified when it was imported: no need to read on
     except (tarfile.TarError, EOFError) as e:
         raise InputError(f"{what}: not a valid tar archive ({e})") from None
     return found
