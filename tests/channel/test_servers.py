@@ -24,10 +24,12 @@ from servers import Nginx, Podman, ServerProcess, Skopeo, _http_status, free_por
 
 pytestmark = pytest.mark.usefixtures("tools")
 
+REGISTRY = os.environ.get("FSDGIMG_REGISTRY_BIN", "docker-registry")
+
 
 @pytest.fixture(scope="module")
 def tools():
-    missing = [c for c in ("docker-registry", "nginx", "skopeo", "podman", "htpasswd") if not have(c)]
+    missing = [c for c in (REGISTRY, "nginx", "skopeo", "podman", "htpasswd") if not have(c)]
     if missing:
         pytest.fail(f"missing {missing}: run `bash scripts/setup.sh`", pytrace=False)
 
@@ -62,7 +64,8 @@ def http(url: str, method: str = "GET", auth: tuple[str, str] | None = None):
 
 
 class GeneratedRegistry(ServerProcess):
-    """docker-registry serving the config.yml that registry-service-type generates."""
+    """The registry serving the config.yml that registry-service-type generates: Debian's
+    docker-registry (2.8), or the binary FSDGIMG_REGISTRY_BIN names (e.g. a 3.x `registry`)."""
 
     name = "registry"
 
@@ -78,7 +81,7 @@ class GeneratedRegistry(ServerProcess):
         self.config_path.write_text(scheme(expression))
 
     def command(self) -> list[str]:
-        return ["docker-registry", "serve", str(self.config_path)]
+        return [REGISTRY, "serve", str(self.config_path)]
 
     def ready(self) -> bool:
         return _http_status(f"http://{self.host}/v2/") in (200, 401)
@@ -150,6 +153,9 @@ class PodmanWithPolicy(Podman):
 
     def env(self) -> dict:
         return dict(super().env(), CONTAINERS_REGISTRIES_CONF=str(self.registries_conf))
+
+
+
 
 
 def registries_conf(path: Path, search: list[str], insecure: list[str]) -> Path:

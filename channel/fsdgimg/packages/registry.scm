@@ -38,8 +38,10 @@
        ;; Computed with 'guix hash -x -r' on a checkout of tag v3.1.1
        ;; (commit 9a8d98b679740cd514aa7e7d84d23d442a5ef54c), and checked by
        ;; adding that checkout to the store: it landed at this origin's
-       ;; fixed output path.  The package itself has not been built on the
-       ;; project's machines, which have no substitutes (Go from source).
+       ;; fixed output path.  'guix build' of the package itself has not
+       ;; run on the project's machines, which have no substitutes (Go would
+       ;; build from source); the 'build' phase's 'go build' command did
+       ;; build that checkout offline with Debian's Go 1.27.
        (sha256
         (base32 "0qhnnpb6wq23wrik2scrizkvyfcryc69nkmqhamh2mzmdr0pghra"))))
     (build-system go-build-system)
