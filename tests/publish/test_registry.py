@@ -96,3 +96,85 @@ def test_plain_http_only_for_loopback():
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:5000") and is_loopback("[::1]:5000")
     assert not is_loopback("registry.example.org") and not is_loopback("10.0.0.1:5000")
     assert RegistryClient("registry.example.org").session.verify is True
+
+
+class FlakyProxy:
+    """A reverse proxy to a registry that answers every `every`-th request with `status` itself."""
+
+    def __init__(self, upstream: str, every: int, status: int = 503):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        proxy = self
+        self.failed = 0
+        self.count = 0
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with lock:
+                    proxy.count += 1
+                    fail = proxy.count % every == 0
+                    proxy.failed += fail
+                if fail:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                conn = http.client.HTTPConnection(upstream, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def test_retries_on_server_errors(images, registry):
+    proxy = FlakyProxy(registry.host, every=3)
+    try:
+        report = run_json("publish", images.src(images.multi), "--to", f"docker://{proxy.host}/flaky/multi:multi",
+                          "--no-state")
+        assert report["digest"] == images.digest(images.multi)
+        assert proxy.failed >= 3
+    finally:
+        proxy.stop()
+    assert registry.manifest_digest("flaky/multi", "multi") == images.digest(images.multi)
+
+
+def test_persistent_server_errors_give_one_clear_line(images, registry):
+    proxy = FlakyProxy(registry.host, every=1, status=500)
+    try:
+        proc = run("publish", images.src(images.a), "--to", f"docker://{proxy.host}/broken/a:v1", "--retries", "2",
+                   check=False)
+    finally:
+        proxy.stop()
+    assert proc.returncode == 1 and proc.err.count("\n") == 1 and "Traceback" not in proc.err
+    assert proxy.host in proc.err and "500" in proc.err
+    assert proxy.count == 3, proc.err  # the first try and two retries

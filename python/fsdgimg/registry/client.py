@@ -82,6 +82,7 @@ class RegistryClient:
         self.session.mount("http://", adapter)
         self.session.verify = False if insecure else (ca_file or True)
         self._base: str | None = None
+        self._ping_error: RegistryError | None = None
         self._lock = threading.Lock()
         self._authorization: str | None = None
         self._scopes: set[str] = set()
@@ -92,8 +93,14 @@ class RegistryClient:
     def base(self) -> str:
         if self._base is None:
             with self._lock:
+                if self._ping_error is not None:
+                    raise self._ping_error  # once is enough: other threads get the same answer
                 if self._base is None:
-                    self._base = self._ping()
+                    try:
+                        self._base = self._ping()
+                    except RegistryError as e:
+                        self._ping_error = e
+                        raise
         return self._base
 
     def _ping(self) -> str:
@@ -109,7 +116,10 @@ class RegistryClient:
                     resp = self.session.get(url, timeout=self.timeout)
                     resp.close()
                 except requests.exceptions.SSLError as e:
-                    last = tls_error = e
+                    last = e
+                    # "wrong version number" is a plain-HTTP server; a certificate problem is worth reporting.
+                    if "certificate" in str(e).lower() or "hostname" in str(e).lower():
+                        tls_error = e
                     break
                 except NETWORK_ERRORS as e:
                     # An HTTP registry closes a TLS hello at once: try the next scheme before waiting.

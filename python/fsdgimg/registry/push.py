@@ -366,6 +366,7 @@ class Pusher:
         if ref.digest is not None and ref.digest != artifact.digest:
             raise InputError(f"{ref}: the image's digest is {artifact.digest}, not the one named")
         report = PushReport(str(ref), artifact.digest)
+        _ = self.client.base  # scheme and reachability, once, before the parallel uploads
         blobs: dict[Digest, tuple[Image, Descriptor]] = {}
         for x in walk(artifact):
             if isinstance(x, Image):
