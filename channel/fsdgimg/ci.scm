@@ -61,8 +61,10 @@
 ;;; Code:
 
 (define (channel-directory)
-  "Return the directory this channel's modules are loaded from."
-  (dirname (dirname (search-path %load-path "fsdgimg/ci.scm"))))
+  "Return the directory of this channel's modules in its checkout (after
+'guix pull' and in Cuirass too, the module directory links to it)."
+  (dirname (dirname (canonicalize-path (search-path %load-path
+                                                    "fsdgimg/ci.scm")))))
 
 (define (checkout-directory)
   ;; The channel's modules are in the 'channel' directory of its checkout.
@@ -174,10 +176,21 @@ as 'guix system image --image-type=docker FILE' computes it."
     ((? string? str)
      (call-with-input-string str read))))
 
+(define %answered-arguments
+  ;; The ARGUMENTS of the last call to 'cuirass-jobs'.
+  #f)
+
 (define (cuirass-jobs store arguments)
   "Return the Cuirass jobs of this channel for the systems of ARGUMENTS."
-  (parameterize ((%graft? #f))
-    (append-map (cut jobs-for-system store <>)
-                (arguments->systems arguments))))
+  ;; For a 'custom' specification, (gnu ci) calls this procedure once for
+  ;; each system with the same ARGUMENTS: answer the first call with the jobs
+  ;; of every system, and the next ones with none.
+  (if (eq? arguments %answered-arguments)
+      '()
+      (begin
+        (set! %answered-arguments arguments)
+        (parameterize ((%graft? #f))
+          (append-map (cut jobs-for-system store <>)
+                      (arguments->systems arguments))))))
 
 ;;; ci.scm ends here

@@ -165,6 +165,40 @@ def test_catalog_guix_entries_are_channel_files():
                f"{file} is not where the Cuirass jobs look for images"
 
 
+@pytest.mark.parametrize("layout", ["directory-link", "file-links"])
+def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
+    """After `guix pull` (and in Cuirass), the channel's modules are loaded from a profile whose
+    module directory links to the checkout in the store (a union of links, with other channels):
+    the fsdgimg package must still find python/, and the CI jobs manifests/images/."""
+    checkout = tmp_path / "store-checkout"
+    for part in ("channel", "python", "manifests", ".guix-channel"):
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, checkout / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(src, checkout / part)
+    modules = tmp_path / "profile/share/guile/site/3.0"
+    modules.parent.mkdir(parents=True)
+    if layout == "directory-link":
+        modules.symlink_to(checkout / "channel")
+    else:
+        for file in (checkout / "channel").rglob("*.scm"):
+            link = modules / file.relative_to(checkout / "channel")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(file)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
+               "((@ (guix gexp) local-file-absolute-file-name)"
+               " ((@ (guix packages) package-source) (@ (fsdgimg packages fsdgimg) fsdgimg)))",
+               cwd=elsewhere).stdout
+    assert out == str(checkout / "python")
+    jobs = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
+                cwd=elsewhere).stdout
+    names = {line.split()[0] for line in jobs.splitlines() if line.strip()}
+    assert {f"image.{name}.x86_64-linux" for name in SYSTEMS + IMAGE_MANIFESTS} <= names
+
+
 def test_package_requirements_match_pyproject():
     pyproject = tomllib.loads((REPO / "python/pyproject.toml").read_text())["project"]
 

@@ -34,9 +34,11 @@
 ;;; Code:
 
 (define %python-directory
-  ;; This file is CHANNEL/fsdgimg/packages/fsdgimg.scm and the Python
-  ;; package is CHECKOUT/python, with CHANNEL = CHECKOUT/channel.
-  (let ((this (search-path %load-path "fsdgimg/packages/fsdgimg.scm")))
+  ;; This file is CHECKOUT/channel/fsdgimg/packages/fsdgimg.scm, also
+  ;; after 'guix pull', whose module directory links to the checkout in the
+  ;; store; the Python package is CHECKOUT/python.
+  (let ((this (canonicalize-path (search-path %load-path
+                                              "fsdgimg/packages/fsdgimg.scm"))))
     (canonicalize-path (string-append (dirname this) "/../../../python"))))
 
 (define (pyproject-lines)
