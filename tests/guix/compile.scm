@@ -4,13 +4,24 @@
 ;;;
 ;;; Prints the warnings and exits with status 1 when there are any.
 (use-modules (system base compile)
-             (ice-9 match))
+             (ice-9 match)
+             (srfi srfi-1))
 
 (define %warnings
   ;; Guile's auto-compilation warnings, and unbound variables.
   '(unbound-variable macro-use-before-definition arity-mismatch format
     duplicate-case-datum bad-case-datum shadowed-toplevel
     use-before-definition non-idempotent-definition))
+
+(define (stale-cache-note? line)
+  ;; Guile's note that an auto-compiled copy of a module is older than its
+  ;; source: about a cache, not about the code.
+  (or (string-prefix? ";;; note: source file " line)
+      (string-prefix? ";;;       newer than compiled " line)))
+
+(define (without-cache-notes text)
+  (string-join (remove stale-cache-note? (string-split text #\newline))
+               "\n"))
 
 (define (compile-warnings file)
   "Compile FILE and return the text of the warnings it raised."
@@ -20,12 +31,14 @@
     (dynamic-wind
       (const #t)
       (lambda ()
-        (call-with-output-string
-          (lambda (port)
-            (parameterize ((current-warning-port port))
-              (compile-file file
-                            #:output-file output
-                            #:opts (list #:warnings %warnings))))))
+        (string-trim-both
+         (without-cache-notes
+          (call-with-output-string
+            (lambda (port)
+              (parameterize ((current-warning-port port))
+                (compile-file file
+                              #:output-file output
+                              #:opts (list #:warnings %warnings))))))))
       (lambda ()
         (when (file-exists? output)
           (delete-file output))))))
