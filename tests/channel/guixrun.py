@@ -9,6 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 GUIX = Path(os.environ.get("FSDGIMG_GUIX", REPO / "tests" / "guix" / "guix"))
 CHROOT = Path(os.environ.get("FSDGIMG_GUIX_CHROOT", "/var/cache/fsdgimg/guix-sid"))
@@ -21,6 +23,15 @@ def guix_available() -> str | None:
     if not (CHROOT / "var/guix/daemon-socket/socket").is_socket():
         return f"no guix-daemon in {CHROOT}: run `bash tests/guix/setup-chroot.sh` first"
     return None
+
+
+@pytest.fixture(scope="session")
+def guix_chroot():
+    """Every channel test needs the Guix chroot: its absence is a failure, never a skip.
+    (A fixture here, not in a conftest.py: test modules elsewhere import `conftest` by name.)"""
+    problem = guix_available()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 def guix(*args: str, check: bool = True, timeout: float = 600, cwd: Path = REPO) -> subprocess.CompletedProcess:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from guixrun import REPO, derivations, guix, scheme
+from guixrun import REPO, derivations, guix, guix_chroot, scheme  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("guix_chroot")
 
 CHANNEL_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "channel").rglob("*.scm"))
 SYSTEMS = sorted(p.stem for p in (REPO / "channel/fsdgimg/systems").glob("*.scm"))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from guixrun import guix, scheme, scheme_string
+from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import Nginx, Podman, ServerProcess, Skopeo, _http_status, free_port, have
 
-pytestmark = pytest.mark.usefixtures("tools")
+pytestmark = pytest.mark.usefixtures("guix_chroot", "tools")
 
 REGISTRY = os.environ.get("FSDGIMG_REGISTRY_BIN", "docker-registry")
 
