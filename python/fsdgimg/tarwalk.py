@@ -45,6 +45,55 @@ def parse_pax(data: bytes, what: str) -> dict[str, str]:
     return out
 
 
+def parse_header(block: bytes, what: str) -> tarfile.TarInfo | None:
+    """The header in a 512-byte block, or None for a zero block (end of archive)."""
+    if block.count(0) == BLOCK:
+        return None
+    try:
+        return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+    except tarfile.HeaderError as e:
+        raise InputError(f"{what}: not a valid tar archive ({e})") from None
+
+
+def apply_extension(kind: bytes, data: bytes, pending: dict[str, str], what: str) -> None:
+    """Record what a GNU long name/link or pax header says about the member that follows."""
+    if kind == tarfile.GNUTYPE_LONGNAME:
+        pending["path"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    elif kind == tarfile.GNUTYPE_LONGLINK:
+        pending["linkpath"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    elif kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
+        pending.update(parse_pax(data, what))
+    # Global pax headers (XGLTYPE) set defaults for later members; no tar writer we read uses them
+    # for paths, and they cannot make a member escape.
+
+
+def complete(info: tarfile.TarInfo, pending: dict[str, str], what: str) -> tarfile.TarInfo:
+    if "path" in pending:
+        info.name = pending["path"]
+    if "linkpath" in pending:
+        info.linkname = pending["linkpath"]
+    if "size" in pending:
+        try:
+            info.size = int(pending["size"])
+        except ValueError:
+            raise InputError(f"{what}: malformed pax size for {info.name[:200]!r}") from None
+    return info
+
+
+def data_size(info: tarfile.TarInfo) -> int:
+    """Bytes of data (with padding) that follow the header."""
+    return 0 if info.type in _NO_DATA else _round_up(info.size)
+
+
+def extension_size(info: tarfile.TarInfo, what: str) -> int | None:
+    """For an extension header, the size of its data; None for a real member."""
+    if info.type not in _EXTENSIONS:
+        return None
+    if info.size > MAX_EXTENSION:
+        raise InputError(f"{what}: tar extension header of {info.size} bytes")
+    return info.size
+
+
 class TarWalker:
     def __init__(self, what: str):
         self.what = what
@@ -83,49 +132,28 @@ class TarWalker:
                 self._member(header)
 
     def _member(self, header: bytes) -> None:
-        if header.count(0) == BLOCK:
+        info = parse_header(header, self.what)
+        if info is None:
             self._ended = True
             return
-        try:
-            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
-        except tarfile.HeaderError as e:
-            raise InputError(f"{self.what}: not a valid tar archive ({e})") from None
-        if info.type in _EXTENSIONS:
-            if info.size > MAX_EXTENSION:
-                raise InputError(f"{self.what}: tar extension header of {info.size} bytes")
+        size = extension_size(info, self.what)
+        if size is not None:
             self._collect = bytearray()
-            self._collect_size = info.size
+            self._collect_size = size
             self._collect_type = info.type
-            self._skip = _round_up(info.size)
+            self._skip = _round_up(size)
             if not self._skip:
                 self._extension_done()
             return
         pending, self._pending = self._pending, {}
-        if "path" in pending:
-            info.name = pending["path"]
-        if "linkpath" in pending:
-            info.linkname = pending["linkpath"]
-        if "size" in pending:
-            try:
-                info.size = int(pending["size"])
-            except ValueError:
-                raise InputError(f"{self.what}: malformed pax size for {info.name[:200]!r}") from None
-        self.checker.check(info)
+        self.checker.check(complete(info, pending, self.what))
         self.members += 1
-        self._skip = 0 if info.type in _NO_DATA else _round_up(info.size)
+        self._skip = data_size(info)
 
     def _extension_done(self) -> None:
         data = bytes(self._collect[:self._collect_size])
         self._collect = None
-        kind = self._collect_type
-        if kind == tarfile.GNUTYPE_LONGNAME:
-            self._pending["path"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        elif kind == tarfile.GNUTYPE_LONGLINK:
-            self._pending["linkpath"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        elif kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
-            self._pending.update(parse_pax(data, self.what))
-        # global pax headers (XGLTYPE) set defaults for later members; no tar writer we read uses them
-        # for paths, and they cannot make a member escape.
+        apply_extension(self._collect_type, data, self._pending, self.what)
 
     def finish(self) -> None:
         """The stream is over: it must have ended at an end-of-archive block."""
@@ -134,3 +162,73 @@ class TarWalker:
         if not self._ended:
             raise InputError(f"{self.what}: tar archive is truncated (it stops after {self._offset} bytes, "
                              "before its end-of-archive block)")
+
+
+class TarReader:
+    """Pull-style reading of a tar stream: iterate (member, reader) pairs; each member is checked,
+    and its data must be read (or is skipped) before the next one. For archives whose members are
+    themselves processed as streams (a docker archive's layers)."""
+
+    def __init__(self, stream, what: str):
+        self._stream = stream
+        self.what = what
+        self.checker = MemberChecker(what)
+
+    def _read_exact(self, n: int) -> bytes:
+        parts, left = [], n
+        while left:
+            chunk = self._stream.read(min(left, 1 << 20))
+            if not chunk:
+                raise InputError(f"{self.what}: tar archive is truncated")
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def __iter__(self):
+        pending: dict[str, str] = {}
+        first = True
+        while True:
+            block = self._stream.read(BLOCK)
+            if first and not block:
+                raise InputError(f"{self.what}: empty file, not a tar archive")
+            first = False
+            if len(block) < BLOCK:  # short reads happen; a stream that ends here was cut short
+                block += self._read_exact(BLOCK - len(block))
+            info = parse_header(block, self.what)
+            if info is None:
+                return
+            size = extension_size(info, self.what)
+            if size is not None:
+                data = self._read_exact(_round_up(size))[:size]
+                apply_extension(info.type, data, pending, self.what)
+                continue
+            info = complete(info, pending, self.what)
+            pending = {}
+            name = self.checker.check(info)
+            padded = data_size(info)
+            reader = _MemberData(self, info.size if padded else 0)
+            yield name, info, reader
+            reader.skip_rest()
+            self._read_exact(padded - info.size if padded else 0)
+
+
+class _MemberData:
+    """Reads exactly one member's data from the archive stream."""
+
+    def __init__(self, tar: TarReader, size: int):
+        self._tar = tar
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left == 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._tar._stream.read(n)
+        if not data:
+            raise InputError(f"{self._tar.what}: tar archive is truncated")
+        self._left -= len(data)
+        return data
+
+    def skip_rest(self) -> None:
+        while self.read(1 << 20):
+            pass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import posixpath
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from fsdgimg import mediatypes as mt
 from fsdgimg.blobstore import BlobStore
 from fsdgimg.compression import Compression, detect, open_decompressed
 from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.digest import Digest
 from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.image import Image
 from fsdgimg.imageconfig import normalize
@@ -29,7 +28,8 @@ from fsdgimg.layer import LayerBlob, import_layer
 from fsdgimg.manifest import ImageManifest
 from fsdgimg.progress import CountingReader, Progress
 from fsdgimg.reference import Reference
-from fsdgimg.tarsafety import MemberChecker
+from fsdgimg import tarsafety
+from fsdgimg.tarwalk import TarReader
 
 # Members at most this large are kept in memory until manifest.json tells what they are.
 SMALL = 256 << 10
@@ -63,16 +63,11 @@ def looks_like_docker_archive(path: Path) -> bool:
     """Judge by the first few member names: docker archives start with image-shaped names."""
     raw, stream = _open(path, None)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tf:
-            for i, member in enumerate(tf):
-                if _ARCHIVE_HINT.search(member.name):
-                    return True
-                if i >= 8:
-                    break
-    except (tarfile.TarError, EOFError):
-        raise InputError(f"{path}: not a tar archive") from None
-    except InputError:
-        raise
+        for i, (name, _, _) in enumerate(TarReader(stream, str(path))):
+            if _ARCHIVE_HINT.search(name):
+                return True
+            if i >= 8:
+                break
     finally:
         raw.close()
     return False
@@ -89,37 +84,31 @@ def _scan(path: Path, store: BlobStore, compression: Compression, docker: bool,
           progress: Progress | None) -> _Scan:
     what = str(path)
     raw, stream = _open(path, progress)
-    checker = MemberChecker(what)
     small: dict[str, bytes] = {}
     layers: dict[str, LayerBlob] = {}
     aliases: dict[str, str] = {}
     small_total = 0
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tf:
-            for member in tf:
-                name = checker.check(member)
-                if member.issym():
-                    aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-                    continue
-                if member.islnk():
-                    aliases[name] = checker.target(member)
-                    continue
-                if not member.isreg():
-                    continue
-                base = posixpath.basename(name)
-                is_meta = name in _METADATA or base in ("json", "VERSION") or base.endswith(".json")
-                if is_meta and member.size > MAX_JSON:
-                    raise InputError(f"{what}: {name} is {member.size} bytes, too large for image metadata")
-                if is_meta or member.size <= SMALL:
-                    small_total += member.size
-                    if small_total > SMALL_TOTAL:
-                        raise InputError(f"{what}: more than {SMALL_TOTAL} bytes of small members; not an image archive")
-                    small[name] = tf.extractfile(member).read()
-                    continue
-                layers[name] = import_layer(tf.extractfile(member), store, compression,
-                                            f"{what}: {name}", docker)
-    except (tarfile.TarError, EOFError) as e:
-        raise InputError(f"{what}: not a valid tar archive ({e})") from None
+        for name, member, data in TarReader(stream, what):
+            if member.issym():
+                aliases[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+                continue
+            if member.islnk():
+                aliases[name] = tarsafety.normalize(member.linkname, what)
+                continue
+            if not member.isreg():
+                continue
+            base = posixpath.basename(name)
+            is_meta = name in _METADATA or base in ("json", "VERSION") or base.endswith(".json")
+            if is_meta and member.size > MAX_JSON:
+                raise InputError(f"{what}: {name} is {member.size} bytes, too large for image metadata")
+            if is_meta or member.size <= SMALL:
+                small_total += member.size
+                if small_total > SMALL_TOTAL:
+                    raise InputError(f"{what}: more than {SMALL_TOTAL} bytes of small members; not an image archive")
+                small[name] = data.read()
+                continue
+            layers[name] = import_layer(data, store, compression, f"{what}: {name}", docker)
     finally:
         raw.close()
     return _Scan(small, layers, aliases)
