@@ -28,15 +28,16 @@ needs = pytest.mark.skipif
 
 
 def run(*args, input: bytes | str | None = None, env: dict | None = None, check: bool = True,
-        timeout: float = 600) -> subprocess.CompletedProcess:
+        timeout: float = 600, preexec_umask: int | None = None) -> subprocess.CompletedProcess:
     """The real command line, as a user runs it."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     if isinstance(input, str):
         input = input.encode()
+    preexec = (lambda: os.umask(preexec_umask)) if preexec_umask is not None else None
     proc = subprocess.run([sys.executable, "-m", "fsdgimg", *map(str, args)], capture_output=True, input=input,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, preexec_fn=preexec)
     proc.out = proc.stdout.decode(errors="replace")
     proc.err = proc.stderr.decode(errors="replace")
     if check and proc.returncode != 0:

@@ -279,3 +279,15 @@ def test_blobs_linked_from_the_source_or_copied(images, tmp_path):
             source = images.b / "blobs" / "sha256" / stored.name.split(":")[1]
             assert os.path.samefile(source, stored) is same
             assert stored.read_bytes() == source.read_bytes()
+
+
+def test_tree_readable_by_the_web_server_whatever_the_umask(images, tmp_path):
+    tree = tmp_path / "tree"
+    run("publish", images.src(images.a), "--to", f"static:{tree}", "--name", "umask/a", "--copy-blobs",
+        preexec_umask=0o077)
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for d in dirnames:
+            assert os.stat(os.path.join(dirpath, d)).st_mode & 0o755 == 0o755, d
+        for f in filenames:
+            if not f.startswith("."):
+                assert os.stat(os.path.join(dirpath, f)).st_mode & 0o444 == 0o444, f

@@ -60,6 +60,8 @@ def run(args) -> int:
     dest = parse(args.dest, for_writing=True)
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     options = options_from(args)
     if dest.kind in ("oci", "docker-archive"):
         from fsdgimg.convert import convert
@@ -88,9 +90,11 @@ def _push(args, ref: Reference, artifact) -> int:
     creds = find_credentials(ref.registry, ref.name, username=args.username, password=_read_password(args))
     client = RegistryClient(ref.registry, credentials=creds, insecure=args.insecure, retries=max(0, args.retries), ca_file=args.ca_file,
                             connections=max(2, args.jobs + 2))
+    from fsdgimg.progress import Progress
     try:
-        report = push(artifact, ref, client, jobs=args.jobs, mount_from=args.mount_from,
-                      state=PushState(enabled=not args.no_state))
+        with Progress(f"pushing to {ref.registry}") as bar:
+            report = push(artifact, ref, client, jobs=args.jobs, mount_from=args.mount_from,
+                          state=PushState(enabled=not args.no_state), progress=bar)
     finally:
         client.close()
     summary = (f"{report.blobs_sent} blob(s) sent ({report.bytes_sent / 1e6:.1f} MB), {report.blobs_present} "
@@ -106,8 +110,9 @@ def _publish_static(args, dest, artifact) -> int:
     from fsdgimg.static.writer import StaticPublisher
     name, tag = artifact.name, artifact.tag or "latest"
     if args.name:
-        n, sep, t = args.name.rpartition(":") if ":" in args.name.split("/")[-1] else (args.name, "", "")
-        name, tag = (n, check_tag(t)) if sep else (args.name, tag)
+        head, slash, last = args.name.rpartition("/")
+        last, colon, t = last.partition(":")
+        name, tag = head + slash + last, (check_tag(t) if colon else tag)
     if not name:
         raise UsageError(f"{args.src}: the image has no name of its own: give --name NAME[:TAG]")
     check_name(name)

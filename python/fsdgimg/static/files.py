@@ -14,6 +14,18 @@ from fsdgimg.errors import DigestMismatch, FsdgimgError
 from fsdgimg.static.layout import TMP_PREFIX
 
 
+def make_dirs(path: Path) -> None:
+    """mkdir -p with mode 0755 whatever the umask: the web server's user must traverse the tree."""
+    if path.is_dir():
+        return
+    make_dirs(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    os.chmod(path, 0o755)
+
+
 def tmp_name(final: Path) -> Path:
     return final.with_name(f"{TMP_PREFIX}{final.name[:60]}-{os.getpid()}-{threading.get_ident() % 100000}")
 
@@ -25,7 +37,7 @@ def write_bytes(final: Path, data: bytes, *, fsync: bool = True) -> bool:
             return False
     except OSError:
         pass
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = tmp_name(final)
     try:
         with open(tmp, "wb") as f:
@@ -46,7 +58,7 @@ def link(source: Path, final: Path) -> bool:
             return False
     except OSError:
         pass
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = tmp_name(final)
     tmp.unlink(missing_ok=True)
     try:
@@ -64,7 +76,7 @@ def symlink(target: str, final: Path) -> bool:
             return False
     except OSError:
         pass
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = tmp_name(final)
     tmp.unlink(missing_ok=True)
     try:
@@ -93,7 +105,7 @@ def _hash_file(path: Path, algorithm: str, out: list) -> None:
 def copy_verified(source: Path, final: Path, digest: Digest, size: int, *, fsync: bool = True) -> None:
     """Copy the file `source` to `final` (by rename) while a second thread hashes it: the wall time is
     the hashing's, as the copy runs in the kernel (copy_file_range) at the same time."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = tmp_name(final)
     result: list = []
     hasher = threading.Thread(target=_hash_file, args=(source, digest.algorithm, result))
@@ -169,7 +181,7 @@ def link_verified(source: Path, final: Path, digest: Digest, size: int, *, fsync
 
 def copy_stream_verified(reader, final: Path, *, fsync: bool = True) -> None:
     """Copy from a verifying reader (it raises DigestMismatch at its end) to `final`, by rename."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = tmp_name(final)
     try:
         with open(tmp, "wb") as dst:
@@ -187,13 +199,11 @@ def copy_stream_verified(reader, final: Path, *, fsync: bool = True) -> None:
 @contextmanager
 def tree_lock(root: Path, what: str):
     """One writer (publish or gc) at a time per tree; readers (web servers) never lock."""
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(root)
     fd = os.open(root / ".fsdgimg-lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # wait for the other writer
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for another writer; released when a killed one dies
         except OSError as e:
             raise FsdgimgError(f"{root}: cannot lock the tree for {what} ({e.strerror})") from None
         yield

@@ -72,7 +72,7 @@ class StaticPublisher:
                                  f"has {desc.size}: the tree is damaged (remove the file and publish again)")
             return
         source = _blob_source_path(image, desc.digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(final.parent)
         if source is not None and self.link and files.link_verified(source, final, desc.digest, desc.size,
                                                                    fsync=self.fsync):
             report.blobs_linked += 1
