@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsdgimg.errors import FsdgimgError, UsageError
+from fsdgimg.errors import FsdgimgError
 
 _STORE_PATH = re.compile(r"^(/gnu/store/[0-9a-df-np-sv-z]{32}-[^\s/]+)\s*$")
 _BUILD_LOG = re.compile(r"View build log at '([^']+)'")
@@ -261,8 +261,3 @@ def available(executable: str | None = None) -> bool:
     exe = executable or os.environ.get("FSDGIMG_GUIX") or "guix"
     return bool(shutil.which(exe)) or (os.path.isabs(exe) and os.access(exe, os.X_OK))
 
-
-def parse_channels_file(path: Path) -> Path:
-    if not path.is_file():
-        raise UsageError(f"channels file {path} does not exist")
-    return path

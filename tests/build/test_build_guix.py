@@ -9,14 +9,13 @@ Real image builds need downloads, which these machines cannot make; so
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from conftest import GUIX_CHROOT, REPO, assert_one_line_error, run_cli
+from conftest import GUIX_CHROOT, REPO, run_cli
 from fsdgimg import catalog
 from fsdgimg.builders.guix_builders import GuixPackBuilder
 from fsdgimg.builders.pipeline import BuildOptions, run_build

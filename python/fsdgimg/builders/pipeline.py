@@ -9,8 +9,6 @@ a scratch directory beside it, and the layout is assembled under a temporary nam
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sys
 import tempfile
