@@ -114,3 +114,14 @@ def test_host_tools_need_the_distribution_keyring(tmp_path):
     proc = run_cli("build", "trisquel-minimal", "--tools", "host", "--out", tmp_path / "o")
     assert_one_line_error(proc, 1, "trisquel-archive-keyring.gpg is not installed", "trisquel-keyring")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_guix_the_guix_commands_say_so(tmp_path):
+    env = {"FSDGIMG_GUIX": str(tmp_path / "no-guix-here")}
+    proc = run_cli("list", "--packages", env=env)
+    assert_one_line_error(proc, 1, "guix not found", "FSDGIMG_GUIX")
+    proc = run_cli("build", "guix-hello", "--out", tmp_path / "o", env=env)
+    assert_one_line_error(proc, 1, "guix-hello: guix pack -f docker -d: guix not found")
+    assert list(tmp_path.iterdir()) == []
+    proc = run_cli("build", "pureos-minimal", "--derivation")
+    assert_one_line_error(proc, 2, "pureos-minimal is built by debootstrap, not by Guix")
