@@ -26,7 +26,8 @@ _KEYS = {
     "guix-system": {"file": str, "channels": str, "system": str},
     "guix-pack": {"manifest": str, "channels": str, "system": str, "max-layers": int},
     "debootstrap": {"mirror": str, "suite": str, "components": list, "variant": str,
-                    "include": list, "keyring": str, "keyring-package": str, "hooks": list},
+                    "include": list, "keyring": str, "keyring-package": str, "hooks": list,
+                    "script": str},
     "pacstrap": {"mirror": str, "suite": str, "packages": list, "keyring-package": str},
 }
 _REQUIRED = {

@@ -74,7 +74,9 @@ def debootstrap_args(entry: Entry, target: Path) -> list[str]:
         args.append(f"--variant={variant}")
     if entry.get("include"):
         args.append(f"--include={','.join(entry.get('include'))}")
-    return args + [entry.get("suite"), str(target), entry.get("mirror")]
+    args += [entry.get("suite"), str(target), entry.get("mirror")]
+    # debootstrap knows a suite by its script; a derivative names the script of its base.
+    return args + ([entry.get("script")] if entry.get("script") else [])
 
 
 def guix_container_argv(entry: Entry, ctx: Context, target: Path) -> list[str]:
