@@ -336,8 +336,6 @@ registry."
   (list (shepherd-service (provision '(registry))
                           (documentation
                            "Run a personal container image registry.")
-                          (modules '((shepherd service)
-                                     (guix build utils)))
                           (start (home-registry-start config))
                           (stop #~(make-kill-destructor)))))
 
