@@ -95,12 +95,14 @@ class Catalog:
 
 
 def default_path() -> Path:
-    """$FSDGIMG_CATALOG, else manifests/catalog.toml of the checkout this package runs from."""
+    """$FSDGIMG_CATALOG, else manifests/catalog.toml of the checkout this package runs from, else
+    that of the current directory (an installed fsdgimg run from a checkout of the channel)."""
     env = os.environ.get("FSDGIMG_CATALOG")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    return here.parent.parent / "manifests" / "catalog.toml"
+    checkout = Path(__file__).resolve().parent.parent.parent / "manifests" / "catalog.toml"
+    here = Path.cwd() / "manifests" / "catalog.toml"
+    return checkout if checkout.is_file() or not here.is_file() else here
 
 
 def load(path: Path | None = None) -> Catalog:
