@@ -44,3 +44,20 @@ def test_oci_and_docker_archive_destinations(images, tmp_path, skopeo):
 def test_unknown_destination_is_a_usage_error(images, tmp_path):
     proc = run("publish", images.src(images.a), "--to", "ftp://example/x", check=False)
     assert proc.returncode == 2 and proc.err.count("\n") == 1
+
+
+def test_library_entry_point_for_every_destination(images, registry, tmp_path):
+    """fsdgimg.publish.publish_artifact: what `fsdgimg build --publish` and library users call."""
+    from fsdgimg.publish import StaticOptions, publish_artifact
+    from fsdgimg.source import open_source
+    with open_source(images.src(images.multi)) as index:
+        digest = str(index.digest)
+        pushed = publish_artifact(index, f"docker://{registry.host}/lib/multi", tag="t1")
+        assert str(pushed) == f"docker://{registry.host}/lib/multi:t1 {digest}"
+        assert registry.manifest_digest("lib/multi", "t1") == digest
+        static = publish_artifact(index, f"static:{tmp_path / 'tree'}", name="lib/multi:t2",
+                                  static=StaticOptions(fsync=False))
+        assert str(static) == f"static:{tmp_path / 'tree'}/lib/multi:t2 {digest}"
+        assert (tmp_path / "tree" / "v2" / "lib" / "multi" / "_tags" / "t2").is_symlink()
+        layout = publish_artifact(index, f"oci:{tmp_path / 'layout'}", tag="t3")
+        assert layout.destination == f"oci:{tmp_path / 'layout'}:t3"

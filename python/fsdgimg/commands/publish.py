@@ -7,7 +7,6 @@ import sys
 
 from fsdgimg.commands.convert import add_image_options, options_from
 from fsdgimg.errors import UsageError
-from fsdgimg.reference import Reference, check_name, check_tag
 from fsdgimg.transport import parse
 
 
@@ -56,76 +55,48 @@ def _read_password(args) -> str | None:
 
 
 def run(args) -> int:
+    from fsdgimg.progress import Progress
+    from fsdgimg.publish import RegistryOptions, StaticOptions, publish_artifact
     from fsdgimg.source import open_source
     dest = parse(args.dest, for_writing=True)
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     options = options_from(args)
     if dest.kind in ("oci", "docker-archive"):
+        if args.name:
+            raise UsageError(f"--name is for static: destinations; {dest} names the image itself")
+        # convert re-reads the source with all the image options (compression, platform, epoch).
         from fsdgimg.convert import convert
         result = convert(args.src, args.dest, options)
         return _print(args, result, f"{result['destination']} {result['digest']}")
     if dest.kind not in ("docker", "static"):
         raise UsageError(f"{args.dest}: cannot publish to a {dest.kind} location")
+    registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
+                               args.retries, args.mount_from, not args.no_state)
+    static = StaticOptions(not args.no_fsync, not args.copy_blobs,
+                           {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host})
     with open_source(args.src, compression=options.compression, platform=options.platform,
                      epoch=options.source_date_epoch) as artifact:
         if options.annotations:
             from fsdgimg.mutate import annotate
             artifact = annotate(artifact, options.annotations)
+        label = f"pushing to {dest.reference.registry}" if dest.kind == "docker" else f"publishing to {dest.path}"
+        with Progress(label) as bar:
+            published = publish_artifact(artifact, dest, name=args.name, registry=registry, static=static,
+                                         progress=bar)
+    r = published.report
+    if not args.json:
         if dest.kind == "docker":
-            return _push(args, dest.reference, artifact)
-        return _publish_static(args, dest, artifact)
-
-
-def _push(args, ref: Reference, artifact) -> int:
-    from fsdgimg.registry import RegistryClient, push
-    from fsdgimg.registry.auth import find_credentials
-    from fsdgimg.registry.state import PushState
-    if args.name:
-        raise UsageError("--name is for static: destinations; a docker:// destination names its repository")
-    if ref.tag is None and ref.digest is None:
-        ref = Reference(ref.registry, ref.name, artifact.tag or "latest")
-    creds = find_credentials(ref.registry, ref.name, username=args.username, password=_read_password(args))
-    client = RegistryClient(ref.registry, credentials=creds, insecure=args.insecure, retries=max(0, args.retries), ca_file=args.ca_file,
-                            connections=max(2, args.jobs + 2))
-    from fsdgimg.progress import Progress
-    try:
-        with Progress(f"pushing to {ref.registry}") as bar:
-            report = push(artifact, ref, client, jobs=args.jobs, mount_from=args.mount_from,
-                          state=PushState(enabled=not args.no_state), progress=bar)
-    finally:
-        client.close()
-    summary = (f"{report.blobs_sent} blob(s) sent ({report.bytes_sent / 1e6:.1f} MB), {report.blobs_present} "
-               f"already there, {report.blobs_mounted} mounted, {report.blobs_resumed} resumed; "
-               f"{report.manifests_put} manifest(s) put, {report.manifests_present} unchanged "
-               f"in {report.seconds:.2f}s")
-    if not args.json:
+            summary = (f"{r['blobs_sent']} blob(s) sent ({r['bytes_sent'] / 1e6:.1f} MB), {r['blobs_present']} "
+                       f"already there, {r['blobs_mounted']} mounted, {r['blobs_resumed']} resumed; "
+                       f"{r['manifests_put']} manifest(s) put, {r['manifests_present']} unchanged "
+                       f"in {r['seconds']:.2f}s")
+        else:
+            summary = (f"{r['blobs_written']} blob(s) written ({r['bytes_written'] / 1e6:.1f} MB, "
+                       f"{r['blobs_linked']} linked) of {r['blobs_total']}; {r['manifests_written']} manifest(s); "
+                       f"tag {'moved' if r['tag_moved'] else 'unchanged'} in {r['seconds']:.2f}s")
         print(summary, file=sys.stderr)
-    return _print(args, report.to_json(), f"docker://{ref} {report.digest}")
-
-
-def _publish_static(args, dest, artifact) -> int:
-    from fsdgimg.static.writer import StaticPublisher
-    name, tag = artifact.name, artifact.tag or "latest"
-    if args.name:
-        head, slash, last = args.name.rpartition("/")
-        last, colon, t = last.partition(":")
-        name, tag = head + slash + last, (check_tag(t) if colon else tag)
-    if not name:
-        raise UsageError(f"{args.src}: the image has no name of its own: give --name NAME[:TAG]")
-    check_name(name)
-    web = {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host}
-    if not any(web.values()):
-        web = None  # keep the options of the last publish
-    report = StaticPublisher(dest.path, fsync=not args.no_fsync, web_options=web,
-                             link=not args.copy_blobs).publish(artifact, name, tag)
-    if not args.json:
-        print(f"{report.blobs_written} blob(s) written ({report.bytes_written / 1e6:.1f} MB) of "
-              f"{report.blobs_total}; {report.manifests_written} manifest(s); tag "
-              f"{'moved' if report.tag_moved else 'unchanged'} in {report.seconds:.2f}s", file=sys.stderr)
-    return _print(args, report.__dict__, f"static:{dest.path}/{name}:{tag} {report.digest}")
+    return _print(args, r, str(published))
 
 
 def _print(args, obj, line: str) -> int:
