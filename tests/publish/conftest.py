@@ -54,6 +54,8 @@ def isolated_credentials(tmp_path, monkeypatch):
     """No auth file, credential variable or cache of the machine's user leaks into a test."""
     for var in ("REGISTRY_AUTH_FILE", "FSDGIMG_REGISTRY_USERNAME", "FSDGIMG_REGISTRY_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
+    for var in ("NO_PROXY", "no_proxy"):  # every server of these tests is on loopback
+        monkeypatch.setenv(var, "127.0.0.1,localhost,::1")
     home = tmp_path / "home"
     (home / ".docker").mkdir(parents=True)
     (home / "run").mkdir()

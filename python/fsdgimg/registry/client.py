@@ -76,7 +76,9 @@ class RegistryClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.trust_env = False  # no proxies or .netrc credentials behind the user's back
+        # No .netrc (requests would let it replace our Authorization header) and no CA bundle from the
+        # environment (--ca-file says which CA); proxies from the environment are honoured below.
+        self.session.trust_env = False
         adapter = _Adapter(pool_connections=2, pool_maxsize=connections, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -113,7 +115,7 @@ class RegistryClient:
             url = f"{scheme}://{self.registry}/v2/"
             for attempt in range(self.retries + 1):
                 try:
-                    resp = self.session.get(url, timeout=self.timeout)
+                    resp = self.session.get(url, timeout=self.timeout, proxies=_proxies(url))
                     resp.close()
                 except requests.exceptions.SSLError as e:
                     last = e
@@ -209,10 +211,11 @@ class RegistryClient:
                     form = dict(params, grant_type="refresh_token", refresh_token=creds.password,
                                 client_id="fsdgimg")
                     form["scope"] = " ".join(sorted(self._scopes))
-                    resp = self.session.post(realm, data=form, timeout=self.timeout)
+                    resp = self.session.post(realm, data=form, timeout=self.timeout, proxies=_proxies(realm))
                 else:
                     headers = {"Authorization": creds.basic_header()} if creds else {}
-                    resp = self.session.get(realm, params=params, headers=headers, timeout=self.timeout)
+                    resp = self.session.get(realm, params=params, headers=headers, timeout=self.timeout,
+                                            proxies=_proxies(realm))
             except NETWORK_ERRORS as e:
                 if attempt == self.retries:
                     raise AuthError(f"registry {self.registry}: token service {realm_host.netloc} unreachable "
@@ -256,6 +259,7 @@ class RegistryClient:
                 h["Authorization"] = used
             try:
                 resp = self.session.request(method, url, headers=h, data=body() if body else None,
+                                            proxies=_proxies(url),
                                             params=params, stream=stream, timeout=self.timeout,
                                             allow_redirects=method in ("GET", "HEAD"))
             except requests.exceptions.SSLError as e:
@@ -292,6 +296,11 @@ class RegistryClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _proxies(url: str) -> dict:
+    """HTTP(S)_PROXY / NO_PROXY from the environment, as skopeo honours them."""
+    return requests.utils.get_environ_proxies(url)
 
 
 def _short(e: Exception | None) -> str:
