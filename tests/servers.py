@@ -251,6 +251,28 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self):
+                # OAuth2 refresh-token grant (docker's "identitytoken"): refresh_tokens maps token -> user.
+                import urllib.parse
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                user = server.refresh_tokens.get((form.get("refresh_token") or [""])[0])
+                if (form.get("grant_type") or [""])[0] != "refresh_token" or user is None:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = [s for v in form.get("scope", []) for s in v.split(" ")]
+                server.requests.append({"user": user, "scopes": scopes, "service": form.get("service"),
+                                        "grant": "refresh_token"})
+                body = json.dumps({"access_token": server.sign(user, scopes)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.refresh_tokens: dict[str, str] = {}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -135,3 +135,17 @@ def test_tls_with_ca_file_or_insecure(images, tls_registry):
     assert report["digest"] == images.digest(images.a) and report["blobs_sent"] > 0
     report = run_json("publish", images.src(images.b), "--to", _dest(tls_registry, "tls/b"), "--insecure")
     assert report["digest"] == images.digest(images.b)
+
+
+def test_identity_token_from_docker_config(images, token_registry, tmp_path):
+    tokens = token_registry.token
+    tokens.refresh_tokens["refresh-0123456789"] = USER
+    tokens.requests.clear()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps(
+        {"auths": {token_registry.host: {"auth": base64.b64encode(b"<token>:").decode(),
+                                         "identitytoken": "refresh-0123456789"}}}))
+    report = run_json("publish", images.src(images.a), "--to", _dest(token_registry, "tok/identity"),
+                      env={"DOCKER_CONFIG": str(tmp_path / "docker")})
+    assert report["digest"] == images.digest(images.a)
+    assert tokens.requests and all(r.get("grant") == "refresh_token" for r in tokens.requests)
