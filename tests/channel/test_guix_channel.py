@@ -4,16 +4,18 @@ very derivations the command line computes, and the SRFI-64 suite passes."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from guixrun import REPO, derivations, guix, guix_chroot, scheme  # noqa: F401 (fixture)
+from guixrun import GUIX, REPO, derivations, guix, guix_chroot, scheme  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("guix_chroot")
 
@@ -141,24 +143,56 @@ def test_dev_manifest_derivations():
         assert f"-{tool}" in names, f"{tool} missing from the development manifest"
 
 
-def test_cuirass_jobs_are_the_command_line_derivations():
-    def cli_derivations(fresh: bool) -> dict[str, str]:
+def guix_catalog() -> dict[str, dict]:
+    catalog = tomllib.loads((REPO / "manifests/catalog.toml").read_text())
+    return {name: entry for name, entry in catalog["images"].items()
+            if entry.get("builder") in ("guix-system", "guix-pack")}
+
+
+def fsdgimg_derivation(name: str) -> str:
+    """The derivation `fsdgimg build NAME` builds: the Python side's own Guix driver."""
+    proc = subprocess.run([sys.executable, "-m", "fsdgimg", "build", name, "--derivation"], cwd=REPO,
+                          capture_output=True, text=True, env=dict(os.environ, FSDGIMG_GUIX=str(GUIX)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (drv,) = derivations(proc.stdout)
+    return drv
+
+
+def test_cuirass_jobs_are_what_the_command_line_and_fsdgimg_build():
+    """Packages: `guix build -d`; catalog images: `fsdgimg build NAME --derivation`. What Cuirass
+    builds is then what fsdgimg and users would build: Cuirass can serve their substitutes."""
+    def expected(fresh: bool) -> dict[str, str]:
         # `fresh` bypasses the cache: the fsdgimg package's source is the python/ directory of
         # the working tree, which may have changed since (someone editing while tests run).
-        get = (lambda f: f.__wrapped__) if fresh else (lambda f: f)
-        drvs = {f"{name}.x86_64-linux": drv for name, drv in zip(PACKAGES, get(package_drvs)())}
-        drvs |= {f"image.{name}.x86_64-linux": get(system_image_drv)(name) for name in SYSTEMS}
-        drvs |= {f"image.{name}.x86_64-linux": get(pack_drv)(name) for name in IMAGE_MANIFESTS}
-        return drvs
+        drvs = package_drvs.__wrapped__() if fresh else package_drvs()
+        jobs = {f"{name}.x86_64-linux": drv for name, drv in zip(PACKAGES, drvs)}
+        for name, entry in guix_catalog().items():
+            jobs[f"image.{name}.{entry.get('system', 'x86_64-linux')}"] = fsdgimg_derivation(name)
+        return jobs
 
     def jobs() -> dict[str, str]:
         out = guix("repl", "-L", "channel", "--", "tests/guix/ci-jobs.scm", "x86_64-linux").stdout
         return dict(line.split() for line in out.splitlines() if line.strip())
 
-    got = jobs()
-    if got != cli_derivations(fresh=False):
-        got = jobs()
-        assert got == cli_derivations(fresh=True)
+    got, want = jobs(), expected(fresh=False)
+    if got != want:
+        got, want = jobs(), expected(fresh=True)
+    assert got == want
+
+
+def test_cuirass_reads_the_catalog_as_toml_does():
+    out = scheme("(string-join (map (lambda (entry) (format #f \"~s\" (cons (car entry)"
+                 " (map (lambda (key) (assoc-ref (cdr entry) key))"
+                 " '(\"builder\" \"file\" \"manifest\" \"max-layers\" \"entry-point\" \"system\")))))"
+                 " ((@ (fsdgimg ci) guix-catalog-entries))) \"\\n\")")
+
+    def scheme_value(value):
+        return "#f" if value is None else f'"{value}"' if isinstance(value, str) else str(value)
+
+    want = "\n".join("(" + " ".join([f'"{name}"'] + [scheme_value(entry.get(key)) for key in
+                      ("builder", "file", "manifest", "max-layers", "entry-point", "system")]) + ")"
+                      for name, entry in guix_catalog().items())
+    assert out == want
 
 
 def test_catalog_guix_entries_are_channel_files():
@@ -207,7 +241,7 @@ def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     jobs = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
                 cwd=elsewhere).stdout
     names = {line.split()[0] for line in jobs.splitlines() if line.strip()}
-    assert {f"image.{name}.x86_64-linux" for name in SYSTEMS + IMAGE_MANIFESTS} <= names
+    assert {f"image.{name}.x86_64-linux" for name in guix_catalog()} <= names
 
 
 def test_package_requirements_match_pyproject():

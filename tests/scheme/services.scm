@@ -242,11 +242,34 @@
        (fsdgimg-python-requirements))
   (map (compose package-name second) (package-propagated-inputs fsdgimg)))
 
-(test-assert "ci: every system file and image manifest is found"
-  (and (equal? (map (cut basename <> ".scm") (system-image-files))
-               '("guix-minimal" "guix-registry"))
-       (lset<= string=? '("hello" "registry-tools")
-               (map (cut basename <> ".scm") (package-set-image-files)))))
+(test-assert "ci: the Guix images of the catalog"
+  (lset<= string=? '("guix-minimal" "guix-registry")
+          (map car (guix-catalog-entries))))
+
+(test-equal "ci: catalog reader keeps [images.NAME] scalars only"
+  '(("a" ("builder" . "guix-pack") ("max-layers" . 8) ("entry-point" . "bin/a #1"))
+    ("b" ("builder" . "guix-system") ("list" . #f) ("flag" . #t)))
+  (let ((file (string-append (or (getenv "TMPDIR") "/tmp") "/fsdgimg-catalog-"
+                             (number->string (getpid)) ".toml")))
+    (call-with-output-file file
+      (lambda (port)
+        (display "# The catalog.
+[images.a]
+builder = \"guix-pack\"  # a comment
+max-layers = 8
+entry-point = \"bin/a #1\"
+[images.a.more]
+builder = \"ignored\"
+[other]
+file = \"ignored\"
+[images.b]
+builder = \"guix-system\"
+list = [\"x\", \"y\"]
+flag = true
+" port)))
+    (let ((entries ((@@ (fsdgimg ci) catalog-entries) file)))
+      (delete-file file)
+      entries)))
 
 (test-equal "ci: packages of the channel"
   '("distribution-registry" "fsdgimg")
