@@ -8,8 +8,6 @@ import http.client
 import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,6 @@
 """The distribution-API client: authentication, blob upload (mount, chunks, resume), manifests."""
 
-from fsdgimg.registry.client import RegistryClient, RegistryError  # noqa: F401
-from fsdgimg.registry.push import PushReport, Pusher, push  # noqa: F401
+from fsdgimg.registry.client import RegistryClient, RegistryError
+from fsdgimg.registry.push import PushReport, Pusher, push
+
+__all__ = ["PushReport", "Pusher", "RegistryClient", "RegistryError", "push"]

@@ -25,7 +25,7 @@ from fsdgimg.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.reference import Reference
-from fsdgimg.registry.client import NETWORK_ERRORS, RETRY_STATUS, RegistryClient, RegistryError, error_detail
+from fsdgimg.registry.client import RegistryClient, RegistryError
 from fsdgimg.registry.state import PushState
 
 MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,4 +110,4 @@ def render_index(tree: Tree, public_host: str | None = None) -> str:
     total = sum(e.size for entries in repos.values() for e in entries)
     return _env.get_template("index.html.j2").render(
         repositories=repos, host=public_host or "", total=total,
-        short=lambda d: d.split(":", 1)[-1][:12], escape=html.escape)
+        short=lambda d: d.split(":", 1)[-1][:12])

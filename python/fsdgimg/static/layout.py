@@ -53,12 +53,6 @@ class Tree:
         self.store = self.v2 / "_store" / "sha256"
         self.web = self.root / "_web"
 
-    def exists(self) -> bool:
-        return (self.v2 / "index.json").is_file()
-
-    def repo_dir(self, name: str) -> Path:
-        return self.v2 / name
-
     def store_path(self, digest: Digest) -> Path:
         return self.v2 / "_store" / digest.algorithm / digest.hex
 
