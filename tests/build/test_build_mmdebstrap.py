@@ -157,3 +157,19 @@ def test_publish_to_a_real_registry(debian_catalog, tmp_path):
         assert inspect.returncode == 0, inspect.stderr
         labels = json.loads(inspect.stdout)
         assert labels["Digest"] == outcome["digest"]
+
+
+def test_publish_to_a_static_tree_that_clients_pull(debian_catalog, tmp_path):
+    from servers import FsdgimgServe
+    proc = run_cli("build", "debian-tiny", "--catalog", debian_catalog, "--tools", "host",
+                   "--out", tmp_path / "layout", "--publish", f"static:{tmp_path / 'public'}", "--json",
+                   env={"SOURCE_DATE_EPOCH": EPOCH})
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout)
+    assert outcome["published"] == f"static:{tmp_path / 'public'}/debian-tiny:latest {outcome['digest']}"
+    with FsdgimgServe(tmp_path / "serve", tmp_path / "public") as server:
+        inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=false",
+                                  f"docker://127.0.0.1:{server.port}/debian-tiny:latest"],
+                                 capture_output=True, text=True)
+    assert inspect.returncode == 0, inspect.stderr
+    assert json.loads(inspect.stdout)["Digest"] == outcome["digest"]

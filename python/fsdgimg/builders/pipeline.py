@@ -262,33 +262,7 @@ def _write(entry: Entry, final: Image, first: BuildResult, report: CheckReport |
 
 
 def _publish(image: Image, entry: Entry, dest: str) -> str:
-    """--publish: the same sinks as `fsdgimg publish` (registry, static tree, OCI layout, archive)."""
-    from fsdgimg.transport import parse
-    loc = parse(dest, for_writing=True)
-    tag = loc.tag or entry.tag
-    if loc.kind == "oci":
-        from fsdgimg.sinks.oci_layout import write_oci_layout
-        stored = write_oci_layout(loc.path, image, tag)
-        return f"oci:{loc.path}:{tag} {stored.digest}"
-    if loc.kind == "docker-archive":
-        from fsdgimg.sinks.docker_archive import write_docker_archive
-        write_docker_archive(loc.path, image, f"{entry.name}:{tag}")
-        return f"docker-archive:{loc.path}"
-    if loc.kind == "static":
-        from fsdgimg.static.writer import StaticPublisher
-        report = StaticPublisher(loc.path).publish(image, entry.name, tag)
-        return f"static:{loc.path}/{entry.name}:{tag} {report.digest}"
-    if loc.kind == "docker":
-        from fsdgimg.reference import Reference
-        from fsdgimg.registry import RegistryClient, push
-        from fsdgimg.registry.auth import find_credentials
-        ref = loc.reference
-        if ref.tag is None and ref.digest is None:
-            ref = Reference(ref.registry, ref.name, tag)
-        client = RegistryClient(ref.registry, credentials=find_credentials(ref.registry, ref.name))
-        try:
-            report = push(image, ref, client)
-        finally:
-            client.close()
-        return f"docker://{ref} {report.digest}"
-    raise UsageError(f"--publish {dest}: cannot publish to a {loc.kind} location")
+    """--publish: the same entry point as `fsdgimg publish` (registry, static tree, OCI layout, archive)."""
+    from fsdgimg.publish import publish_artifact
+    image.name, image.tag = entry.name, entry.tag   # what a static tree or an archive names it
+    return str(publish_artifact(image, dest, tag=entry.tag))
