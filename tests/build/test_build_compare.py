@@ -134,3 +134,16 @@ def test_html_escapes_hostile_paths(tmp_path):
     html = render_html(CheckReport("t", "d", "p", "amd64", "m", 1, [str(first.digest), str(second.digest)],
                                    [(2, c)]))
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_long_reports_are_cut_with_the_rest_in_json(tmp_path):
+    n = 2100
+    a = _layer(tmp_path / "a.tar", [_info(f"f{i:05}", data=b"a", mtime=1) for i in range(n)])
+    b = _layer(tmp_path / "b.tar", [_info(f"f{i:05}", data=b"a", mtime=2) for i in range(n)])
+    first, second = _import(a, "rootfs", tmp_path / "s1"), _import(b, "rootfs", tmp_path / "s2")
+    c = cmp.explain(cmp.compare(first, second), first, second)
+    report = CheckReport("t", "d", "p", "amd64", "m", None, [str(first.digest), str(second.digest)], [(2, c)])
+    assert f"{n} paths differ" in render_text(report)
+    assert f"… and {n - 500} more (see report.json)" in render_text(report)
+    assert f"… and {n - 2000} more paths" in render_html(report)
+    assert len(report.to_json()["comparisons"][0]["layers"][0]["files"]) == n

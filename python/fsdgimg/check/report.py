@@ -17,7 +17,8 @@ from fsdgimg.check.diffoscope import DiffoscopeRun
 
 REPRODUCIBLE = "reproducible"
 NOT_REPRODUCIBLE = "not reproducible"
-MAX_TEXT_FILES = 500       # differing paths listed per comparison in the text report
+MAX_TEXT_FILES = 500       # differing paths listed per layer in the text report
+MAX_HTML_FILES = 2000      # … and in the HTML page (all of them are in report.json)
 
 
 @dataclass
@@ -118,7 +119,8 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"),
 
 
 def render_html(r: CheckReport) -> str:
-    return _env.get_template("check-report.html").render(report=r, REPRODUCIBLE=REPRODUCIBLE)
+    return _env.get_template("check-report.html").render(report=r, REPRODUCIBLE=REPRODUCIBLE,
+                                                          limit=MAX_HTML_FILES)
 
 
 def save(r: CheckReport, directory: Path) -> dict[str, Path]:
