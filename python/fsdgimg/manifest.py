@@ -15,26 +15,18 @@ from fsdgimg.errors import InputError
 from fsdgimg.jsonio import dump_json, load_json
 
 
-@dataclass
-class ImageManifest:
-    media_type: str
-    config: Descriptor
-    layers: list[Descriptor]
-    annotations: dict[str, str] = field(default_factory=dict)
-    subject: Descriptor | None = None
-    raw: bytes | None = None
+class _Serialized:
+    """Exact bytes, made once (or kept as read), and the digest and descriptor that follow from them."""
 
-    @property
-    def is_docker(self) -> bool:
-        return self.media_type == mt.DOCKER_MANIFEST
+    media_type: str
+    raw: bytes | None
+
+    def _json(self) -> dict:
+        raise NotImplementedError
 
     def to_bytes(self) -> bytes:
         if self.raw is None:
-            obj: dict = {"schemaVersion": 2, "mediaType": self.media_type,
-                         "config": self.config.to_json(),
-                         "layers": [d.to_json() for d in self.layers]}
-            if self.subject:
-                obj["subject"] = self.subject.to_json()
+            obj = {"schemaVersion": 2, "mediaType": self.media_type, **self._json()}
             if self.annotations:
                 obj["annotations"] = dict(sorted(self.annotations.items()))
             self.raw = dump_json(obj)
@@ -49,7 +41,27 @@ class ImageManifest:
 
 
 @dataclass
-class ImageIndex:
+class ImageManifest(_Serialized):
+    media_type: str
+    config: Descriptor
+    layers: list[Descriptor]
+    annotations: dict[str, str] = field(default_factory=dict)
+    subject: Descriptor | None = None
+    raw: bytes | None = None
+
+    @property
+    def is_docker(self) -> bool:
+        return self.media_type == mt.DOCKER_MANIFEST
+
+    def _json(self) -> dict:
+        obj: dict = {"config": self.config.to_json(), "layers": [d.to_json() for d in self.layers]}
+        if self.subject:
+            obj["subject"] = self.subject.to_json()
+        return obj
+
+
+@dataclass
+class ImageIndex(_Serialized):
     media_type: str
     manifests: list[Descriptor]
     annotations: dict[str, str] = field(default_factory=dict)
@@ -59,21 +71,8 @@ class ImageIndex:
     def is_docker(self) -> bool:
         return self.media_type == mt.DOCKER_MANIFEST_LIST
 
-    def to_bytes(self) -> bytes:
-        if self.raw is None:
-            obj: dict = {"schemaVersion": 2, "mediaType": self.media_type,
-                         "manifests": [d.to_json() for d in self.manifests]}
-            if self.annotations:
-                obj["annotations"] = dict(sorted(self.annotations.items()))
-            self.raw = dump_json(obj)
-        return self.raw
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of(self.to_bytes())
-
-    def descriptor(self, annotations: dict | None = None) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, len(self.to_bytes()), annotations or {})
+    def _json(self) -> dict:
+        return {"manifests": [d.to_json() for d in self.manifests]}
 
 
 def parse_manifest(data: bytes, where: str, media_type: str | None = None) -> ImageManifest | ImageIndex:
