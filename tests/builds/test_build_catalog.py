@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_cli
+from .conftest import REPO, assert_one_line_error, run_cli
 
 SHIPPED = {"guix-minimal", "guix-registry", "guix-hello", "guix-registry-tools",
            "trisquel-minimal", "pureos-minimal", "parabola-minimal"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EPOCH, run_cli
+from .conftest import EPOCH, run_cli
 
 
 def _manifest(layout: Path, tag: str = "latest") -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GUIX_CHROOT, REPO, run_cli
+from .conftest import GUIX_CHROOT, REPO, run_cli
 from fsdgimg import catalog
 from fsdgimg.builders.guix_builders import GuixPackBuilder
 from fsdgimg.builders.pipeline import BuildOptions, run_build

@@ -1,0 +1,1 @@
+"""Tests of fsdgimg build/list: catalog, builders, Guix driver, --check and its report."""
