@@ -366,7 +366,6 @@ class Pusher:
         if ref.digest is not None and ref.digest != artifact.digest:
             raise InputError(f"{ref}: the image's digest is {artifact.digest}, not the one named")
         report = PushReport(str(ref), artifact.digest)
-        _ = self.client.base  # scheme and reachability, once, before the parallel uploads
         blobs: dict[Digest, tuple[Image, Descriptor]] = {}
         for x in walk(artifact):
             if isinstance(x, Image):
@@ -375,6 +374,14 @@ class Pusher:
                         continue  # foreign layers stay where their URLs say
                     blobs.setdefault(d.digest, (x, d))
         report.blobs_total = len(blobs)
+        # (This first request also settles the scheme and reachability, once, before parallel uploads.)
+        top = ref.tag if ref.tag is not None else str(artifact.digest)
+        if self.manifest_digest(top) == artifact.digest:
+            # The registry accepted this very manifest before, so it holds every blob and child it
+            # names (a registry refuses a manifest whose references are missing): nothing to send.
+            report.add(blobs_present=len(blobs), manifests_present=sum(1 for _ in walk(artifact)))
+            report.seconds = time.monotonic() - start
+            return report
         order = sorted(blobs.values(), key=lambda item: -item[1].size)  # big ones start first
         with cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="push") as pool:
             futures = [pool.submit(self.push_blob, img, d, report) for img, d in order]
@@ -387,10 +394,8 @@ class Pusher:
                 raise
         self.state.save()
         for x in walk(artifact):
-            top = x is artifact
-            reference = str(x.digest) if not top or ref.tag is None else ref.tag
-            if top and ref.tag is None and ref.digest is None:
-                reference = "latest"
+            is_top = x is artifact
+            reference = str(x.digest) if not is_top or ref.tag is None else ref.tag
             if self.manifest_digest(reference) == x.digest:
                 report.add(manifests_present=1)
                 continue
