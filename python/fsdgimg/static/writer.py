@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class StaticPublisher:
         self.tree = Tree(root)
         self.fsync = fsync
         self.link = link
+        self._counting = threading.Lock()
         self.jobs = jobs
         if web_options is None:
             try:
@@ -73,16 +75,17 @@ class StaticPublisher:
             return
         source = _blob_source_path(image, desc.digest)
         files.make_dirs(final.parent)
-        if source is not None and self.link and files.link_verified(source, final, desc.digest, desc.size,
-                                                                   fsync=self.fsync):
-            report.blobs_linked += 1
-        elif source is not None:
+        linked = source is not None and self.link and files.link_verified(source, final, desc.digest, desc.size,
+                                                                         fsync=self.fsync)
+        if not linked and source is not None:
             files.copy_verified(source, final, desc.digest, desc.size, fsync=self.fsync)
-        else:
+        elif not linked:
             with image.blobs.open(desc) as reader:
                 files.copy_stream_verified(reader, final, fsync=self.fsync)
-        report.blobs_written += 1
-        report.bytes_written += desc.size
+        with self._counting:  # several blobs are stored at once
+            report.blobs_linked += linked
+            report.blobs_written += 1
+            report.bytes_written += desc.size
 
     def _store_manifest(self, x: Artifact, name: str, report: StaticReport) -> Path:
         data = x.manifest.to_bytes()
