@@ -54,19 +54,23 @@ def split_name(text: str, default_tag: str | None) -> tuple[str, str | None]:
 
 
 def publish_artifact(artifact: Artifact, dest: str | Location, *, name: str | None = None, tag: str | None = None,
-                     registry: RegistryOptions | None = None, static: StaticOptions | None = None,
-                     progress=None) -> Published:
+                     additional_tags: list[str] = (), registry: RegistryOptions | None = None,
+                     static: StaticOptions | None = None, progress=None) -> Published:
     """Publish `artifact` to `dest`. `name` (NAME[:TAG]) and `tag` name it where the destination does
-    not (static:, and the tag of oci: / docker://HOST/NAME); they default to the image's own."""
+    not (static:, and the tag of oci: / docker://HOST/NAME); they default to the image's own.
+    `additional_tags` (registries and static trees) name the same image too."""
     loc = parse(dest, for_writing=True) if isinstance(dest, str) else dest
     default_tag = tag or artifact.tag or "latest"
+    extra = [check_tag(t) for t in additional_tags]
     if loc.kind == "docker":
-        return _push(artifact, loc.reference, default_tag, registry or RegistryOptions(), progress, name)
+        return _push(artifact, loc.reference, default_tag, registry or RegistryOptions(), progress, name, extra)
     if loc.kind == "static":
         image_name, image_tag = split_name(name, default_tag) if name else (artifact.name, default_tag)
         if not image_name:
             raise UsageError(f"{artifact.where}: the image has no name of its own: give --name NAME[:TAG]")
-        return _static(artifact, loc.path, check_name(image_name), image_tag, static or StaticOptions())
+        return _static(artifact, loc.path, check_name(image_name), image_tag, static or StaticOptions(), extra)
+    if extra:
+        raise UsageError(f"--additional-tag is for docker:// and static: destinations, not {loc.kind}:")
     if name:
         raise UsageError(f"--name is for static: destinations; {loc} names the image itself")
     if loc.kind == "oci":
@@ -83,7 +87,7 @@ def publish_artifact(artifact: Artifact, dest: str | Location, *, name: str | No
 
 
 def _push(artifact: Artifact, ref: Reference, default_tag: str, opts: RegistryOptions, progress,
-          name: str | None) -> Published:
+          name: str | None, extra: list[str]) -> Published:
     from fsdgimg.registry import RegistryClient, push
     from fsdgimg.registry.auth import find_credentials
     from fsdgimg.registry.state import PushState
@@ -98,14 +102,14 @@ def _push(artifact: Artifact, ref: Reference, default_tag: str, opts: RegistryOp
                             ca_file=opts.ca_file, connections=max(2, opts.jobs + 2))
     try:
         report = push(artifact, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
-                      state=PushState(enabled=opts.remember), progress=progress)
+                      state=PushState(enabled=opts.remember), progress=progress, additional_tags=extra)
     finally:
         client.close()
     return Published(f"docker://{ref}", str(report.digest), report.to_json())
 
 
-def _static(artifact: Artifact, root: Path, name: str, tag: str, opts: StaticOptions) -> Published:
+def _static(artifact: Artifact, root: Path, name: str, tag: str, opts: StaticOptions, extra: list[str]) -> Published:
     from fsdgimg.static.writer import StaticPublisher
     web = opts.web if opts.web and any(opts.web.values()) else None
-    report = StaticPublisher(root, fsync=opts.fsync, web_options=web, link=opts.link).publish(artifact, name, tag)
+    report = StaticPublisher(root, fsync=opts.fsync, web_options=web, link=opts.link).publish(artifact, name, tag, extra)
     return Published(f"static:{root}/{name}:{tag}", report.digest, dict(report.__dict__))

@@ -178,3 +178,17 @@ def test_persistent_server_errors_give_one_clear_line(images, registry):
     assert proc.returncode == 1 and proc.err.count("\n") == 1 and "Traceback" not in proc.err
     assert proxy.host in proc.err and "500" in proc.err
     assert proxy.count == 3, proc.err  # the first try and two retries
+
+
+def test_additional_tags_and_digestfile(images, registry, tmp_path):
+    digestfile = tmp_path / "digest"
+    report = run_json("publish", images.src(images.b), "--to", f"docker://{registry.host}/tags/b:2024.1",
+                      "--additional-tag", "latest", "--additional-tag", "stable", "--digestfile", digestfile)
+    digest = images.digest(images.b)
+    assert digestfile.read_text() == digest == report["digest"]
+    for tag in ("2024.1", "latest", "stable"):
+        assert registry.manifest_digest("tags/b", tag) == digest
+    assert report["manifests_put"] == 3
+    again = run_json("publish", images.src(images.b), "--to", f"docker://{registry.host}/tags/b:2024.1",
+                     "--additional-tag", "latest", "--additional-tag", "stable")
+    assert again["manifests_put"] == 0 and again["bytes_sent"] == 0

@@ -289,3 +289,17 @@ def test_tree_readable_by_the_web_server_whatever_the_umask(images, tmp_path):
         for f in filenames:
             if not f.startswith("."):
                 assert os.stat(os.path.join(dirpath, f)).st_mode & 0o444 == 0o444, f
+
+
+def test_additional_tags(images, tmp_path, skopeo):
+    tree = tmp_path / "tree"
+    report = run_json("publish", images.src(images.b), "--to", f"static:{tree}", "--name", "tags/b:2024.1",
+                      "--additional-tag", "latest")
+    assert report["tag_moved"]
+    tags = json.loads((tree / "v2" / "tags" / "b" / "_tags.json").read_text())["tags"]
+    assert tags == ["2024.1", "latest"]
+    with FsdgimgServe(tmp_path / "serve", tree) as server:
+        for tag in tags:
+            assert skopeo.digest(f"docker://127.0.0.1:{server.port}/tags/b:{tag}") == images.digest(images.b)
+    proc = run("publish", images.src(images.b), "--to", f"oci:{tmp_path / 'l'}", "--additional-tag", "x", check=False)
+    assert proc.returncode == 2 and "--additional-tag" in proc.err

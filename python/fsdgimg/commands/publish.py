@@ -4,6 +4,7 @@ or a docker archive."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from fsdgimg.commands.convert import add_image_options, options_from
 from fsdgimg.errors import UsageError
@@ -21,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--to", required=True, metavar="DEST", dest="dest")
     p.add_argument("--name", metavar="NAME[:TAG]",
                    help="static: repository and tag (default: the image's own name and tag)")
+    p.add_argument("--additional-tag", action="append", default=[], metavar="TAG",
+                   help="docker:// and static: also tag the image TAG (repeatable), e.g. latest")
+    p.add_argument("--digestfile", metavar="FILE", help="write the published manifest's digest to FILE")
     g = p.add_argument_group("registry (docker://)")
     g.add_argument("--username", help="user name (the password comes from --password-stdin)")
     g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -67,7 +71,11 @@ def run(args) -> int:
             raise UsageError(f"--name is for static: destinations; {dest} names the image itself")
         # convert re-reads the source with all the image options (compression, platform, epoch).
         from fsdgimg.convert import convert
+        if args.additional_tag:
+            raise UsageError(f"--additional-tag is for docker:// and static: destinations, not {dest.kind}:")
         result = convert(args.src, args.dest, options)
+        if args.digestfile:
+            Path(args.digestfile).write_text(result["digest"])
         return _print(args, result, f"{result['destination']} {result['digest']}")
     if dest.kind not in ("docker", "static"):
         raise UsageError(f"{args.dest}: cannot publish to a {dest.kind} location")
@@ -82,8 +90,10 @@ def run(args) -> int:
             artifact = annotate(artifact, options.annotations)
         label = f"pushing to {dest.reference.registry}" if dest.kind == "docker" else f"publishing to {dest.path}"
         with Progress(label) as bar:
-            published = publish_artifact(artifact, dest, name=args.name, registry=registry, static=static,
-                                         progress=bar)
+            published = publish_artifact(artifact, dest, name=args.name, additional_tags=args.additional_tag,
+                                         registry=registry, static=static, progress=bar)
+    if args.digestfile:
+        Path(args.digestfile).write_text(published.digest)
     r = published.report
     if not args.json:
         if dest.kind == "docker":

@@ -361,6 +361,15 @@ class Pusher:
                                 f"expected {x.digest} (the registry rewrote it)")
 
     # -- the whole image -----------------------------------------------------------------------
+    def tag(self, artifact: Artifact, tags: list[str], report: PushReport) -> None:
+        """Point more tags at an image already pushed (no-op for a tag that already names it)."""
+        for tag in tags:
+            if self.manifest_digest(tag) == artifact.digest:
+                report.add(manifests_present=1)
+            else:
+                self.put_manifest(artifact, tag)
+                report.add(manifests_put=1)
+
     def push(self, artifact: Artifact, ref: Reference) -> PushReport:
         start = time.monotonic()
         if ref.digest is not None and ref.digest != artifact.digest:
@@ -405,7 +414,14 @@ class Pusher:
         return report
 
 
-def push(artifact: Artifact, ref: Reference, client: RegistryClient, **options) -> PushReport:
+def push(artifact: Artifact, ref: Reference, client: RegistryClient, *, additional_tags: list[str] = (),
+         **options) -> PushReport:
     if ref.registry is None:
         raise FsdgimgError(f"{ref}: no registry host to push to")
-    return Pusher(client, ref.name, **options).push(artifact, ref)
+    pusher = Pusher(client, ref.name, **options)
+    report = pusher.push(artifact, ref)
+    if additional_tags:
+        start = time.monotonic() - report.seconds
+        pusher.tag(artifact, [t for t in additional_tags if t != ref.tag], report)
+        report.seconds = time.monotonic() - start
+    return report

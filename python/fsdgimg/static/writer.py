@@ -101,11 +101,13 @@ class StaticPublisher:
             report.manifests_written += 1
         return path
 
-    def publish(self, artifact: Artifact, name: str, tag: str | None) -> StaticReport:
+    def publish(self, artifact: Artifact, name: str, tag: str | None,
+                additional_tags: list[str] = ()) -> StaticReport:
         start = time.monotonic()
         check_name(name)
-        if tag is not None:
-            check_tag(tag)
+        tags = list(dict.fromkeys([t for t in (tag, *additional_tags) if t is not None]))
+        for t in tags:
+            check_tag(t)
         for x in walk(artifact):
             check_kind(x.manifest.media_type, x.where)
         report = StaticReport(str(self.tree.root), name, tag, str(artifact.digest))
@@ -125,8 +127,8 @@ class StaticPublisher:
                 files.link(self.tree.store_path(d.digest), self.tree.blob_path(name, d.digest))
             for x in walk(artifact):
                 self._store_manifest(x, name, report)
-            if tag is not None:
-                report.tag_moved = self._set_tag(name, tag, artifact)
+            for t in tags:  # after everything they reach, each by one rename
+                report.tag_moved |= self._set_tag(name, t, artifact)
             self.refresh(report, names=[name])
         report.seconds = time.monotonic() - start
         return report
