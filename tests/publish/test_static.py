@@ -303,3 +303,24 @@ def test_additional_tags(images, tmp_path, skopeo):
             assert skopeo.digest(f"docker://127.0.0.1:{server.port}/tags/b:{tag}") == images.digest(images.b)
     proc = run("publish", images.src(images.b), "--to", f"oci:{tmp_path / 'l'}", "--additional-tag", "x", check=False)
     assert proc.returncode == 2 and "--additional-tag" in proc.err
+
+
+def test_gc_spares_a_pull_in_progress(images, tmp_path):
+    """A client resolved the tag, the tag moved, gc ran: within the grace period the client still gets
+    every blob of the image it resolved; with no grace it would not."""
+    tree = tmp_path / "tree"
+    publish(images, images.a, tree, "race/x")
+    with FsdgimgServe(tmp_path / "serve", tree) as server:
+        status, _, body = fetch(server.port, "/v2/race/x/manifests/v1")
+        assert status == 200
+        old = json.loads(body)
+        run("publish", images.src(images.b), "--to", f"static:{tree}", "--name", "race/x:v1")
+        run("gc", f"static:{tree}")  # default grace: 1 h
+        for blob in [old["config"], *old["layers"]]:
+            status, _, data = fetch(server.port, f"/v2/race/x/blobs/{blob['digest']}")
+            assert status == 200 and "sha256:" + hashlib.sha256(data).hexdigest() == blob["digest"]
+        run("gc", f"static:{tree}", "--grace", "0")
+        assert fetch(server.port, f"/v2/race/x/blobs/{old['layers'][0]['digest']}", "HEAD")[0] == 404
+        new = json.loads(fetch(server.port, "/v2/race/x/manifests/v1")[2])
+        for blob in [new["config"], *new["layers"]]:
+            assert fetch(server.port, f"/v2/race/x/blobs/{blob['digest']}", "HEAD")[0] == 200
