@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,17 +10,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from fixtures.cli import fsdgimg  # noqa: E402
 from fixtures.guixarchive import make_guix_archive  # noqa: E402
-
-
-def fsdgimg(*args: str, check: bool = True, input: bytes | None = None, env=None) -> subprocess.CompletedProcess:
-    """Run the real command line, as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "fsdgimg", *map(str, args)], capture_output=True,
-                          input=input, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"fsdgimg {' '.join(map(str, args))} failed ({proc.returncode}):\n"
-                             f"{proc.stderr.decode(errors='replace')}")
-    return proc
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fsdgimg
+from fixtures.cli import fsdgimg
 from fixtures.guixarchive import make_guix_archive
 
 

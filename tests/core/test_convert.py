@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fsdgimg
+from fixtures.cli import fsdgimg
 from fixtures.guixarchive import layer_tars, make_guix_archive
 
 ARCHIVES = ["single.tar", "single.tar.gz", "layered.tar", "layered.tar.gz"]

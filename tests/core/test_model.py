@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import fsdgimg
+from fixtures.cli import fsdgimg
 from fixtures.multiplatform import make_index_layout
 from fsdgimg import mediatypes as mt
 from fsdgimg.descriptor import Descriptor, Platform
