@@ -51,6 +51,18 @@ def write_bytes(final: Path, data: bytes, *, fsync: bool = True) -> bool:
     return True
 
 
+def _place(final: Path, make) -> None:
+    """Create an entry with make(tmp) at a temporary name beside `final`, then rename it into place."""
+    make_dirs(final.parent)
+    tmp = tmp_name(final)
+    tmp.unlink(missing_ok=True)
+    try:
+        make(tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def link(source: Path, final: Path) -> bool:
     """Hard-link `source` at `final` by rename; False when `final` is that very file already."""
     try:
@@ -58,14 +70,7 @@ def link(source: Path, final: Path) -> bool:
             return False
     except OSError:
         pass
-    make_dirs(final.parent)
-    tmp = tmp_name(final)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _place(final, lambda tmp: os.link(source, tmp))
     return True
 
 
@@ -76,14 +81,7 @@ def symlink(target: str, final: Path) -> bool:
             return False
     except OSError:
         pass
-    make_dirs(final.parent)
-    tmp = tmp_name(final)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.symlink(target, tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _place(final, lambda tmp: os.symlink(target, tmp))
     return True
 
 
@@ -166,16 +164,10 @@ def link_verified(source: Path, final: Path, digest: Digest, size: int, *, fsync
             os.fsync(fd)  # the source may have been written moments ago and not be on disk yet
         finally:
             os.close(fd)
-    tmp = tmp_name(final)
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(source, tmp)
+        _place(final, lambda tmp: os.link(source, tmp))
     except OSError:
         return False
-    try:
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     return True
 
 
