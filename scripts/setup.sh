@@ -10,7 +10,7 @@ packages=(
   mmdebstrap debootstrap diffoscope-minimal tar gzip zstd pigz ca-certificates
   # real peers the tests and benchmarks run against
   skopeo umoci podman containerd docker-registry nginx apache2 caddy
-  apache2-utils uidmap fuse-overlayfs curl time python3-venv
+  apache2-utils openssl uidmap fuse-overlayfs curl time python3-venv
 )
 missing=()
 for p in "${packages[@]}"; do
