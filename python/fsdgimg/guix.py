@@ -59,6 +59,16 @@ class CheckOutcome:
     message: str = ""
 
 
+def _build_flags(derivation: bool, grafts: bool, provenance: bool) -> list[str]:
+    """The options `guix system image` and `guix pack` share."""
+    flags = [] if grafts else ["--no-grafts"]
+    if provenance:
+        flags.append("--save-provenance")
+    if derivation:
+        flags.append("-d")
+    return flags
+
+
 @dataclass
 class Guix:
     load_path: list[Path] = field(default_factory=list)   # -L: this channel's modules
@@ -93,13 +103,7 @@ class Guix:
 
     def system_image_command(self, file: Path, *, derivation: bool, image_type: str = "docker",
                              grafts: bool = False, provenance: bool = True) -> list[str]:
-        opts = [f"--image-type={image_type}"]
-        if not grafts:
-            opts.append("--no-grafts")
-        if provenance:
-            opts.append("--save-provenance")
-        if derivation:
-            opts.append("-d")
+        opts = [f"--image-type={image_type}", *_build_flags(derivation, grafts, provenance)]
         return self.command("system", "image", *opts, str(file), system=True)
 
     def pack_command(self, manifest: Path, *, derivation: bool, max_layers: int | None = None,
@@ -110,12 +114,7 @@ class Guix:
             opts.append(f"--max-layers={max_layers}")
         if entry_point:
             opts.append(f"--entry-point={entry_point}")
-        if not grafts:
-            opts.append("--no-grafts")
-        if provenance:
-            opts.append("--save-provenance")
-        if derivation:
-            opts.append("-d")
+        opts += _build_flags(derivation, grafts, provenance)
         return self.command("pack", *opts, system=True)
 
     # -- running ----------------------------------------------------------------------------------
