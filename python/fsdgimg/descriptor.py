@@ -113,11 +113,3 @@ class Descriptor:
         if self.artifact_type:
             out["artifactType"] = self.artifact_type
         return out
-
-    def with_annotations(self, annotations: dict[str, str]) -> "Descriptor":
-        return Descriptor(self.media_type, self.digest, self.size, dict(annotations),
-                          self.platform, self.urls, self.artifact_type)
-
-    def with_platform(self, platform: Platform | None) -> "Descriptor":
-        return Descriptor(self.media_type, self.digest, self.size, self.annotations,
-                          platform, self.urls, self.artifact_type)

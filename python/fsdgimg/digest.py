@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from fsdgimg.errors import DigestMismatch, InputError
 
@@ -50,15 +50,6 @@ class Digest:
         return f"{self.algorithm}:{self.hex[:12]}"
 
 
-def sha256_stream(stream: BinaryIO) -> tuple[Digest, int]:
-    h = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(CHUNK):
-        h.update(chunk)
-        size += len(chunk)
-    return Digest.from_hash(h), size
-
-
 class VerifyingReader:
     """Reads a stream and checks, at its end, that it had the expected size and digest.
 
@@ -100,10 +91,6 @@ class VerifyingReader:
         if actual != self._digest:
             raise DigestMismatch(f"{self._what}: content has digest {actual}, expected {self._digest}")
 
-    def readinto_all(self) -> None:
-        while self.read(CHUNK):
-            pass
-
     def close(self) -> None:
         self._raw.close()
 
@@ -113,7 +100,3 @@ class VerifyingReader:
     def __exit__(self, *exc):
         self.close()
 
-
-def iter_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterable[bytes]:
-    while chunk := stream.read(size):
-        yield chunk

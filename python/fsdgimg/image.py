@@ -104,11 +104,3 @@ def walk(x: Artifact) -> Iterator[Artifact]:
 
 def blob_descriptors(image: Image) -> list[Descriptor]:
     return [image.manifest.config, *image.layers]
-
-
-def manifest_bytes(x: Artifact) -> bytes:
-    return x.manifest.to_bytes()
-
-
-def media_type(x: Artifact) -> str:
-    return x.manifest.media_type

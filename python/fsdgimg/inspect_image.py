@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fsdgimg import mediatypes as mt
-from fsdgimg.image import Artifact, Image, Index
+from fsdgimg.image import Artifact, Index
 
 
 def describe(x: Artifact) -> dict:

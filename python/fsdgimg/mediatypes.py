@@ -40,10 +40,6 @@ def layer_compression(media_type: str) -> str | None:
     return _LAYER_COMPRESSION.get(media_type)
 
 
-def is_layer(media_type: str) -> bool:
-    return media_type in _LAYER_COMPRESSION
-
-
 def layer_media_type(compression: str, docker: bool = False) -> str:
     table = DOCKER_LAYERS if docker else OCI_LAYERS
     if compression not in table:

@@ -4,15 +4,11 @@ docker://HOST/NAME[:TAG|@DIGEST], static:DIR, or a bare path recognised by its c
 from __future__ import annotations
 
 import os
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.reference import Reference, check_tag
-
-KINDS = ("oci", "docker-archive", "docker", "static", "rootfs")
-
 
 @dataclass(frozen=True)
 class Location:
@@ -69,15 +65,8 @@ def detect(path: Path) -> str:
         if (path / "v2").is_dir():
             return "static"
         return "rootfs"
-    # A docker archive has manifest.json near its start or end; looking costs one pass over the
-    # member headers, so leave it to the archive reader: treat archives holding manifest.json
-    # as docker archives, everything else as a root file system tarball.
+    # Docker and Guix archives start with image-shaped member names (manifest.json, <hex>/,
+    # sha256:<hex>/, blobs/sha256/); a root file system starts with bin, etc, usr...
     from fsdgimg.sources.docker_archive import looks_like_docker_archive
     return "docker-archive" if looks_like_docker_archive(path) else "rootfs"
 
-
-def is_tarball(path: Path) -> bool:
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False

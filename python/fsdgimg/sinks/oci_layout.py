@@ -73,7 +73,7 @@ class LayoutWriter:
         index = ImageIndex(mt.OCI_INDEX, keep + self._entries)
         root = self._staging or self.dest
         if self._staging is not None:
-            (root / "oci-layout").write_bytes(dump_json({"imageLayoutVersion": "1.0.0"}))
+            (root / "oci-layout").write_bytes(dump_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}))
         _write_atomically(root / "index.json", index.to_bytes())
         if self._staging is not None:
             os.chmod(self._staging, 0o755)

@@ -10,7 +10,7 @@ from fsdgimg.descriptor import Descriptor, Platform
 from fsdgimg.errors import InputError
 from fsdgimg.image import Artifact, Image, Index
 from fsdgimg.jsonio import load_json
-from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest
+from fsdgimg.manifest import ImageIndex, parse_manifest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_DEPTH = 8
@@ -31,10 +31,6 @@ def read_index_json(root: Path) -> ImageIndex:
     if not isinstance(index, ImageIndex):
         raise InputError(f"{root}/index.json: not an image index")
     return index
-
-
-def tags(root: Path) -> list[str]:
-    return [d.annotations[REF_NAME] for d in read_index_json(root).manifests if REF_NAME in d.annotations]
 
 
 def select(index: ImageIndex, tag: str | None, where: str) -> Descriptor:
