@@ -10,4 +10,10 @@ bash scripts/setup.sh
 if (($# == 0)); then
   set -- build trisquel-minimal --check --publish static:public
 fi
+# Reproducible builds need a fixed time for every file they create: by default the time of the
+# checkout's last commit, so that anyone rebuilding the same commit gets the same bits.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ] && git rev-parse --git-dir >/dev/null 2>&1; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
+  export SOURCE_DATE_EPOCH
+fi
 exec .venv/bin/fsdgimg "$@"

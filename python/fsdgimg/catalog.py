@@ -26,7 +26,8 @@ _KEYS = {
     "guix-system": {"file": str, "channels": str, "system": str},
     "guix-pack": {"manifest": str, "channels": str, "system": str, "max-layers": int},
     "debootstrap": {"mirror": str, "suite": str, "components": list, "variant": str,
-                    "include": list, "keyring": str, "keyring-package": str, "hooks": list,
+                    "include": list, "keyring": str, "keyring-package": str, "keyring-source": dict,
+                    "hooks": list,
                     "script": str},
     "pacstrap": {"mirror": str, "suite": str, "packages": list, "keyring-package": str},
 }
@@ -152,10 +153,22 @@ def _entry(name: str, table, path: Path, base: Path) -> Entry:
         raise InputError(f"{where}: unknown architecture {arch!r} (OCI names: {', '.join(sorted(_ARCHES))})")
     if "system" in table and _GUIX_SYSTEM_ARCH.get(table["system"]) != arch:
         raise InputError(f"{where}: Guix system {table['system']!r} does not build {arch} images")
+    if "keyring-source" in table:
+        _check_keyring_source(table["keyring-source"], where)
     if "max-layers" in table and not 1 <= table["max-layers"] <= 127:
         raise InputError(f"{where}: max-layers must be between 1 and 127")
     options = {k: v for k, v in table.items() if k not in ("builder", "distribution", "architecture", "description")}
     return Entry(name, builder, table["distribution"], arch, table.get("description", ""), options, base)
+
+
+def _check_keyring_source(source: dict, where: str) -> None:
+    """{url, sha256, member}: where to fetch a keyring the host lacks, pinned by its tarball's hash."""
+    if set(source) != {"url", "sha256", "member"} or not all(isinstance(v, str) for v in source.values()):
+        raise InputError(f"{where}: keyring-source needs exactly url, sha256 and member (strings)")
+    if not re.fullmatch(r"[0-9a-f]{64}", source["sha256"]):
+        raise InputError(f"{where}: keyring-source sha256 must be 64 lower-case hex digits")
+    if not source["url"].startswith(("https://", "http://")):
+        raise InputError(f"{where}: keyring-source url must be http(s); the sha256 pin makes plain http safe")
 
 
 def guix_system_for(architecture: str) -> str:

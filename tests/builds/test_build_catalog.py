@@ -110,9 +110,13 @@ def test_parabola_is_not_available_here(tmp_path):
 
 
 def test_host_tools_need_the_distribution_keyring(tmp_path):
-    """Trisquel's keyring is not installed here: the host-tools build says so before downloading."""
-    proc = run_cli("build", "trisquel-minimal", "--tools", "host", "--out", tmp_path / "o")
-    assert_one_line_error(proc, 1, "trisquel-archive-keyring.gpg is not installed", "trisquel-keyring")
+    """Trisquel's keyring is not installed here: the host-tools build fetches it from Trisquel (pinned),
+    and says in one line when it cannot. A proxy on a closed loopback port makes the archive
+    unreachable whatever the network (it is unreachable from these machines anyway)."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HTTP_PROXY": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9"}
+    proc = run_cli("build", "trisquel-minimal", "--tools", "host", "--out", tmp_path / "o", env=env)
+    assert_one_line_error(proc, 1, "trisquel-minimal: cannot fetch the keyring from http://archive.trisquel.info/")
     assert list(tmp_path.iterdir()) == []
 
 

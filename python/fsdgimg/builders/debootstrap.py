@@ -16,6 +16,7 @@ from fsdgimg.builders.base import Builder, BuildResult, Context, NotAvailable, r
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
 from fsdgimg.guix import available as guix_available
+from fsdgimg.keyring import fetch_keyring
 
 KEYRING_DIRS = (Path("/usr/share/keyrings"), Path("/etc/apt/trusted.gpg.d"))
 
@@ -46,6 +47,9 @@ def host_keyring(entry: Entry) -> Path | None:
     for d in KEYRING_DIRS:
         if (d / name).is_file():
             return d / name
+    source = entry.get("keyring-source")
+    if source:
+        return fetch_keyring(source["url"], source["sha256"], source["member"], entry.name)
     raise NotAvailable(f"{entry.name}: keyring {name} is not installed on this host "
                        f"(looked in {', '.join(map(str, KEYRING_DIRS))}); "
                        f"install it, or build with Guix ({entry.get('keyring-package', 'its keyring package')})")
