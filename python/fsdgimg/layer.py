@@ -51,7 +51,9 @@ class _Tee:
 def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, what: str,
                  docker: bool = False) -> LayerBlob:
     """Read a layer tar (plain, gzip or zstd: told by its magic number) once and store it compressed."""
-    head = stream.read(4)
+    head = b""
+    while len(head) < 4 and (more := stream.read(4 - len(head))):  # short reads are allowed
+        head += more
     source_compression = detect(head)
     plain = open_decompressed(_Prefixed(head, stream), source_compression, what)
     with store.writer() as blob:
