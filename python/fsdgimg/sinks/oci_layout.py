@@ -36,6 +36,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class LayoutWriter:
+    """Collects images into `store`, then commit() makes them appear at once under their tags."""
+
     def __init__(self, dest: Path):
         self.dest = Path(dest)
         self._staging: Path | None = None
@@ -91,11 +93,8 @@ class LayoutWriter:
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc):
-        if exc_type is not None:
-            self.abort()
-        elif self._staging is not None:
-            self.abort()
+    def __exit__(self, *exc):
+        self.abort()  # after commit() there is nothing left to abort
 
 
 def write_oci_layout(dest: Path, artifact: Artifact, tag: str | None, *, trusted: bool = False) -> Artifact:
