@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform as _host
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
@@ -113,3 +113,9 @@ class Descriptor:
         if self.artifact_type:
             out["artifactType"] = self.artifact_type
         return out
+
+    def with_annotations(self, annotations: dict[str, str]) -> "Descriptor":
+        return replace(self, annotations=dict(annotations))
+
+    def with_platform(self, platform: Platform | None) -> "Descriptor":
+        return replace(self, platform=platform)
