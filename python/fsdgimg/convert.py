@@ -57,8 +57,7 @@ def convert(src: str, dest: str, options: ConvertOptions | None = None) -> dict:
         tag = out.tag or options.tag or artifact.tag or "latest"
         if docker:
             from fsdgimg.sinks.docker_archive import write_docker_archive
-            image = artifact
-            result = write_docker_archive(out.path, image, f"{artifact.name or 'image'}:{tag}")
+            result = write_docker_archive(out.path, artifact, f"{artifact.name or 'image'}:{tag}")
             return {"destination": str(out.path), "format": "docker-archive", "tag": tag, **result}
         from fsdgimg.sinks.oci_layout import LayoutWriter
         with LayoutWriter(out.path) as writer:
