@@ -9,15 +9,29 @@ packages=(
   # fsdgimg's own tools: rootfs builders, comparison
   mmdebstrap debootstrap diffoscope-minimal tar gzip zstd pigz ca-certificates
   # real peers the tests and benchmarks run against
-  skopeo umoci podman containerd docker-registry nginx apache2 caddy
+  skopeo umoci podman containerd docker-registry nginx apache2 caddy docker.io
   apache2-utils openssl uidmap fuse-overlayfs curl time python3-venv
+  # foreign architectures: qemu-user emulation registered with binfmt_misc, and arch-test to ask
+  # whether this host can run an architecture's binaries
+  qemu-user-static binfmt-support arch-test
 )
+sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+
+# binfmt_misc is not mounted at boot on every machine (containers, minimal VMs): without it
+# binfmt-support registers nothing and foreign-architecture builds cannot run.
+binfmt=/proc/sys/fs/binfmt_misc
+mount_binfmt() {
+  if [ -d "$binfmt" ] && [ ! -e "$binfmt/register" ]; then
+    $sudo mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null \
+      || echo "setup: cannot mount binfmt_misc; foreign architectures will not build here" >&2
+  fi
+}
+mount_binfmt
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   echo "setup: installing ${missing[*]}" >&2
   # Debian's nginx, apache2 and docker-registry would start system services on ports 80 and 5000
   # (and apache2 fails to install where nginx already holds 80): keep them from starting at all;
@@ -32,6 +46,13 @@ if ((${#missing[@]})); then
   trap '[ "$own_policy" = 1 ] && $sudo rm -f "$policy"' EXIT
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The packages register their interpreters when installed; on a machine that booted since (a
+# fresh, empty binfmt_misc) they must be enabled again. update-binfmts is idempotent.
+if [ -e "$binfmt/register" ] && [ ! -e "$binfmt/qemu-aarch64" ] && command -v update-binfmts >/dev/null; then
+  $sudo update-binfmts --enable >/dev/null 2>&1 \
+    || echo "setup: update-binfmts --enable failed; foreign architectures may not build here" >&2
 fi
 
 python=${PYTHON:-python3}

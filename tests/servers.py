@@ -3,7 +3,7 @@
 Every server is a child process we started: stopped by its PID and waited on (PID 1 here does not
 reap), never by name. Import from any test:
 
-    from servers import Registry, Nginx, Containerd, Podman, FsdgimgServe, Skopeo, free_port
+    from servers import Registry, Nginx, Containerd, Dockerd, Podman, FsdgimgServe, Skopeo, free_port
 
 Each class is a context manager; `start()` returns once the server answers.
 """
@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -460,6 +461,83 @@ class Containerd(ServerProcess):
         for line in self.ctr("images", "list", "-q").stdout.split():
             self.ctr("images", "rm", "--sync", line, check=False)
         self.ctr("content", "prune", "references", check=False)
+
+
+class Dockerd(ServerProcess):
+    """A private Docker daemon (Debian's docker.io), started by hand as on a machine without systemd:
+    its own data root, exec root, socket and pid file under `workdir`, no iptables and no bridge
+    (containers run with --network none), the vfs storage driver (works on any file system), plain
+    HTTP allowed for `insecure_registries` ("127.0.0.1:PORT"). Its own containerd is its child and
+    goes with it. `docker(...)` runs Debian's docker CLI against it, with a config dir of its own."""
+
+    name = "dockerd"
+    DOCKERD = "/usr/sbin/dockerd"
+    DOCKER = "/usr/bin/docker"    # Debian's CLI, not whatever else is first on PATH
+
+    def __init__(self, workdir: Path, insecure_registries: "list[str] | tuple[str, ...]" = ()):
+        super().__init__(workdir)
+        self.insecure_registries = list(insecure_registries)
+        (self.workdir / "config").mkdir(exist_ok=True)
+        # Sockets live in the exec root: a unix socket's path must fit in 108 bytes, which
+        # containerd's `exec/containerd/containerd.sock.ttrpc` under a pytest temp dir does not.
+        # So the exec root is a short directory of its own, removed when the daemon stops.
+        self.exec_root = Path(tempfile.mkdtemp(prefix="dockerd-", dir="/tmp"))
+        self.socket = self.exec_root / "docker.sock"
+
+    def command(self) -> list[str]:
+        argv = [self.DOCKERD, "--iptables=false", "--ip6tables=false", "--bridge=none",
+                "--storage-driver=vfs", "--data-root", str(self.workdir / "data"),
+                "--exec-root", str(self.exec_root), "-H", f"unix://{self.socket}",
+                "--pidfile", str(self.workdir / "docker.pid"),
+                # a private config file, so the host's /etc/docker/daemon.json does not apply
+                "--config-file", str(self._daemon_json())]
+        for registry in self.insecure_registries:
+            argv += ["--insecure-registry", registry]
+        return argv
+
+    def _daemon_json(self) -> Path:
+        path = self.workdir / "daemon.json"
+        path.write_text("{}\n")
+        return path
+
+    def client_env(self) -> dict:
+        return dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_CONFIG=str(self.workdir / "config"))
+
+    def ready(self) -> bool:
+        if not self.socket.exists():
+            return False
+        return subprocess.run([self.DOCKER, "version"], capture_output=True, env=self.client_env(),
+                              timeout=30).returncode == 0
+
+    def start(self, timeout: float = 60.0):
+        return super().start(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        # dockerd stops its containers and its containerd on SIGTERM; give it the time to.
+        super().stop(timeout)
+        shutil.rmtree(self.exec_root, ignore_errors=True)
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        proc = subprocess.run([self.DOCKER, *args], capture_output=True, text=True, env=self.client_env(),
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return proc
+
+    def pull(self, ref: str, platform: str | None = None) -> str:
+        """`docker pull [--platform P] REF`; returns the manifest digest the daemon reports
+        ("Digest: sha256:…"), which for a multi-platform tag is the index's."""
+        args = ["pull"] + (["--platform", platform] if platform else []) + [ref]
+        out = self.docker(*args).stdout
+        for line in out.splitlines():
+            if line.startswith("Digest: "):
+                return line.split()[1]
+        raise AssertionError(f"no digest in the output of docker pull {ref}:\n{out}")
+
+    def image_platform(self, ref: str) -> str:
+        """os/architecture[/variant] of a pulled image, from its config."""
+        out = self.docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}", ref).stdout
+        return out.strip().rstrip("/")
 
 
 class Podman:
