@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from fsdgimg.digest import Digest
-from fsdgimg.errors import InputError
+from fsdgimg.errors import InputError, UsageError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
@@ -38,9 +38,18 @@ class Reference:
     digest: Digest | None = None
 
     @classmethod
-    def parse(cls, text: str, *, need_registry: bool = False) -> "Reference":
+    def parse(cls, text: str, *, need_registry: bool = False, registry: bool = True) -> "Reference":
+        """`registry=False`: NAME[:TAG][@DIGEST] only (a static tree's repositories have no host)."""
         rest = text
         digest = None
+        userinfo, at, after = text.partition("@")
+        if at and ("/" in after or (":" in userinfo and not after.startswith(("sha256:", "sha512:")))):
+            # user:password@HOST/NAME: a URL habit. A digest never holds '/', so this is no digest;
+            # the message names the host, never what came before '@'.
+            host = after.partition("/")[0]
+            raise UsageError(f"{host[:100]!r}: credentials do not go into an image reference "
+                             "(user:password@HOST); give --username and --password-stdin, or log in "
+                             "with podman or skopeo")
         if "@" in rest:
             rest, _, d = rest.partition("@")
             digest = Digest.parse(d)
@@ -49,15 +58,15 @@ class Reference:
         colon = rest.rfind(":")
         if colon > slash:
             rest, tag = rest[:colon], check_tag(rest[colon + 1:])
-        registry = None
+        host = None
         first, sep, remainder = rest.partition("/")
-        if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
+        if registry and sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
             if not DOMAIN.match(first):
                 raise InputError(f"invalid registry host {first!r} in {text!r}")
-            registry, rest = first, remainder
-        if need_registry and registry is None:
+            host, rest = first, remainder
+        if need_registry and host is None:
             raise InputError(f"{text!r} names no registry host (expected HOST[:PORT]/NAME[:TAG])")
-        return cls(registry, check_name(rest), tag, digest)
+        return cls(host, check_name(rest), tag, digest)
 
     @property
     def reference(self) -> str:

@@ -43,7 +43,7 @@ def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
 def open_source(text: str | Location, *, compression: Compression | None = None, tag: str | None = None,
                 platform: Platform | None = None, scratch_parent: Path | None = None,
                 epoch: int | None = None, docker: bool = False,
-                progress: bool | None = None) -> Iterator[Artifact]:
+                progress: bool | None = None, registry=None) -> Iterator[Artifact]:
     """Yield the Image or Index at `text`. Archives and root file systems are imported (once, in
     one pass, compressed with `compression`) into a scratch store that lives until the block ends."""
     loc = parse(text) if isinstance(text, str) else text
@@ -71,5 +71,15 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
             bar.close()
             yield image
         return
-    raise UsageError(f"{loc}: cannot read images from a {loc.kind} location here; "
-                     "pull it with skopeo into oci:DIR first")
+    if loc.kind == "docker":
+        # `registry`: a RegistryOptions (credentials, --insecure, --ca-file, retries); blobs stream.
+        from fsdgimg.sources.registry import open_registry
+        with open_registry(loc, platform=platform, options=registry) as artifact:
+            yield artifact
+        return
+    if loc.kind == "static":
+        from fsdgimg.sources.static_tree import open_static
+        with open_static(loc, platform=platform) as artifact:
+            yield artifact
+        return
+    raise UsageError(f"{loc}: cannot read images from a {loc.kind} location")

@@ -20,6 +20,8 @@ class Location:
     def __str__(self) -> str:
         if self.kind == "docker":
             return f"docker://{self.reference}"
+        if self.kind == "static" and self.reference is not None:
+            return f"static:{self.path}/{self.reference}"
         s = f"{self.kind}:{self.path}"
         return f"{s}:{self.tag}" if self.tag else s
 
@@ -37,7 +39,9 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
         raise UsageError("empty image location")
     if text.startswith("docker://"):
         return Location("docker", reference=Reference.parse(text[len("docker://"):], need_registry=True))
-    for kind in ("oci", "docker-archive", "static", "rootfs"):
+    if text.startswith("static:"):
+        return parse_static(text)
+    for kind in ("oci", "docker-archive", "rootfs"):
         if text.startswith(kind + ":"):
             rest = text[len(kind) + 1:]
             if kind in ("oci", "docker-archive"):
@@ -53,6 +57,25 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
     if for_writing:
         return Location("oci", path)
     return Location(detect(path), path)
+
+
+def parse_static(text: str) -> Location:
+    """static:DIR names a tree; static:DIR/NAME[:TAG|@DIGEST] one image (or, for sync, one
+    repository) in it, where DIR is the shortest leading path that holds v2/. A path with no v2/
+    anywhere along it is a tree still to be written."""
+    rest = text[len("static:"):]
+    if not rest:
+        raise UsageError(f"{text!r}: no path after 'static:'")
+    parts = rest.rstrip("/").split("/") if rest.strip("/") else ["/"]
+    for i in range(1, len(parts)):
+        head = "/".join(parts[:i]) or "/"
+        if (Path(head) / "v2").is_dir():
+            remainder = "/".join(parts[i:])
+            if not remainder:
+                break
+            ref = Reference.parse(remainder, registry=False)
+            return Location("static", Path(head), ref.tag, ref)
+    return Location("static", Path(rest))
 
 
 def detect(path: Path) -> str:

@@ -149,3 +149,20 @@ def test_identity_token_from_docker_config(images, token_registry, tmp_path):
                       env={"DOCKER_CONFIG": str(tmp_path / "docker")})
     assert report["digest"] == images.digest(images.a)
     assert tokens.requests and all(r.get("grant") == "refresh_token" for r in tokens.requests)
+
+
+def test_pull_with_bearer_token(images, token_registry, tmp_path):
+    env = {"FSDGIMG_REGISTRY_USERNAME": USER, "FSDGIMG_REGISTRY_PASSWORD": PASSWORD}
+    run("publish", images.src(images.multi), "--to", _dest(token_registry, "tok/pull", "multi"), env=env)
+    tokens = token_registry.token
+    tokens.requests.clear()
+    info = run_json("inspect", _dest(token_registry, "tok/pull", "multi"), env=env)
+    assert info["digest"] == images.digest(images.multi)
+    assert tokens.requests and all(r["user"] == USER for r in tokens.requests)
+    assert any("repository:tok/pull:pull" in r["scopes"] for r in tokens.requests)
+    out = tmp_path / "layout"
+    run("convert", _dest(token_registry, "tok/pull", "multi"), f"oci:{out}:multi", env=env)
+    assert json.loads((out / "index.json").read_text())["manifests"]
+    # anonymous: the token service grants nothing, the registry refuses with one line
+    proc = run("inspect", _dest(token_registry, "tok/pull", "multi"), "--json", check=False)
+    assert proc.returncode == 1 and proc.err.count("\n") == 1 and token_registry.host in proc.err

@@ -25,7 +25,7 @@ from fsdgimg.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.reference import Reference
-from fsdgimg.registry.client import RegistryClient, RegistryError
+from fsdgimg.registry.client import RegistryClient, RegistryError, printable
 from fsdgimg.registry.state import PushState
 
 MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT
@@ -101,10 +101,9 @@ class _BlobFile:
         self._image = image
         path = None
         path_of = getattr(image.blobs, "path", None)
-        if path_of is not None:
-            p = path_of(desc.digest)
-            if os.path.isfile(p):
-                path = p
+        p = path_of(desc.digest) if path_of is not None else None
+        if p is not None and os.path.isfile(p):
+            path = p  # a local file: seekable, so a resumed upload need not re-read what was sent
         self.path = path
 
     def open_at(self, offset: int):
@@ -154,15 +153,25 @@ class Pusher:
         return f"/v2/{self.repository}/blobs"
 
     # -- blobs -------------------------------------------------------------------------------
-    def has_blob(self, digest: Digest) -> bool:
+    def has_blob(self, digest: Digest, size: int | None = None) -> bool:
+        """Whether the repository holds the blob; a registry claiming it must also give its size
+        (a server that says 200 to everything would otherwise make a manifest name missing bytes)."""
         resp = self.client.request("HEAD", f"{self._blob_path}/{digest}", what=f"check blob {digest.short}",
                                    allow=(404,))
         resp.close()
-        return resp.status_code == 200
+        if resp.status_code != 200:
+            return False
+        if size is not None:
+            length = resp.headers.get("Content-Length")
+            if length is None or not length.isdigit() or int(length) != size:
+                raise RegistryError(f"registry {self.client.registry}: claims to have blob {digest.short} "
+                                    f"but gives its size as {printable(str(length))[:40]}, not {size}: "
+                                    "not a distribution registry, or a damaged one")
+        return True
 
     def push_blob(self, image: Image, desc: Descriptor, report: PushReport) -> None:
         reg, repo, digest = self.client.registry, self.repository, desc.digest
-        if self.has_blob(digest):
+        if self.has_blob(digest, desc.size):
             report.add(blobs_present=1)
             self.state.saw_blob(reg, str(digest), repo)
             return
@@ -246,6 +255,7 @@ class Pusher:
                                                 "Content-Length": str(desc.size)},
                                        what=f"upload blob {desc.digest.short}")
             resp.close()
+            self._check_stored(resp, desc.digest)
         finally:
             # A source that does not hash to its name is the clearer error (the registry only
             # says DIGEST_INVALID); a body cut short by the network is not checked.
@@ -253,6 +263,12 @@ class Pusher:
                 raise DigestMismatch(f"blob {desc.digest.short}: the local file has digest "
                                      f"{Digest.from_hash(hashers[-1][0]).short}: the source is corrupt")
         report.add(bytes_sent=desc.size)
+
+    def _check_stored(self, resp, digest: Digest) -> None:
+        returned = resp.headers.get("Docker-Content-Digest")
+        if returned is not None and returned != str(digest):
+            raise RegistryError(f"registry {self.client.registry}: blob {digest.short} stored as "
+                                f"{printable(returned)[:100]}: not a distribution registry, or a damaged one")
 
     def _advance(self, n: int) -> None:
         if self.progress is not None:
@@ -318,6 +334,7 @@ class Pusher:
         resp = self.client.request("PUT", _with_digest(url, digest), ok=(201,), what=f"finish blob {digest.short}",
                                    headers={"Content-Length": "0"})
         resp.close()
+        self._check_stored(resp, digest)
 
     def _recover(self, url: str, digest: Digest, offset: int, size: int, failures: int,
                  error: RegistryError) -> tuple[int | None, int]:
@@ -328,7 +345,7 @@ class Pusher:
                 raise RegistryError(f"registry {self.client.registry}: upload of blob {digest.short} to "
                                     f"{self.repository} stopped at byte {offset} of {size} ({error}); "
                                     "run the same publish again to resume it", error.status) from None
-            self.client._sleep(failures - 1)
+            self.client.sleep(failures - 1)
             try:
                 return self._upload_status(url, digest), failures
             except RegistryError as e:
@@ -351,14 +368,17 @@ class Pusher:
 
     def put_manifest(self, x: Artifact, reference: str) -> None:
         data = x.manifest.to_bytes()
-        resp = self.client.request("PUT", f"/v2/{self.repository}/manifests/{reference}", ok=(201, 200),
+        resp = self.client.request("PUT", f"/v2/{self.repository}/manifests/{reference}", ok=(200, 201),
                                    body=lambda: data, headers={"Content-Type": x.manifest.media_type},
                                    what=f"put manifest {reference}")
         resp.close()
         returned = resp.headers.get("Docker-Content-Digest")
-        if returned and returned != str(x.digest):
-            raise RegistryError(f"registry {self.client.registry}: manifest {reference} stored as {returned}, "
-                                f"expected {x.digest} (the registry rewrote it)")
+        if resp.status_code != 201 or not returned:
+            raise RegistryError(f"registry {self.client.registry}: manifest {reference} answered HTTP "
+                                f"{resp.status_code} without the digest it stored: not a distribution registry")
+        if returned != str(x.digest):
+            raise RegistryError(f"registry {self.client.registry}: manifest {reference} stored as "
+                                f"{printable(returned)[:100]}, expected {x.digest} (the registry rewrote it)")
 
     # -- the whole image -----------------------------------------------------------------------
     def tag(self, artifact: Artifact, tags: list[str], report: PushReport) -> None:
@@ -375,6 +395,7 @@ class Pusher:
         if ref.digest is not None and ref.digest != artifact.digest:
             raise InputError(f"{ref}: the image's digest is {artifact.digest}, not the one named")
         report = PushReport(str(ref), artifact.digest)
+        self.client.require_distribution_api()
         blobs: dict[Digest, tuple[Image, Descriptor]] = {}
         for x in walk(artifact):
             if isinstance(x, Image):

@@ -47,8 +47,8 @@ def _blob_source_path(image: Image, digest: Digest) -> Path | None:
     path_of = getattr(image.blobs, "path", None)
     if path_of is None:
         return None
-    p = Path(path_of(digest))
-    return p if p.is_file() else None
+    p = path_of(digest)  # None: no local file (a registry): the blob streams from blobs.open()
+    return Path(p) if p is not None and Path(p).is_file() else None
 
 
 class StaticPublisher:
