@@ -11,12 +11,13 @@ the deadlines, the plain-HTTP rule and the credential rule.
   An upload or redirect to another origin gets none, and its 401 is not answered with credentials.
 - Deadlines: connecting waits CONNECT_TIMEOUT, an answer READ_TIMEOUT, and no request (retries
   included) goes on longer than DEADLINE seconds without an answer: a registry that never answers
-  fails in about a minute.
+  fails in about a minute (FSDGIMG_REGISTRY_TIMEOUT=SECONDS changes that bound).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import threading
 import time
@@ -28,7 +29,7 @@ import requests
 import requests.adapters
 
 from fsdgimg import __version__
-from fsdgimg.errors import FsdgimgError
+from fsdgimg.errors import FsdgimgError, UsageError
 from fsdgimg.registry.auth import Challenge, Credentials, parse_challenges
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -39,6 +40,7 @@ CONNECT_TIMEOUT = 10.0  # seconds to establish a connection (TLS handshake inclu
 READ_TIMEOUT = 30.0     # seconds of silence from the server, per read
 DEADLINE = 60.0         # seconds after which no further attempt of a request is started
 MAX_REDIRECTS = 5
+TIMEOUT_ENV = "FSDGIMG_REGISTRY_TIMEOUT"
 API_VERSION_HEADER = "Docker-Distribution-API-Version"
 
 
@@ -119,8 +121,10 @@ class RegistryClient:
         self.registry = registry
         self.credentials = credentials
         self.insecure = insecure
+        deadline = _deadline_from_env(deadline)
         self.policy = RetryPolicy(retries=max(0, retries), backoff=backoff, deadline=deadline,
-                                  read_timeout=timeout or READ_TIMEOUT)
+                                  connect_timeout=min(CONNECT_TIMEOUT, deadline / 2),
+                                  read_timeout=min(timeout or READ_TIMEOUT, deadline / 2))
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         # No .netrc (requests would let it replace our Authorization header) and no CA bundle from the
@@ -417,6 +421,20 @@ class RegistryClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _deadline_from_env(default: float) -> float:
+    """FSDGIMG_REGISTRY_TIMEOUT=SECONDS: how long a request may go unanswered, retries included."""
+    text = os.environ.get(TIMEOUT_ENV)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise UsageError(f"{TIMEOUT_ENV}={printable(text)[:40]!r}: expected seconds between 1 and 3600")
+    return value
 
 
 def _netloc(url: str) -> str:
