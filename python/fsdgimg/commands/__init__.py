@@ -9,4 +9,5 @@ COMMANDS = [
     "web_config",
     "build",
     "list",
+    "sync",
 ]

@@ -1,0 +1,69 @@
+"""fsdgimg sync SRC --to DEST: mirror every tag of a repository, or every repository of a static tree,
+between registries and static trees."""
+
+from __future__ import annotations
+
+import sys
+
+from fsdgimg.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sync", help="mirror repositories between registries and static trees",
+        description="Copy every tag (or those --tag matches) of the repository SRC (docker://HOST/NAME or "
+                    "static:DIR/NAME), or every repository of the static tree SRC (static:DIR), to DEST: "
+                    "docker://HOST[/NAME-or-PREFIX] or static:DIR[/NAME]. Only blobs DEST lacks are sent, "
+                    "straight from SRC; images whose tag already names the same digest are left alone; "
+                    "tags move last.")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("--to", required=True, metavar="DEST", dest="dest")
+    p.add_argument("--tag", action="append", default=[], metavar="GLOB",
+                   help="only tags matching GLOB (shell pattern, repeatable), e.g. '11.*'")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    g = p.add_argument_group("registries (docker://)")
+    g.add_argument("--username", help="user name at the destination registry (the password from "
+                                      "--password-stdin); sources use the environment or auth files")
+    g.add_argument("--password-stdin", action="store_true", help="read the destination password from standard input")
+    g.add_argument("--insecure", action="store_true",
+                   help="allow plain HTTP and unverified TLS for the registries named (loopback: plain HTTP always)")
+    g.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) to verify the registries' TLS certificates with")
+    g.add_argument("--jobs", type=int, default=4, help="blobs copied at once per image (default 4)")
+    g.add_argument("--retries", type=int, default=5, help="retries of a failed request, with backoff (default 5)")
+    s = p.add_argument_group("static trees (static:DIR)")
+    s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
+    s.add_argument("--copy-blobs", action="store_true",
+                   help="copy blobs from a static source on the same file system (default: hard-link them)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from fsdgimg.publish import RegistryOptions, StaticOptions
+    from fsdgimg.sync import sync
+    if args.password_stdin and not args.username:
+        raise UsageError("--password-stdin needs --username")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    password = None
+    if args.password_stdin:
+        if sys.stdin is None or sys.stdin.closed:
+            raise UsageError("--password-stdin: standard input is closed")
+        password = sys.stdin.readline().rstrip("\r\n")
+    source = RegistryOptions(None, None, args.insecure, args.ca_file, args.jobs, args.retries)
+    dest = RegistryOptions(args.username, password, args.insecure, args.ca_file, args.jobs, args.retries)
+    static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)
+    report = sync(args.src, args.dest, tags=args.tag, dry_run=args.dry_run, source_options=source,
+                  dest_options=dest, static_options=static)
+    if args.json:
+        from fsdgimg.cli import emit_json
+        emit_json(report.to_json())
+        return 0
+    for item in report.images:
+        extra = f" ({item.blobs_missing} blob(s), {item.bytes_missing / 1e6:.1f} MB)" if item.state != "unchanged" else ""
+        print(f"{item.state:10} {item.source} -> {item.destination} {item.digest}{extra}")
+    verb = "would copy" if args.dry_run else "copied"
+    print(f"{len(report.images)} image(s): {sum(i.state in ('copied', 'would copy') for i in report.images)} "
+          f"{verb}, {report.unchanged} unchanged; {report.blobs_sent} blob(s) sent, {report.blobs_mounted} mounted "
+          f"({report.bytes_sent / 1e6:.1f} MB) in {report.seconds:.2f}s", file=sys.stderr)
+    return 0
