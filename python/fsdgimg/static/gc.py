@@ -10,6 +10,7 @@ repository links any more. gc and publish exclude each other through the tree's 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from fsdgimg import mediatypes as mt
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.jsonio import dump_json
 from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest
 from fsdgimg.static import files
 from fsdgimg.static.layout import TMP_PREFIX, Tree, parse_manifest_file
@@ -70,6 +72,31 @@ def _refs(tree: Tree, name: str, digest: Digest, media_type: str) -> tuple[set[D
     return manifests, blobs
 
 
+def _referrers(tree: Tree, name: str, subject: Digest) -> list[tuple[Digest, str]]:
+    try:
+        index = json.loads(tree.referrers_path(name, subject).read_bytes())
+        return [(Digest.parse(d["digest"]), d["mediaType"]) for d in index["manifests"]
+                if d.get("mediaType") in mt.MANIFESTS]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError):
+        return []
+
+
+def _prune_referrers(tree: Tree, name: str) -> None:
+    """Drop from the referrers indexes the manifests gc removed (and indexes left empty)."""
+    directory = tree.v2 / name / "_referrers"
+    for entry in (os.listdir(directory) if directory.is_dir() else []):
+        path = directory / entry
+        try:
+            index = json.loads(path.read_bytes())
+            kept = [d for d in index["manifests"] if tree.find_manifest(name, Digest.parse(d["digest"]))]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError):
+            continue
+        if not kept:
+            path.unlink(missing_ok=True)
+        elif kept != index["manifests"]:
+            files.write_bytes(path, dump_json(dict(index, manifests=kept)))
+
+
 def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
     tree = Tree(root)
     if not tree.v2.is_dir():
@@ -102,10 +129,13 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     if _young(manifest_dir / entry, now, grace):
                         roots.append(parsed)
             keep_manifests, keep_blobs = set(), set()
-            for d, m_type in roots:
-                ms, bs = _refs(tree, name, d, m_type)
-                keep_manifests |= ms
-                keep_blobs |= bs
+            while roots:  # what tags reach, then what refers to that (signatures, SBOMs), and so on
+                for d, m_type in roots:
+                    ms, bs = _refs(tree, name, d, m_type)
+                    keep_manifests |= ms
+                    keep_blobs |= bs
+                roots = [r for d in keep_manifests for r in _referrers(tree, name, d)
+                         if r[0] not in keep_manifests and r[0] in present]
             for d, (path, _) in present.items():
                 if d not in keep_manifests:
                     remove(path, "manifests_removed")
@@ -151,6 +181,8 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     report.kept_in_grace += 1
                     continue
                 remove(path, "store_files_removed")
+            if not dry_run:
+                _prune_referrers(tree, name)
         if not dry_run:
             from fsdgimg.static.writer import StaticPublisher
             StaticPublisher(root).refresh()

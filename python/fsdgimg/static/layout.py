@@ -10,6 +10,9 @@ distribution API (the configurations in fsdgimg/templates do the mapping).
     DIR/v2/<name>/_tags/<tag>                       GET /v2/<name>/manifests/<tag>
                                                     (symlink to ../_manifests/sha256:<hex>.<kind>)
     DIR/v2/<name>/_tags.json                        GET /v2/<name>/tags/list
+    DIR/v2/<name>/_referrers/sha256:<hex>.json      GET /v2/<name>/referrers/<digest> (an OCI index of
+                                                    the manifests whose subject is <digest>)
+    DIR/v2/_referrers-none.json                     the same for a subject nothing refers to
     DIR/_web/                                       generated nginx, Apache and Caddy configurations
 
 Repository names never start with '_' (distribution grammar), so the '_' entries cannot collide with
@@ -41,9 +44,6 @@ _MANIFEST_FILE = re.compile(rf"({DIGEST_RE})\.([a-z-]+)\Z")
 LOCK_FILE = ".fsdgimg-lock"
 TMP_PREFIX = ".tmp-"
 
-API_VERSION = "registry/2.0"
-IMMUTABLE = "public, max-age=31536000, immutable"
-MUTABLE = "no-cache"
 
 
 class Tree:
@@ -74,6 +74,9 @@ class Tree:
 
     def tags_list_path(self, name: str) -> Path:
         return self.v2 / name / "_tags.json"
+
+    def referrers_path(self, name: str, digest: Digest) -> Path:
+        return self.v2 / name / "_referrers" / f"{digest}.json"
 
     def repositories(self) -> list[str]:
         """Every repository: a directory holding _tags or _manifests, found by walking v2/."""

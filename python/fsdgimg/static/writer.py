@@ -23,7 +23,7 @@ from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.jsonio import dump_json
 from fsdgimg.reference import check_name, check_tag
-from fsdgimg.static import files
+from fsdgimg.static import files, responses, webconfig
 from fsdgimg.static.layout import Tree, check_kind, read_tag_link, tag_target
 
 
@@ -43,6 +43,23 @@ class StaticReport:
     seconds: float = 0.0
 
 
+def stored_web_options(tree: Tree) -> dict:
+    """The options a tree was last published with (`_web/options.json`), each checked again: the file
+    may have been edited since, and its values go into web-server configurations and the page."""
+    path = tree.web / "options.json"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        options = json.loads(data)
+    except ValueError:
+        raise InputError(f"{path}: not JSON; fix or remove the file") from None
+    return webconfig.check_options(options, str(path))
+
+
 def _blob_source_path(image: Image, digest: Digest) -> Path | None:
     path_of = getattr(image.blobs, "path", None)
     if path_of is None:
@@ -60,11 +77,9 @@ class StaticPublisher:
         self._counting = threading.Lock()
         self.jobs = jobs
         if web_options is None:
-            try:
-                web_options = json.loads((self.tree.web / "options.json").read_text())
-            except (OSError, ValueError):
-                web_options = {}
-        self.web_options = {k: v for k, v in web_options.items() if v is not None}
+            self.web_options = stored_web_options(self.tree)
+        else:
+            self.web_options = webconfig.check_options(web_options)
 
     def _store_blob(self, image: Image, desc: Descriptor, report: StaticReport) -> None:
         final = self.tree.store_path(desc.digest)
@@ -99,7 +114,33 @@ class StaticPublisher:
         path = self.tree.manifest_path(name, digest, x.manifest.media_type)
         if files.link(store, path):
             report.manifests_written += 1
+        self._record_referrer(name, data, digest, x.manifest.media_type, report)
         return path
+
+    def _record_referrer(self, name: str, data: bytes, digest: Digest, media_type: str,
+                         report: StaticReport) -> None:
+        """A manifest with a `subject` (a signature, an SBOM) is listed in its subject's referrers index,
+        which GET /v2/NAME/referrers/SUBJECT serves."""
+        obj = json.loads(data)
+        subject = obj.get("subject") if isinstance(obj, dict) else None
+        if not isinstance(subject, dict):
+            return
+        subject_digest = Digest.parse(str(subject.get("digest")))
+        entry = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
+        artifact_type = obj.get("artifactType") or (obj.get("config") or {}).get("mediaType")
+        if isinstance(artifact_type, str):
+            entry["artifactType"] = artifact_type
+        if isinstance(obj.get("annotations"), dict) and obj["annotations"]:
+            entry["annotations"] = obj["annotations"]
+        path = self.tree.referrers_path(name, subject_digest)
+        try:
+            index = json.loads(path.read_bytes())
+            listed = [d for d in index["manifests"] if isinstance(d, dict) and d.get("digest") != str(digest)]
+        except (OSError, ValueError, KeyError, TypeError):
+            listed = []
+        index = dict(responses.EMPTY_REFERRERS, manifests=sorted([*listed, entry], key=lambda d: d["digest"]))
+        if files.write_bytes(path, dump_json(index), fsync=self.fsync):
+            report.files_rewritten.append(str(path.relative_to(self.tree.root)))
 
     def publish(self, artifact: Artifact, name: str, tag: str | None,
                 additional_tags: list[str] = ()) -> StaticReport:
@@ -154,12 +195,24 @@ class StaticPublisher:
         if files.write_bytes(self.tree.web / "options.json", dump_json(dict(sorted(self.web_options.items()))),
                              fsync=self.fsync):
             report.files_rewritten.append("_web/options.json")
+        self._write_fixed(report.files_rewritten)
+
+    def _write_fixed(self, changed: list[str]) -> None:
+        """The files every server answers with whatever was published: the empty referrers index and
+        the JSON bodies of errors (Apache serves them as ErrorDocuments)."""
+        fixed = {self.tree.v2 / "_referrers-none.json": dump_json(responses.EMPTY_REFERRERS)}
+        for code, body in responses.error_documents().items():
+            fixed[self.tree.web / "errors" / f"{code}.json"] = body.encode()
+        for path, data in fixed.items():
+            if files.write_bytes(path, data, fsync=self.fsync):
+                changed.append(str(path.relative_to(self.tree.root)))
 
     def refresh(self, report: StaticReport | None = None, names: list[str] | None = None) -> None:
         """Rewrite the derived files (tags lists, catalog, tag map, index.html, web configurations)
         where their content changed."""
-        from fsdgimg.static import catalog, webconfig
+        from fsdgimg.static import catalog
         changed = report.files_rewritten if report else []
+        self._write_fixed(changed)
         repos = self.tree.repositories()
         for name in (names if names is not None else repos):
             tags = sorted(self.tree.tags(name))
