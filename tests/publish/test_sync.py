@@ -114,3 +114,26 @@ def test_bad_sync_arguments_are_one_line(source_tree, registry):
                          (["oci:/nonexistent", "--to", f"static:{source_tree}"], "sync reads and writes")):
         proc = run("sync", *args, check=False)
         assert proc.returncode in (1, 2) and proc.err.count("\n") == 1 and needle in proc.err, proc.err
+
+
+def test_corrupt_blob_in_a_source_tree_is_refused_and_no_tag_moves(images, tmp_path, registry):
+    src = public_tree("sync-corrupt")
+    run("publish", images.src(images.b), "--to", f"static:{src}", "--name", "bad/b:v2", "--copy-blobs")
+    layer = json.loads(run("inspect", f"static:{src}/bad/b:v2", "--json").out)["layers"][0]["digest"]
+    blob = src / "v2" / "_store" / "sha256" / layer.split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0xFF
+    blob.unlink()  # (its hard links in the repository keep the good bytes: replace them all)
+    for link in (src / "v2" / "bad" / "b" / "_blobs").iterdir():
+        if link.name == layer:
+            link.unlink()
+            link.write_bytes(bytes(data))
+    blob.write_bytes(bytes(data))
+    dest = public_tree("sync-corrupt-dest")
+    proc = run("sync", f"static:{src}", "--to", f"static:{dest}", check=False)
+    assert proc.returncode == 1 and proc.err.count("\n") == 1 and layer[:19] in proc.err, proc.err
+    assert not (dest / "v2" / "bad" / "b" / "_tags").exists()
+    assert not (dest / "v2" / "_store" / "sha256" / layer.split(":")[1]).exists()
+    proc = run("sync", f"static:{src}", "--to", f"docker://{registry.host}/corrupt", check=False)
+    assert proc.returncode == 1 and proc.err.count("\n") == 1 and layer[:19] in proc.err, proc.err
+    assert registry.manifest_digest("corrupt/bad/b", "v2") is None
