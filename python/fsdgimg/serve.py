@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import select
 import selectors
 import socket
 import sys
@@ -47,6 +48,7 @@ IDLE_TIMEOUT = 15.0  # a kept-alive connection with no request
 HEAD_TIMEOUT = 10.0  # from a request's first byte to the end of its head
 SEND_TIMEOUT = 60.0  # one blocking send to a client that stopped reading
 MAX_HEAD = 32 * 1024
+LINGER = 0.002  # how long a worker waits for a kept-alive client's next request before handing it back
 SMALL = 64 * 1024  # bodies up to this size go out with their headers in one send
 MAX_PAGE = 10000
 
@@ -493,9 +495,7 @@ class StaticServer:
                 conn.sock.sendall(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
                                   b"Connection: close\r\n\r\n")
             else:
-                handler = _Handler(conn, head, self)
-                handler.handle_one_request()
-                keep = not handler.close_connection
+                keep = self._serve_requests(conn, head)
         except Exception:  # a client gone, a send timeout: that connection only
             keep = False
         finally:
@@ -508,6 +508,29 @@ class StaticServer:
                 self.wake_w.send(b"x")
             except OSError:
                 pass
+
+    def _serve_requests(self, conn: _Connection, head: bytes) -> bool:
+        """Answer `head`, then the next requests of a client that sends them at once (a kept-alive
+        client sends its next request within a fraction of a millisecond): handing the connection back
+        to the loop and to a worker again would cost two thread switches per request."""
+        while True:
+            handler = _Handler(conn, head, self)
+            handler.handle_one_request()
+            if handler.close_connection or self.stopping.is_set():
+                return False
+            if not conn.buffer:
+                ready, _, _ = select.select([conn.sock], [], [], LINGER)
+                if not ready:
+                    return True
+                data = conn.sock.recv(65536)
+                if not data:
+                    return False
+                conn.buffer += data
+            end = conn.buffer.find(b"\r\n\r\n")
+            if end < 0 or conn.buffer[0] == _TLS_HANDSHAKE:
+                return True  # the rest of that head is the loop's to wait for
+            head = bytes(conn.buffer[:end + 4])
+            del conn.buffer[:end + 4]
 
     def _take_back(self) -> None:
         try:
