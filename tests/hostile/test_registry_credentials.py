@@ -145,3 +145,21 @@ def test_blob_not_matching_its_digest_is_refused_and_nothing_written(layout, tmp
         assert not (out / "index.json").exists() or "manifests\": []" in (out / "index.json").read_text() \
             or json.loads((out / "index.json").read_text())["manifests"] == []
         assert not (out / "blobs" / "sha256" / layer.split(":")[1]).exists()
+
+
+def test_download_cut_short_resumes_with_range(tmp_path):
+    (tmp_path / "rootfs" / "srv").mkdir(parents=True)
+    (tmp_path / "rootfs" / "srv" / "noise").write_bytes(os.urandom(3_500_000))
+    big = tmp_path / "big"
+    fsdgimg("convert", tmp_path / "rootfs", f"oci:{big}:v1", "--source-date-epoch", "1")
+    with HostileRegistry(cut_blobs=2_500_000) as reg:
+        assert push(tmp_path, big, reg).returncode == 0
+        reg.requests.clear()
+        tree = tmp_path / "tree"
+        proc = cli(tmp_path, "publish", f"docker://{reg.host}/h/a:v1", "--to", f"static:{tree}", "--name", "r:v1",
+                   "--json")
+        assert proc.returncode == 0, proc.err
+        assert json.loads(proc.out)["digest"] == _digest(big)
+        ranges = [r["headers"].get("Range") for r in reg.requests if "/blobs/" in r["path"] and r["method"] == "GET"]
+        resumed = [r for r in ranges if r and r.startswith("bytes=")]
+        assert resumed and all(0 < int(r[6:-1]) <= 2_500_000 for r in resumed), ranges

@@ -9,6 +9,8 @@ Nothing is staged on disk.
 
 from __future__ import annotations
 
+import queue
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -40,6 +42,7 @@ class _BlobStream:
         self._resp: requests.Response | None = None
         self._offset = 0
         self._failures = 0
+        self._closed = False
 
     def _open(self) -> None:
         client = self._blobs.client
@@ -62,6 +65,8 @@ class _BlobStream:
     def read(self, n: int = -1) -> bytes:
         n = CHUNK if n is None or n < 0 else n
         while True:
+            if self._closed:
+                return b""
             try:
                 if self._resp is None:
                     self._open()
@@ -69,7 +74,9 @@ class _BlobStream:
             except RegistryError:
                 raise
             except STREAM_ERRORS as e:
-                self.close()
+                if self._closed:
+                    return b""
+                self._drop()
                 self._failures += 1
                 client = self._blobs.client
                 if self._failures > client.retries:
@@ -81,10 +88,72 @@ class _BlobStream:
             self._offset += len(data)
             return data
 
+    def _drop(self) -> None:
+        resp, self._resp = self._resp, None
+        if resp is not None:
+            resp.close()
+
     def close(self) -> None:
-        if self._resp is not None:
-            self._resp.close()
-            self._resp = None
+        self._closed = True
+        self._drop()
+
+
+class _ReadAhead:
+    """Reads the next chunks of a stream on a thread of its own while the consumer hashes and writes
+    the previous ones (socket reads, sha256 and file writes all release the GIL), at most DEPTH
+    chunks ahead: memory stays bounded whatever the blob's size."""
+
+    DEPTH = 4
+
+    def __init__(self, stream: "_BlobStream"):
+        self._stream = stream
+        self._queue: queue.Queue = queue.Queue(self.DEPTH)
+        self._stop = threading.Event()
+        self._rest = b""
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="blob-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._stream.read(CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            self._put(e)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._rest:
+            if self._done:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+                return b""
+            self._rest = item
+        if n is None or n < 0 or n >= len(self._rest):
+            data, self._rest = self._rest, b""
+        else:
+            data, self._rest = self._rest[:n], self._rest[n:]
+        return data
+
+    def close(self) -> None:
+        self._stop.set()
+        self._stream.close()
+        self._thread.join(timeout=5)
 
 
 class RegistryBlobs:
@@ -108,7 +177,9 @@ class RegistryBlobs:
 
     def open(self, desc: Descriptor, what: str | None = None) -> VerifyingReader:
         what = what or f"{self.where}: blob {desc.digest}"
-        return VerifyingReader(_BlobStream(self, desc, what), desc.digest, desc.size, what)
+        stream = _BlobStream(self, desc, what)
+        source = _ReadAhead(stream) if desc.size > CHUNK else stream
+        return VerifyingReader(source, desc.digest, desc.size, what)
 
     def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
         if desc.size > limit:
