@@ -144,3 +144,30 @@ def test_pull_from_served_static_tree(images, served_tree, tmp_path, server, reg
         assert registry.manifest_digest(f"from-{server}/d", "d2") == pushed["digest"] == images.digest(images.docker)
     finally:
         srv.stop()
+
+
+def test_chunked_push_from_a_registry_reads_each_blob_once(images, filled, tmp_path, monkeypatch):
+    """Registry -> registry in PATCH chunks: the chunks continue one download of the source blob
+    (a fresh download per chunk would read the blob again and again)."""
+    import importlib
+    push_module = importlib.import_module("fsdgimg.registry.push")  # (the package exports a push function)
+    from fsdgimg.reference import Reference
+    from fsdgimg.registry.connect import connect
+    from fsdgimg.sources.registry import read_registry
+    monkeypatch.setattr(push_module, "MONOLITHIC_MAX", 256 << 10)
+    src = connect(filled.host, "pull/a")
+    image = read_registry(src, Reference(filled.host, "pull/a", "v1"))
+    opened = []
+    real_open = image.blobs.open
+    monkeypatch.setattr(image.blobs, "open", lambda desc, what=None: opened.append(desc.digest) or real_open(desc, what))
+    with Registry(tmp_path / "dest") as other:
+        dest = connect(other.host, "chunked/a", push=True)
+        try:
+            report = push_module.Pusher(dest, "chunked/a", chunk_size=512 << 10).push(
+                image, Reference(other.host, "chunked/a", "v1"))
+        finally:
+            dest.close()
+            src.close()
+        assert report.bytes_sent > 2 << 20 and other.manifest_digest("chunked/a", "v1") == images.digest(images.a)
+    layer = image.layers[0]
+    assert layer.size > 4 * (512 << 10) and opened.count(layer.digest) == 1

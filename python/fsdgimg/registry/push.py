@@ -94,7 +94,9 @@ class _Body:
 
 
 class _BlobFile:
-    """Random access to a blob of the source: its file when the store has one, else a fresh stream."""
+    """Random access to a blob of the source: its file when the store has one, else one stream
+    (a registry, a remote tree) that successive chunks continue reading; only a resume that goes
+    back re-opens it (and reads up to the offset again)."""
 
     def __init__(self, image: Image, desc: Descriptor):
         self.desc = desc
@@ -105,20 +107,54 @@ class _BlobFile:
         if p is not None and os.path.isfile(p):
             path = p  # a local file: seekable, so a resumed upload need not re-read what was sent
         self.path = path
+        self._stream = None
+        self._pos = 0
 
     def open_at(self, offset: int):
         if self.path is not None:
             f = open(self.path, "rb")
             f.seek(offset)
             return f
-        f = self._image.blobs.open(self.desc)
-        skip = offset
-        while skip:
-            got = f.read(min(skip, CHUNK))
-            if not got:
-                raise InputError(f"blob {self.desc.digest.short} is shorter than {offset} bytes")
-            skip -= len(got)
-        return f
+        if self._stream is None or self._pos != offset:
+            self.close()
+            self._stream, self._pos = self._image.blobs.open(self.desc), 0
+            skip = offset
+            while skip:
+                got = self._stream.read(min(skip, CHUNK))
+                if not got:
+                    raise InputError(f"blob {self.desc.digest.short} is shorter than {offset} bytes")
+                skip -= len(got)
+            self._pos = offset
+        return _Continued(self)
+
+    def _read(self, n: int) -> bytes:
+        data = self._stream.read(n)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class _Continued:
+    """A view of _BlobFile's one stream from its current position; closing it keeps the stream."""
+
+    def __init__(self, blob: _BlobFile):
+        self._blob = blob
+
+    def read(self, n: int = -1) -> bytes:
+        return self._blob._read(CHUNK if n is None or n < 0 else n)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
 
 
 def _with_digest(url: str, digest: Digest) -> str:
@@ -191,10 +227,13 @@ class Pusher:
             if upload_url is None:
                 self.state.saw_blob(reg, str(digest), repo)
                 return  # mounted
-        if desc.size <= MONOLITHIC_MAX and offset == 0:
-            self._put_whole(source, desc, upload_url, report)
-        else:
-            self._put_chunked(source, desc, upload_url, offset, report)
+        try:
+            if desc.size <= MONOLITHIC_MAX and offset == 0:
+                self._put_whole(source, desc, upload_url, report)
+            else:
+                self._put_chunked(source, desc, upload_url, offset, report)
+        finally:
+            source.close()
         self.state.set_upload(reg, repo, str(digest), None)
         self.state.saw_blob(reg, str(digest), repo)
         report.add(blobs_sent=1)
