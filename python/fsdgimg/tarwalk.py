@@ -8,10 +8,11 @@ costs no extra read.
 
 from __future__ import annotations
 
+import re
 import tarfile
 
 from fsdgimg.errors import InputError
-from fsdgimg.tarsafety import MemberChecker
+from fsdgimg.tarsafety import MemberChecker, show
 
 BLOCK = 512
 MAX_EXTENSION = 1 << 20  # a pax header or GNU long name beyond this is not a real file name
@@ -25,6 +26,18 @@ def _round_up(n: int) -> int:
     return (n + BLOCK - 1) // BLOCK * BLOCK
 
 
+_PAX_LENGTH = re.compile(rb"[0-9]+")
+# Header fields that are numbers: GNU tar refuses anything but octal digits (or base-256), padded
+# with spaces or NULs, and then hunts for the next valid header, while tarfile's int() takes '0o7',
+# '+7' or '7_7'. Two readers framing the stream differently could see different members.
+_NUMERIC = [(100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (148, 156), (329, 337), (337, 345)]
+_OCTAL = re.compile(rb" *[0-7]*[ \0]*\Z")  # GNU tar skips one leading NUL, tarfile stops there
+_POSIX_MAGIC = b"ustar\x0000"
+# pax keywords whose meaning tar readers do not share (sparse files: tarfile takes
+# GNU.sparse.name as the path) or that fsdgimg does not support.
+_REFUSED_PAX = ("GNU.sparse.",)
+
+
 def parse_pax(data: bytes, what: str) -> dict[str, str]:
     """Records of the form '<length> <key>=<value>\\n' (POSIX pax extended header)."""
     out: dict[str, str] = {}
@@ -33,14 +46,18 @@ def parse_pax(data: bytes, what: str) -> dict[str, str]:
         if data[pos] == 0:
             break
         space = data.find(b" ", pos)
-        if space < 0 or not data[pos:space].isdigit():
+        if space < 0 or not _PAX_LENGTH.fullmatch(data, pos, space):
             raise InputError(f"{what}: malformed pax header")
         length = int(data[pos:space])
         record = data[space + 1:pos + length]
-        if length <= 0 or pos + length > len(data) or not record.endswith(b"\n") or b"=" not in record:
+        if length <= 0 or pos + length > len(data) or not record.endswith(b"\n") or b"=" not in record \
+                or record.startswith(b"="):
             raise InputError(f"{what}: malformed pax header")
         key, _, value = record[:-1].partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        key_text = key.decode("utf-8", "surrogateescape")
+        if key_text.startswith(_REFUSED_PAX):
+            raise InputError(f"{what}: pax header keyword {show(key_text)} (sparse files) is not supported")
+        out[key_text] = value.decode("utf-8", "surrogateescape")
         pos += length
     return out
 
@@ -49,35 +66,87 @@ def parse_header(block: bytes, what: str) -> tarfile.TarInfo | None:
     """The header in a 512-byte block, or None for a zero block (end of archive)."""
     if block.count(0) == BLOCK:
         return None
+    for start, end in _NUMERIC:
+        if block[start] & 0x80 == 0 and not _OCTAL.match(block, start, end):
+            raise InputError(f"{what}: not a valid tar archive (header field at offset {start} "
+                             f"is not an octal number: {show(block[start:end].decode('latin-1'), 20)})")
     try:
-        return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
     except tarfile.HeaderError as e:
         raise InputError(f"{what}: not a valid tar archive ({e})") from None
-
-
-def apply_extension(kind: bytes, data: bytes, pending: dict[str, str], what: str) -> None:
-    """Record what a GNU long name/link or pax header says about the member that follows."""
-    if kind == tarfile.GNUTYPE_LONGNAME:
-        pending["path"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    elif kind == tarfile.GNUTYPE_LONGLINK:
-        pending["linkpath"] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    elif kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
-        pending.update(parse_pax(data, what))
-    # Global pax headers (XGLTYPE) set defaults for later members; no tar writer we read uses them
-    # for paths, and they cannot make a member escape.
-
-
-def complete(info: tarfile.TarInfo, pending: dict[str, str], what: str) -> tarfile.TarInfo:
-    if "path" in pending:
-        info.name = pending["path"]
-    if "linkpath" in pending:
-        info.linkname = pending["linkpath"]
-    if "size" in pending:
-        try:
-            info.size = int(pending["size"])
-        except ValueError:
-            raise InputError(f"{what}: malformed pax size for {info.name[:200]!r}") from None
+    # Only POSIX ustar has a name prefix; old GNU headers keep times there, which tarfile would
+    # still prepend to the name while GNU tar does not.
+    if block[345] and block[257:265] != _POSIX_MAGIC:
+        raise InputError(f"{what}: member {show(info.name)} has a name prefix in a non-ustar header "
+                         "(tar readers disagree on its name)")
     return info
+
+
+class Extensions:
+    """What extension headers say about the members that follow, as tar readers apply it.
+
+    GNU long names/links (L/K) and local pax headers (x) apply to the next member; global pax
+    headers (g) to every later one. Where GNU tar and Python's tarfile would take different values
+    (tarfile lets an L header win over x or g, GNU tar the reverse), the member is refused rather
+    than checked under one reading and extracted under the other."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.globals: dict[str, str] = {}
+        self._local: dict[str, str] = {}
+        self._long: dict[str, str] = {}
+        self._has_local = False
+
+    def add(self, kind: bytes, data: bytes) -> None:
+        # Two headers of one kind for one member: tarfile keeps the first, GNU tar the last.
+        if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            key = "path" if kind == tarfile.GNUTYPE_LONGNAME else "linkpath"
+            if key in self._long:
+                raise InputError(f"{self.what}: two GNU long {key} headers for one member")
+            self._long[key] = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        elif kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
+            if self._has_local:
+                raise InputError(f"{self.what}: two pax headers for one member")
+            self._has_local = True
+            self._local = self._records(data, "pax")
+        else:  # XGLTYPE
+            records = self._records(data, "global pax")
+            if "size" in records:
+                # tarfile applies a global size to later members' data, GNU tar does not.
+                raise InputError(f"{self.what}: global pax header sets 'size'")
+            self.globals.update(records)
+
+    def _records(self, data: bytes, kind: str) -> dict[str, str]:
+        records = parse_pax(data, self.what)
+        for key in ("path", "linkpath", "size"):
+            if key in records and not records[key]:
+                raise InputError(f"{self.what}: {kind} header with an empty {key!r}")
+        size = records.get("size")
+        if size is not None and not (size.isascii() and size.isdigit()):
+            raise InputError(f"{self.what}: {kind} header with a malformed size {show(records['size'], 40)}")
+        return records
+
+    def apply(self, info: tarfile.TarInfo) -> tarfile.TarInfo:
+        """The member as extracted: the next real header with what the extensions say."""
+        local, long, self._local, self._long = self._local, self._long, {}, {}
+        self._has_local = False
+        for key, attr in (("path", "name"), ("linkpath", "linkname")):
+            if key in long:
+                other = local.get(key, self.globals.get(key))
+                if other is not None and other != long[key]:
+                    raise InputError(f"{self.what}: member {show(long[key])} is given another {key} by a pax "
+                                     f"header ({show(other)}); tar readers disagree on which applies")
+            value = local.get(key, long.get(key, self.globals.get(key)))
+            if value is not None:
+                setattr(info, attr, value.rstrip("/") if key == "path" else value)
+        if "size" in local:
+            info.size = int(local["size"])
+        if info.type in _NO_DATA and info.size:
+            # Readers disagree on whether data follows such a header (GNU tar skips it for symlinks
+            # and devices, tarfile never): refuse what real tar writers never produce.
+            raise InputError(f"{self.what}: member {show(info.name)} of a type without data declares "
+                             f"{info.size} bytes of data")
+        return info
 
 
 def data_size(info: tarfile.TarInfo) -> int:
@@ -104,7 +173,7 @@ class TarWalker:
         self._collect: bytearray | None = None  # data of an extension header being gathered
         self._collect_size = 0
         self._collect_type = b""
-        self._pending: dict[str, str] = {}      # overrides for the next real member
+        self._extensions = Extensions(what)     # what extension headers say about later members
         self._ended = False
         self._offset = 0
 
@@ -145,15 +214,14 @@ class TarWalker:
             if not self._skip:
                 self._extension_done()
             return
-        pending, self._pending = self._pending, {}
-        self.checker.check(complete(info, pending, self.what))
+        self.checker.check(self._extensions.apply(info))
         self.members += 1
         self._skip = data_size(info)
 
     def _extension_done(self) -> None:
         data = bytes(self._collect[:self._collect_size])
         self._collect = None
-        apply_extension(self._collect_type, data, self._pending, self.what)
+        self._extensions.add(self._collect_type, data)
 
     def finish(self) -> None:
         """The stream is over: it must have ended at an end-of-archive block."""
@@ -185,7 +253,7 @@ class TarReader:
         return b"".join(parts)
 
     def __iter__(self):
-        pending: dict[str, str] = {}
+        extensions = Extensions(self.what)
         first = True
         while True:
             block = self._stream.read(BLOCK)
@@ -200,10 +268,9 @@ class TarReader:
             size = extension_size(info, self.what)
             if size is not None:
                 data = self._read_exact(_round_up(size))[:size]
-                apply_extension(info.type, data, pending, self.what)
+                extensions.add(info.type, data)
                 continue
-            info = complete(info, pending, self.what)
-            pending = {}
+            info = extensions.apply(info)
             name = self.checker.check(info)
             padded = data_size(info)
             reader = _MemberData(self, info.size if padded else 0)
