@@ -1,18 +1,23 @@
-"""`fsdgimg convert`: any readable image into an OCI layout or a docker archive, deterministically."""
+"""Any readable image to any location, the same way for every command: open the source, apply the
+image options (compression, annotations, creation time: `prepare`, which writes nothing), and hand
+the result to the one writer, fsdgimg.publish.write().
+
+`fsdgimg convert`, `fsdgimg publish` and `fsdgimg build --publish` all go through `prepare` and
+`write`, so the same source and options give the same manifest digest whatever the destination.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fsdgimg.compression import Compression
 from fsdgimg.descriptor import Platform
 from fsdgimg.errors import UsageError
 from fsdgimg.image import Artifact, Image, walk
 from fsdgimg.imageconfig import parse_created, rfc3339
-from fsdgimg.mutate import annotate, recompress
+from fsdgimg.mutate import Lazy, annotate, recompress
 from fsdgimg.source import epoch_from_env, open_source
-from fsdgimg.transport import parse
+from fsdgimg.transport import Location, parse
 
 CREATED = "org.opencontainers.image.created"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -20,55 +25,75 @@ TITLE = "org.opencontainers.image.title"
 
 
 @dataclass
-class ConvertOptions:
+class ImageOptions:
+    """The options every command that makes an image shares (defined once, see commands/options.py).
+    `compression` None: layers that are already compressed stay as they are; imported archives and
+    root file systems are compressed with gzip."""
     tag: str | None = None
-    compression: Compression = field(default_factory=Compression)
+    compression: Compression | None = None
     platform: Platform | None = None
     source_date_epoch: int | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     progress: bool | None = None
 
+    @property
+    def import_compression(self) -> Compression:
+        return self.compression or Compression()
 
-def standard_annotations(artifact: Artifact, tag: str, epoch: int | None) -> dict[str, str]:
-    """created (from SOURCE_DATE_EPOCH or the image itself), ref.name and title."""
+    def epoch(self) -> int | None:
+        return self.source_date_epoch if self.source_date_epoch is not None else epoch_from_env()
+
+
+ConvertOptions = ImageOptions  # its name when only `convert` used it
+
+
+def standard_annotations(artifact: Artifact, epoch: int | None, *, fill: bool = True) -> dict[str, str]:
+    """created (SOURCE_DATE_EPOCH, else the image's own creation time) and title (the image's name).
+
+    With `fill` False (an existing manifest, read from a layout, registry or tree) only an explicit
+    epoch is applied: copying an image without options keeps its manifest, hence its digest.
+    The tag is never an annotation of the manifest: it names the image in index.json only."""
     out: dict[str, str] = {}
-    if epoch is None:
-        first = next((x for x in walk(artifact) if isinstance(x, Image)), None)
-        epoch = parse_created(first.config.get("created")) if first else None
+    existing = artifact.manifest.annotations
     if epoch is not None:
         out[CREATED] = rfc3339(epoch)
-    out[REF_NAME] = tag
-    if artifact.name:
+    elif fill and CREATED not in existing:
+        first = next((x for x in walk(artifact) if isinstance(x, Image)), None)
+        created = parse_created(first.config.get("created")) if first else None
+        if created is not None:
+            out[CREATED] = rfc3339(created)
+    if fill and artifact.name and TITLE not in existing:
         out[TITLE] = artifact.name
     return out
 
 
-def convert(src: str, dest: str, options: ConvertOptions | None = None) -> dict:
-    options = options or ConvertOptions()
+def prepare(artifact: Artifact, options: ImageOptions, epoch: int | None = None) -> Lazy:
+    """The image as the options ask for it (pending: layers are recompressed only when written)."""
+    made_here = getattr(artifact, "fresh", False)   # imported from an archive or a root file system
+    x = recompress(artifact, options.compression)
+    return annotate(x, {**standard_annotations(artifact, epoch, fill=made_here), **options.annotations})
+
+
+def copy(src: str | Location, dest: str | Location, options: ImageOptions | None = None, write_options=None):
+    """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.publish.Written."""
+    from fsdgimg.publish import RegistryOptions, WriteOptions, write
+    options = options or ImageOptions()
+    write_options = write_options or WriteOptions(tag=options.tag)
+    out = parse(dest, for_writing=True) if isinstance(dest, str) else dest
+    epoch = options.epoch()
+    r = write_options.registry
+    # Reading a registry: the destination's transport settings, never its credentials.
+    reading = RegistryOptions(insecure=r.insecure, ca_file=r.ca_file, jobs=r.jobs, retries=r.retries)
+    scratch = out.path.resolve().parent if out.path is not None else None
+    with open_source(src, compression=options.import_compression, platform=options.platform,
+                     scratch_parent=scratch, epoch=epoch, progress=options.progress, registry=reading) as artifact:
+        return write(prepare(artifact, options, epoch), out, write_options)
+
+
+def convert(src: str, dest: str, options: ImageOptions | None = None) -> dict:
+    options = options or ImageOptions()
     out = parse(dest, for_writing=True)
     if out.kind not in ("oci", "docker-archive"):
         raise UsageError(f"{dest}: convert writes oci:DIR[:TAG] or docker-archive:FILE; "
                          "use 'fsdgimg publish' for registries and static trees")
-    epoch = options.source_date_epoch if options.source_date_epoch is not None else epoch_from_env()
-    docker = out.kind == "docker-archive"
-    with open_source(src, compression=Compression("none") if docker else options.compression,
-                     platform=options.platform, scratch_parent=out.path.parent, epoch=epoch,
-                     docker=docker, progress=options.progress) as artifact:
-        tag = out.tag or options.tag or artifact.tag or "latest"
-        if docker:
-            from fsdgimg.sinks.docker_archive import write_docker_archive
-            result = write_docker_archive(out.path, artifact, f"{artifact.name or 'image'}:{tag}")
-            return {"destination": str(out.path), "format": "docker-archive", "tag": tag, **result}
-        from fsdgimg.sinks.oci_layout import LayoutWriter
-        with LayoutWriter(out.path) as writer:
-            stored = recompress(artifact, writer.store, options.compression, trusted=artifact.fresh)
-            stored = annotate(stored, {**standard_annotations(artifact, tag, epoch), **options.annotations})
-            writer.add(stored, tag)
-            writer.commit()
-    return summary(stored, out.path, tag)
-
-
-def summary(x: Artifact, path: Path, tag: str) -> dict:
-    return {"destination": f"oci:{path}:{tag}", "format": "oci", "tag": tag,
-            "digest": str(x.digest), "mediaType": x.manifest.media_type,
-            "size": len(x.manifest.to_bytes())}
+    return copy(src, out, options).report

@@ -11,6 +11,7 @@ from fsdgimg.descriptor import Descriptor, Platform
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import load_json
+from fsdgimg.layer import Layer
 from fsdgimg.manifest import ImageIndex, ImageManifest
 
 MAX_CONFIG = 8 << 20
@@ -44,6 +45,14 @@ class Image:
     @property
     def layers(self) -> list[Descriptor]:
         return self.manifest.layers
+
+    def layer(self, i: int) -> Layer:
+        """Layer i as an object (its bytes are read only when one of its streams is opened)."""
+        ids = self.diff_ids
+        return Layer(self.blobs, self.layers[i], ids[i] if i < len(ids) else None, f"{self.where}: layer {i}")
+
+    def layer_objects(self) -> list[Layer]:
+        return [self.layer(i) for i in range(len(self.layers))]
 
     @property
     def diff_ids(self) -> list[Digest]:

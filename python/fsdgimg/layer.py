@@ -1,4 +1,5 @@
-"""Layers: one pass over an uncompressed layer tar gives its diff ID, its compressed blob and digest.
+"""Layers: objects that know their media type, digest, size and diff ID and open their bytes on demand;
+and importing: one pass over an uncompressed layer tar gives its diff ID, its compressed blob and digest.
 
 Each chunk read is hashed for the diff ID, fed to the compressor (whose output is hashed and
 written into the blob store) and walked as tar (every member checked for escaping paths and
@@ -16,8 +17,92 @@ from fsdgimg.blobstore import BlobStore
 from fsdgimg.compression import ANNOTATION, Compression, detect, open_decompressed
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import CHUNK, Digest
-from fsdgimg.errors import InputError
+from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.tarwalk import TarWalker
+
+
+class Layer:
+    """One layer of an image, as go-containerregistry's v1.Layer: nothing is read until a stream
+    is opened. The only place that knows how a layer blob becomes plain tar."""
+
+    def __init__(self, blobs, descriptor: Descriptor, diff_id: Digest | None, what: str):
+        self.blobs = blobs
+        self.descriptor = descriptor
+        self.diff_id = diff_id
+        self.what = what
+
+    @property
+    def media_type(self) -> str:
+        return self.descriptor.media_type
+
+    @property
+    def digest(self) -> Digest:
+        return self.descriptor.digest
+
+    @property
+    def size(self) -> int:
+        return self.descriptor.size
+
+    @property
+    def compression(self) -> str | None:
+        """gzip, zstd or none; None for media types that are not layer tars (foreign layers, artifacts)."""
+        return mt.layer_compression(self.descriptor.media_type)
+
+    def open_compressed(self):
+        """The blob as stored, checked against its digest and size as it streams."""
+        return self.blobs.open(self.descriptor, self.what)
+
+    def open_uncompressed(self) -> "UncompressedReader":
+        """The layer as plain tar; at its end both the blob's digest and the diff ID have been checked."""
+        if self.compression is None:
+            raise InputError(f"{self.what}: media type {self.media_type} is not a layer tar")
+        raw = self.open_compressed()
+        return UncompressedReader(raw, open_decompressed(raw, self.compression, self.what), self.diff_id, self.what)
+
+
+class UncompressedReader:
+    """Plain tar bytes of a layer; reaching EOF verifies the diff ID (and drains the blob to verify it)."""
+
+    def __init__(self, raw, plain, diff_id: Digest | None, what: str):
+        self._raw = raw
+        self._plain = plain
+        self._diff_id = diff_id
+        self._what = what
+        self._hash = hashlib.sha256() if diff_id is not None else None
+        self.total = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while chunk := self.read(CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        data = self._plain.read(n)
+        if data:
+            if self._hash is not None:
+                self._hash.update(data)
+            self.total += len(data)
+        elif not self._done:
+            self._done = True
+            while self._raw.read(CHUNK):  # trailing bytes after the compressed stream: still the blob's
+                pass
+            if self._hash is not None and Digest.from_hash(self._hash) != self._diff_id:
+                raise DigestMismatch(f"{self._what}: has diff ID {Digest.from_hash(self._hash)}, "
+                                     f"the config says {self._diff_id}")
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -1,95 +1,198 @@
-"""Changing an image without knowing where it came from: compression, annotations, manifest format.
+"""Changing an image without writing anything: annotations, platform, compression.
 
-recompress() returns a new Image/Index whose blobs are all in the given destination store;
-with compression None it only carries the blobs over, byte for byte.
+As go-containerregistry's `mutate`: every function returns a new object and leaves its argument
+(and wherever its blobs live) untouched. Annotating and re-platforming only change JSON, which is
+held in memory. Recompressing makes layer blobs whose digests nobody knows yet, so `recompress`
+returns a `Pending` artifact: its bytes are produced by `realize(pending, store)`, which only a
+writer calls, with the store the blobs are to end up in (so nothing is written twice).
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass, field, replace
+from typing import Union
+
 from fsdgimg import mediatypes as mt
 from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression, open_decompressed
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.errors import DigestMismatch
+from fsdgimg.compression import ANNOTATION, Compression
+from fsdgimg.descriptor import Descriptor, Platform
+from fsdgimg.digest import Digest, VerifyingReader
 from fsdgimg.image import Artifact, Image, Index
+from fsdgimg.jsonio import dump_json
 from fsdgimg.layer import import_layer
-from fsdgimg.manifest import ImageIndex, ImageManifest
+from fsdgimg.manifest import ImageIndex, ImageManifest, to_oci
 
 
-def transfer(src: BlobStore, dst: BlobStore, desc: Descriptor, trusted: bool = False) -> None:
-    """Make blob `desc` present in `dst`. Blobs we wrote ourselves moments ago are linked;
-    any other blob is copied through a verifying reader, which checks it on the way."""
-    if getattr(src, "root", None) == dst.root or dst.has(desc.digest):  # a registry source has no root
-        return
-    if trusted:
-        dst.link_or_copy(src.path(desc.digest), desc.digest)
-        return
-    with src.open(desc) as reader:
-        dst.copy_from(reader, desc.digest)
+class MemoryBlobs:
+    """Blobs held in memory (a new config), in front of the source's own blobs. Reading only."""
+
+    def __init__(self, base, extra: dict[Digest, bytes]):
+        self.base = base
+        self.extra = dict(getattr(base, "extra", {}))
+        self.extra.update(extra)
+        if isinstance(base, MemoryBlobs):
+            self.base = base.base
+
+    def has(self, digest: Digest) -> bool:
+        return digest in self.extra or self.base.has(digest)
+
+    def path(self, digest: Digest):
+        return None if digest in self.extra else self.base.path(digest)
+
+    def open(self, desc: Descriptor, what: str | None = None):
+        data = self.extra.get(desc.digest)
+        if data is None:
+            return self.base.open(desc, what)
+        return VerifyingReader(io.BytesIO(data), desc.digest, desc.size, what or f"blob {desc.digest.short}")
+
+    def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
+        data = self.extra.get(desc.digest)
+        if data is None:
+            return self.base.read_bytes(desc, what, limit)
+        with self.open(desc, what) as r:
+            return r.read()
 
 
-def _layer(image: Image, i: int, desc: Descriptor, dst: BlobStore, compression: Compression | None,
-           docker: bool, trusted: bool) -> Descriptor:
+class StackedBlobs:
+    """Blobs from the first of several sources that has them: a store of recompressed layers in
+    front of the source's blobs for the layers carried over unchanged."""
+
+    def __init__(self, *sources):
+        self.sources = sources
+
+    def _first(self, digest: Digest):
+        for s in self.sources:
+            if s.has(digest):
+                return s
+        return self.sources[-1]
+
+    def has(self, digest: Digest) -> bool:
+        return any(s.has(digest) for s in self.sources)
+
+    def path(self, digest: Digest):
+        return self._first(digest).path(digest)
+
+    def open(self, desc: Descriptor, what: str | None = None):
+        return self._first(desc.digest).open(desc, what)
+
+    def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
+        return self._first(desc.digest).read_bytes(desc, what, limit)
+
+
+@dataclass
+class Pending:
+    """An artifact some of whose layers are still to be recompressed. Writers realize() it."""
+    source: Artifact
+    compression: Compression
+    annotations: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    tag: str | None = None
+    where: str = "image"
+    fresh: bool = False
+
+    @property
+    def config(self) -> dict:
+        return self.source.config
+
+
+Lazy = Union[Image, Index, Pending]
+
+
+def _needs(desc: Descriptor, compression: Compression) -> bool:
+    """Whether layer `desc` must be recompressed to be `compression`. Unknown media types (foreign
+    layers, artifacts) and layers already compressed as asked are carried over byte for byte."""
     current = mt.layer_compression(desc.media_type)
-    if compression is None or current is None or (current == compression.algorithm and compression.level is None) \
-            or (current == compression.algorithm and desc.annotations.get("org.fsdgimg.compressor")
-                == compression.describe()):
-        # Unknown media types (foreign layers, artifacts) and layers already compressed as asked
-        # are carried over byte for byte.
-        transfer(image.blobs, dst, desc, trusted)
-        if docker and current is not None:
-            return Descriptor(mt.layer_media_type(current, True), desc.digest, desc.size, {}, None, desc.urls)
-        return desc
-    with image.blobs.open(desc, f"{image.where}: layer {i}") as raw:
-        plain = open_decompressed(raw, current, f"{image.where}: layer {i}")
-        blob = import_layer(plain, dst, compression, f"{image.where}: layer {i}", docker)
-    expected = image.diff_ids[i]
-    if blob.diff_id != expected:
-        raise DigestMismatch(f"{image.where}: layer {i} has diff ID {blob.diff_id}, the config says {expected}")
-    return blob.descriptor
+    if current is None or current != compression.algorithm:
+        return current is not None
+    return compression.level is not None and desc.annotations.get(ANNOTATION) != compression.describe()
 
 
-def recompress(x: Artifact, dst: BlobStore, compression: Compression | None, *, docker: bool = False,
-               trusted: bool = False) -> Artifact:
+def _images(x: Artifact):
     if isinstance(x, Index):
-        children = [recompress(c, dst, compression, docker=docker, trusted=trusted) for c in x.children]
+        for c in x.children:
+            yield from _images(c)
+    else:
+        yield x
+
+
+def recompress(x: Lazy, compression: Compression | None) -> Lazy:
+    """`x` with every layer compressed as `compression` (None: as it is). Nothing is compressed here."""
+    if compression is None or isinstance(x, Pending):
+        return x if compression is None or x.compression == compression else \
+            replace(x, compression=compression)
+    if not any(_needs(d, compression) for img in _images(x) for d in img.layers):
+        return x
+    return Pending(x, compression, {}, x.name, x.tag, x.where, x.fresh)
+
+
+def realize(x: Lazy, store: BlobStore) -> Artifact:
+    """The artifact with every byte it names available: pending layers are compressed into `store`."""
+    if not isinstance(x, Pending):
+        return x
+    made = _recompressed(x.source, store, x.compression)
+    made = annotate(made, x.annotations)
+    made.name, made.tag, made.where = x.name, x.tag, x.where
+    return made
+
+
+def _recompressed(x: Artifact, store: BlobStore, compression: Compression) -> Artifact:
+    if isinstance(x, Index):
+        children = [_recompressed(c, store, compression) for c in x.children]
         descs = [c.manifest.descriptor(dict(d.annotations), d.platform)
                  for c, d in zip(children, x.index.manifests)]
-        kind = mt.DOCKER_MANIFEST_LIST if docker else (mt.OCI_INDEX if x.index.is_docker else x.index.media_type)
-        index = ImageIndex(kind, descs, dict(x.index.annotations))
-        dst.put_bytes(index.to_bytes())
-        return Index(index, children, dst, x.name, x.tag, x.where, fresh=True)
+        index = ImageIndex(x.index.media_type, descs, dict(x.index.annotations))
+        return Index(index, children, StackedBlobs(store, x.blobs), x.name, x.tag, x.where, x.fresh)
     x.check()
-    layers = [_layer(x, i, d, dst, compression, docker, trusted) for i, d in enumerate(x.layers)]
-    dst.put_bytes(x.config_bytes)
-    config = x.manifest.config
-    if docker or x.manifest.is_docker:
-        kind = mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST
-        config = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG, config.digest, config.size)
-    else:
-        kind = x.manifest.media_type
-    if not docker:
-        layers = [d if not d.media_type.startswith("application/vnd.docker.image.rootfs.diff")
-                  else Descriptor(mt.layer_media_type(mt.layer_compression(d.media_type)), d.digest,
-                                  d.size, dict(d.annotations), None, d.urls) for d in layers]
-    manifest = ImageManifest(kind, config, layers, {} if docker else dict(x.manifest.annotations),
-                             x.manifest.subject)
-    dst.put_bytes(manifest.to_bytes())
-    return Image(manifest, x.config_bytes, dst, x.name, x.tag, x.where, fresh=True)
+    layers = []
+    for i, desc in enumerate(x.layers):
+        if not _needs(desc, compression):
+            layers.append(desc)
+            continue
+        layer = x.layer(i)
+        with layer.open_uncompressed() as plain:
+            blob = import_layer(plain, store, compression, layer.what, x.manifest.is_docker)
+        layers.append(blob.descriptor)
+    m = x.manifest
+    manifest = ImageManifest(m.media_type, m.config, layers, dict(m.annotations), m.subject)
+    return Image(manifest, x.config_bytes, StackedBlobs(store, x.blobs), x.name, x.tag, x.where,
+                 fresh=x.fresh)
 
 
-def annotate(x: Artifact, annotations: dict[str, str]) -> Artifact:
-    """The same artifact with `annotations` merged into its top-level manifest (OCI only)."""
+def annotate(x: Lazy, annotations: dict[str, str]) -> Lazy:
+    """The same artifact with `annotations` merged into its top-level manifest. A Docker schema 2
+    manifest has no annotations: it becomes the equivalent OCI manifest. Nothing changes when the
+    annotations are already there (the manifest keeps its exact bytes, hence its digest)."""
     if not annotations:
         return x
+    if isinstance(x, Pending):
+        return replace(x, annotations={**x.annotations, **annotations})
     m = x.manifest
-    if m.media_type not in (mt.OCI_MANIFEST, mt.OCI_INDEX):
-        return x  # Docker schema 2 has no annotations
     merged = {**m.annotations, **annotations}
+    if merged == m.annotations:
+        return x
     if isinstance(x, Index):
-        new = ImageIndex(m.media_type, list(m.manifests), merged)
-        x.blobs.put_bytes(new.to_bytes())
+        kind = mt.OCI_INDEX if m.is_docker else m.media_type
+        new = ImageIndex(kind, list(m.manifests), merged)
         return Index(new, x.children, x.blobs, x.name, x.tag, x.where, x.fresh)
-    new = ImageManifest(m.media_type, m.config, list(m.layers), merged, m.subject)
-    x.blobs.put_bytes(new.to_bytes())
+    base = to_oci(m)
+    new = ImageManifest(base.media_type, base.config, list(base.layers), merged, m.subject)
     return Image(new, x.config_bytes, x.blobs, x.name, x.tag, x.where, x.fresh)
+
+
+def set_platform(x: Image, platform: Platform) -> Image:
+    """The image with its config saying `platform` (the new config is held in memory)."""
+    if x.platform == platform:
+        return x
+    config = dict(x.config)
+    config["os"], config["architecture"] = platform.os, platform.architecture
+    for key, value in (("variant", platform.variant), ("os.version", platform.os_version)):
+        if value:
+            config[key] = value
+        else:
+            config.pop(key, None)
+    data = dump_json(config)
+    desc = Descriptor(x.manifest.config.media_type, Digest.of(data), len(data))
+    m = x.manifest
+    manifest = ImageManifest(m.media_type, desc, list(m.layers), dict(m.annotations), m.subject)
+    return Image(manifest, data, MemoryBlobs(x.blobs, {desc.digest: data}), x.name, x.tag, x.where, x.fresh)

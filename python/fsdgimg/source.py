@@ -45,7 +45,9 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
                 epoch: int | None = None, docker: bool = False,
                 progress: bool | None = None, registry=None) -> Iterator[Artifact]:
     """Yield the Image or Index at `text`. Archives and root file systems are imported (once, in
-    one pass, compressed with `compression`) into a scratch store that lives until the block ends."""
+    one pass, compressed with `compression`) into a scratch store that lives until the block ends.
+    Registries and static trees stream their blobs from where they are; `registry` is the
+    fsdgimg.publish.RegistryOptions (credentials, TLS, retries) for docker:// locations."""
     loc = parse(text) if isinstance(text, str) else text
     tag = loc.tag or tag
     compression = compression or Compression()

@@ -45,7 +45,10 @@ def test_guix_archive_converts_and_skopeo_reads_it(guix_archives, tmp_path, name
                                          check=True, capture_output=True).stdout)
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["annotations"]["org.opencontainers.image.created"] == "1970-01-01T00:00:01Z"
-    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == "v1"
+    # The tag names the image in index.json only: it is not part of the manifest (nor its digest).
+    assert "org.opencontainers.image.ref.name" not in manifest["annotations"]
+    index = json.loads((out / "index.json").read_text())
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "v1"
     assert manifest["annotations"]["org.opencontainers.image.title"] == "hello"
     for layer in manifest["layers"]:
         assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -120,8 +123,9 @@ def test_tags_accumulate_in_an_existing_layout(guix_archives, tmp_path):
     index = json.loads((out / "index.json").read_text())
     tags = [m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]]
     assert sorted(tags) == ["one", "two"]
-    # the same image under both tags (manifests differ only by their ref.name annotation)
-    assert skopeo("inspect", f"oci:{out}:one")["Layers"] == skopeo("inspect", f"oci:{out}:two")["Layers"]
+    # the same image under both tags: one manifest, one digest (tags never change digests)
+    assert skopeo("inspect", f"oci:{out}:one")["Digest"] == skopeo("inspect", f"oci:{out}:two")["Digest"]
+    assert len({m["digest"] for m in index["manifests"]}) == 1
 
 
 def test_docker_archive_round_trip(guix_archives, tmp_path):

@@ -32,7 +32,7 @@ from fsdgimg.errors import InputError, UsageError
 from fsdgimg.guix import Guix
 from fsdgimg.image import Image
 from fsdgimg.jsonio import dump_json
-from fsdgimg.mutate import annotate, recompress
+from fsdgimg.mutate import annotate
 from fsdgimg.progress import Progress
 from fsdgimg.source import scratch_store
 
@@ -208,7 +208,7 @@ def _check(entry: Entry, builder, ctx: Context, first: BuildResult, image: Image
 
 def _annotations(entry: Entry, image: Image, first: BuildResult, opts: BuildOptions,
                  report: CheckReport | None, digests: list[str]) -> dict[str, str]:
-    out = standard_annotations(image, entry.tag, opts.epoch)
+    out = standard_annotations(image, opts.epoch)
     out["org.opencontainers.image.title"] = entry.name
     if entry.description:
         out["org.opencontainers.image.description"] = entry.description
@@ -229,11 +229,8 @@ def _annotations(entry: Entry, image: Image, first: BuildResult, opts: BuildOpti
 
 def _write(entry: Entry, final: Image, first: BuildResult, report: CheckReport | None, out: Path,
            opts: BuildOptions, digests: list[str], timings: dict) -> BuildOutcome:
-    from fsdgimg.sinks.oci_layout import LayoutWriter
-    with LayoutWriter(out) as writer:
-        stored = recompress(final, writer.store, None, trusted=True)
-        writer.add(stored, entry.tag)
-        writer.commit()
+    from fsdgimg.sinks.oci_layout import write_oci_layout
+    stored = write_oci_layout(out, final, entry.tag, trusted=True)
     extra = out / EXTRA_DIR
     provenance = extra / "provenance"
     provenance.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from fsdgimg import mediatypes as mt
 from fsdgimg.check import tardiff
-from fsdgimg.compression import open_decompressed
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import Digest
 from fsdgimg.image import Image
@@ -102,8 +100,7 @@ def explain(comparison: Comparison, first: Image, second: Image, progress=None) 
 
 
 def _plain(image: Image, desc: Descriptor, i: int):
-    what = f"{image.where}: layer {i}"
-    return open_decompressed(image.blobs.open(desc, what), mt.layer_compression(desc.media_type) or "none", what)
+    return image.layer(i).open_uncompressed()
 
 
 def _json_changes(a, b, path: tuple = ()) -> list[tuple[str, str, str]]:

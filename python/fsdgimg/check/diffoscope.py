@@ -12,8 +12,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.compression import open_decompressed
 from fsdgimg.digest import CHUNK
 from fsdgimg.image import Image
 
@@ -33,10 +31,7 @@ def installed() -> str | None:
 
 
 def _write_plain_layer(image: Image, i: int, path: Path) -> None:
-    desc = image.layers[i]
-    what = f"{image.where}: layer {i}"
-    with image.blobs.open(desc, what) as raw, open(path, "wb") as out:
-        plain = open_decompressed(raw, mt.layer_compression(desc.media_type) or "none", what)
+    with image.layer(i).open_uncompressed() as plain, open(path, "wb") as out:
         while chunk := plain.read(CHUNK):
             out.write(chunk)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.convert import add_image_options, options_from
+from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from
 from fsdgimg.errors import UsageError
 from fsdgimg.transport import parse
 
@@ -46,7 +46,7 @@ def register(sub) -> None:
                    help="copy blobs even when the source is on the same file system (default: hard-link them)")
     s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
     add_image_options(p)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -59,60 +59,35 @@ def _read_password(args) -> str | None:
 
 
 def run(args) -> int:
+    from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
-    from fsdgimg.publish import RegistryOptions, StaticOptions, publish_artifact
-    from fsdgimg.source import open_source
+    from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions
     dest = parse(args.dest, for_writing=True)
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
-    options = options_from(args)
-    if dest.kind in ("oci", "docker-archive"):
-        if args.name:
-            raise UsageError(f"--name is for static: destinations; {dest} names the image itself")
-        # convert re-reads the source with all the image options (compression, platform, epoch).
-        from fsdgimg.convert import convert
-        if args.additional_tag:
-            raise UsageError(f"--additional-tag is for docker:// and static: destinations, not {dest.kind}:")
-        result = convert(args.src, args.dest, options)
-        if args.digestfile:
-            Path(args.digestfile).write_text(result["digest"])
-        return _print(args, result, f"{result['destination']} {result['digest']}")
-    if dest.kind not in ("docker", "static"):
-        raise UsageError(f"{args.dest}: cannot publish to a {dest.kind} location")
+    options = image_options_from(args)
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
                            {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host})
-    with open_source(args.src, compression=options.compression, platform=options.platform,
-                     epoch=options.source_date_epoch) as artifact:
-        if options.annotations:
-            from fsdgimg.mutate import annotate
-            artifact = annotate(artifact, options.annotations)
-        label = f"pushing to {dest.reference.registry}" if dest.kind == "docker" else f"publishing to {dest.path}"
-        with Progress(label) as bar:
-            published = publish_artifact(artifact, dest, name=args.name, additional_tags=args.additional_tag,
-                                         registry=registry, static=static, progress=bar)
+    label = {"docker": lambda: f"pushing to {dest.reference.registry}"}.get(dest.kind, lambda: f"writing {dest.path}")()
+    with Progress(label) as bar:
+        written = copy(args.src, dest, options, WriteOptions(args.name, None, list(args.additional_tag),
+                                                             registry, static, bar))
     if args.digestfile:
-        Path(args.digestfile).write_text(published.digest)
-    r = published.report
-    if not args.json:
-        if dest.kind == "docker":
-            summary = (f"{r['blobs_sent']} blob(s) sent ({r['bytes_sent'] / 1e6:.1f} MB), {r['blobs_present']} "
-                       f"already there, {r['blobs_mounted']} mounted, {r['blobs_resumed']} resumed; "
-                       f"{r['manifests_put']} manifest(s) put, {r['manifests_present']} unchanged "
-                       f"in {r['seconds']:.2f}s")
-        else:
-            summary = (f"{r['blobs_written']} blob(s) written ({r['bytes_written'] / 1e6:.1f} MB, "
-                       f"{r['blobs_linked']} linked) of {r['blobs_total']}; {r['manifests_written']} manifest(s); "
-                       f"tag {'moved' if r['tag_moved'] else 'unchanged'} in {r['seconds']:.2f}s")
-        print(summary, file=sys.stderr)
-    return _print(args, r, str(published))
+        Path(args.digestfile).write_text(written.digest)
+    r = written.report
+    if not args.json and dest.kind in ("docker", "static"):
+        print(_summary(dest.kind, r), file=sys.stderr)
+    return emit(args, r, str(written))
 
 
-def _print(args, obj, line: str) -> int:
-    if args.json:
-        from fsdgimg.cli import emit_json
-        emit_json(obj)
-    else:
-        print(line)
-    return 0
+def _summary(kind: str, r: dict) -> str:
+    if kind == "docker":
+        return (f"{r['blobs_sent']} blob(s) sent ({r['bytes_sent'] / 1e6:.1f} MB), {r['blobs_present']} "
+                f"already there, {r['blobs_mounted']} mounted, {r['blobs_resumed']} resumed; "
+                f"{r['manifests_put']} manifest(s) put, {r['manifests_present']} unchanged "
+                f"in {r['seconds']:.2f}s")
+    return (f"{r['blobs_written']} blob(s) written ({r['bytes_written'] / 1e6:.1f} MB, "
+            f"{r['blobs_linked']} linked) of {r['blobs_total']}; {r['manifests_written']} manifest(s); "
+            f"tag {'moved' if r['tag_moved'] else 'unchanged'} in {r['seconds']:.2f}s")

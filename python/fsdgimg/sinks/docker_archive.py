@@ -3,7 +3,6 @@ fixed member order, owners, modes and times. Written beside the target and renam
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
@@ -11,10 +10,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.compression import open_decompressed
-from fsdgimg.digest import CHUNK, Digest
-from fsdgimg.errors import DigestMismatch, InputError, UsageError
+from fsdgimg.digest import CHUNK
+from fsdgimg.errors import UsageError
 from fsdgimg.image import Artifact, Image
 from fsdgimg.jsonio import dump_json
 
@@ -34,23 +31,27 @@ def _info(name: str, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
 
 
 def _uncompressed_layer(image: Image, i: int, scratch: Path) -> Path:
-    """A temporary file holding layer i as plain tar, checked against its diff ID."""
-    desc = image.layers[i]
-    compression = mt.layer_compression(desc.media_type)
-    if compression is None:
-        raise InputError(f"{image.where}: layer {i} has media type {desc.media_type}, not a layer tar")
-    expected = image.diff_ids[i]
+    """A temporary file holding layer i as plain tar (checked against its diff ID as it is read):
+    a tar member's size goes before its bytes, and only the end of the stream tells it."""
     path = scratch / f"layer-{i}.tar"
-    h = hashlib.sha256()
-    with image.blobs.open(desc, f"{image.where}: layer {i}") as raw, open(path, "wb") as out:
-        plain = open_decompressed(raw, compression, f"{image.where}: layer {i}")
+    with image.layer(i).open_uncompressed() as plain, open(path, "wb") as out:
         while chunk := plain.read(CHUNK):
-            h.update(chunk)
             out.write(chunk)
-        raw.read()  # reach EOF of the blob so that its digest is checked
-    if Digest.from_hash(h) != expected:
-        raise DigestMismatch(f"{image.where}: layer {i} has diff ID {Digest.from_hash(h)}, the config says {expected}")
     return path
+
+
+def write(artifact, loc, options) -> "Written":
+    """fsdgimg.publish.write() for docker-archive:FILE. The digest reported is the manifest's,
+    as for every destination (the archive itself holds the config and the uncompressed layers)."""
+    from fsdgimg.publish import Written, default_tag
+    from fsdgimg.sinks import realized
+    tag = loc.tag or default_tag(artifact, options)
+    repo_tag = f"{artifact.name or 'image'}:{tag}"
+    with realized(artifact, Path(loc.path).resolve().parent) as image:
+        report = write_docker_archive(loc.path, image, repo_tag)
+    report = {"destination": f"docker-archive:{loc.path}", "format": "docker-archive", "tag": tag,
+              "digest": str(image.digest), "config": report["config"], "layers": report["layers"]}
+    return Written(f"docker-archive:{loc.path}", str(image.digest), report)
 
 
 def write_docker_archive(path: Path, artifact: Artifact, repo_tag: str) -> dict:
@@ -86,5 +87,5 @@ def write_docker_archive(path: Path, artifact: Artifact, repo_tag: str) -> dict:
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"digest": str(image.manifest.config.digest), "layers": len(layer_names)}
+    return {"digest": str(image.digest), "config": str(image.manifest.config.digest), "layers": len(layer_names)}
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from fsdgimg import mediatypes as mt
 from fsdgimg.blobstore import BlobStore
 from fsdgimg.errors import InputError
-from fsdgimg.image import Artifact
+from fsdgimg.descriptor import Descriptor
+from fsdgimg.image import Artifact, Index, blob_descriptors
 from fsdgimg.jsonio import dump_json
 from fsdgimg.manifest import ImageIndex
 from fsdgimg.sources.oci_layout import REF_NAME, read_index_json
@@ -97,11 +98,47 @@ class LayoutWriter:
         self.abort()  # after commit() there is nothing left to abort
 
 
-def write_oci_layout(dest: Path, artifact: Artifact, tag: str | None, *, trusted: bool = False) -> Artifact:
-    """Write `artifact` to the layout at `dest` as it is (no recompression); return it as stored there."""
-    from fsdgimg.mutate import recompress
+def _place(x: Artifact, store: BlobStore, trusted: bool) -> None:
+    """Every blob and manifest of `x` in `store`; blobs we wrote moments ago are linked, any other
+    is copied through a verifying reader. Children before parents, the top manifest last."""
+    if isinstance(x, Index):
+        for child in x.children:
+            _place(child, store, trusted)
+    else:
+        for desc in blob_descriptors(x):
+            _transfer(x.blobs, store, desc, trusted)
+    store.put_bytes(x.manifest.to_bytes())
+
+
+def _transfer(src, dst: BlobStore, desc: Descriptor, trusted: bool) -> None:
+    if dst.has(desc.digest) or getattr(src, "root", None) == dst.root:
+        return
+    path = src.path(desc.digest) if trusted else None
+    if path is not None:
+        dst.link_or_copy(path, desc.digest)
+        return
+    with src.open(desc) as reader:
+        dst.copy_from(reader, desc.digest)
+
+
+def write(artifact, loc, options) -> "Written":
+    """fsdgimg.publish.write() for oci:DIR[:TAG]: pending recompression happens straight into the
+    layout's store; nothing but what the new index.json references is added."""
+    from fsdgimg.publish import Written, default_tag
+    tag = loc.tag or default_tag(artifact, options)
+    stored = write_oci_layout(loc.path, artifact, tag)
+    return Written(f"oci:{loc.path}:{tag}", str(stored.digest),
+                   {"destination": f"oci:{loc.path}:{tag}", "format": "oci", "tag": tag,
+                    "digest": str(stored.digest), "mediaType": stored.manifest.media_type,
+                    "size": len(stored.manifest.to_bytes())})
+
+
+def write_oci_layout(dest: Path, artifact, tag: str | None, *, trusted: bool = False) -> Artifact:
+    """Write `artifact` (Image, Index or pending) to the layout at `dest`; return it as written."""
+    from fsdgimg.mutate import realize
     with LayoutWriter(dest) as writer:
-        stored = recompress(artifact, writer.store, None, trusted=trusted or artifact.fresh)
+        stored = realize(artifact, writer.store)
+        _place(stored, writer.store, trusted or stored.fresh)
         writer.add(stored, tag)
         writer.commit()
     return stored

@@ -1,0 +1,85 @@
+"""Command-line options several commands share, defined once: image options (compression, level,
+platform, source date epoch, annotations) and --json."""
+
+from __future__ import annotations
+
+import argparse
+
+from fsdgimg.compression import COMPRESSIONS, Compression
+from fsdgimg.errors import UsageError
+
+
+def parse_annotation(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def epoch(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected seconds since the epoch, got {text!r}")
+    return int(text)
+
+
+def add_compression(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    keep = "" if default else "; default: layers stay as they are, archives and file systems get gzip"
+    p.add_argument("--compression", choices=COMPRESSIONS, default=default,
+                   help=f"layer compression (gzip: every client reads it{keep})")
+    p.add_argument("--level", type=int, help="compression level (gzip 1-9, 1-3 by ISA-L; zstd 1-19)")
+
+
+def add_epoch(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--source-date-epoch", type=epoch,
+                   help=help or "creation time for reproducible output (default: $SOURCE_DATE_EPOCH)")
+
+
+def add_platform(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--platform", help=help or "OS/ARCH[/VARIANT]: choose from an index, or set for a root file system")
+
+
+def add_annotations(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--annotation", action="append", type=parse_annotation, default=[], metavar="KEY=VALUE",
+                   help="add a manifest annotation, e.g. org.opencontainers.image.source=URL (repeatable)")
+
+
+def add_json(p: argparse.ArgumentParser, help: str = "print the result as JSON") -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def add_image_options(p: argparse.ArgumentParser) -> None:
+    add_compression(p)
+    add_platform(p)
+    add_epoch(p)
+    add_annotations(p)
+
+
+def compression_from(args) -> Compression | None:
+    """None when neither --compression nor --level was given (keep what is compressed already)."""
+    if args.level is not None and args.compression == "none":
+        raise UsageError("--level makes no sense with --compression none")
+    if args.compression is None and args.level is None:
+        return None
+    return Compression(args.compression or "gzip", args.level)
+
+
+def image_options_from(args):
+    from fsdgimg.convert import ImageOptions
+    from fsdgimg.descriptor import Platform
+    from fsdgimg.reference import check_tag
+    return ImageOptions(
+        tag=check_tag(args.tag) if getattr(args, "tag", None) else None,
+        compression=compression_from(args),
+        platform=Platform.parse(args.platform) if getattr(args, "platform", None) else None,
+        source_date_epoch=getattr(args, "source_date_epoch", None),
+        annotations=dict(getattr(args, "annotation", []) or []))
+
+
+def emit(args, obj, line: str) -> int:
+    """--json: the object; else the line."""
+    if getattr(args, "json", False):
+        from fsdgimg.cli import emit_json
+        emit_json(obj)
+    else:
+        print(line)
+    return 0

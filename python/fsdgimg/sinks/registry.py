@@ -1,0 +1,32 @@
+"""Writer for registries (docker://HOST[:PORT]/NAME[:TAG|@DIGEST]): the push of fsdgimg.registry."""
+
+from __future__ import annotations
+
+from fsdgimg.errors import UsageError
+from fsdgimg.reference import Reference
+from fsdgimg.sinks import realized
+
+
+def write(artifact, loc, options) -> "Written":
+    from fsdgimg.publish import Written, default_tag
+    from fsdgimg.registry import RegistryClient, push
+    from fsdgimg.registry.auth import find_credentials
+    from fsdgimg.registry.state import PushState
+    opts = options.registry
+    if opts.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    ref = loc.reference
+    if ref.tag is None and ref.digest is None:
+        ref = Reference(ref.registry, ref.name, default_tag(artifact, options))
+    creds = find_credentials(ref.registry, ref.name, username=opts.username, password=opts.password)
+    with realized(artifact) as image:
+        client = RegistryClient(ref.registry, credentials=creds, insecure=opts.insecure,
+                                retries=max(0, opts.retries), ca_file=opts.ca_file,
+                                connections=max(2, opts.jobs + 2))
+        try:
+            report = push(image, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
+                          state=PushState(enabled=opts.remember), progress=options.progress,
+                          additional_tags=options.additional_tags)
+        finally:
+            client.close()
+    return Written(f"docker://{ref}", str(report.digest), report.to_json())
