@@ -21,6 +21,7 @@ from fsdgimg.blobstore import BlobStore
 from fsdgimg.image import Image
 from fsdgimg.manifest import parse_manifest
 
+REPO_PYTHON = Path(__file__).resolve().parents[2] / "python"
 SERVERS = ["nginx", "fsdgimg-serve", "apache", "caddy"]
 BINARIES = {"nginx": "nginx", "apache": "apache2", "caddy": "caddy"}
 CLASSES = {"nginx": Nginx, "apache": Apache, "caddy": Caddy}

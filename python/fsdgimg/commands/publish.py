@@ -58,6 +58,20 @@ def _read_password(args) -> str | None:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _check_output_file(path: str, flag: str) -> None:
+    """Before anything is published: an output file that cannot be written would turn a publish that
+    happened into a failure."""
+    import os
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{flag} {path}: not writable")
+
+
 def run(args) -> int:
     from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
@@ -66,6 +80,8 @@ def run(args) -> int:
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
     options = image_options_from(args)
+    if args.digestfile:
+        _check_output_file(args.digestfile, "--digestfile")
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,

@@ -3,9 +3,11 @@
 What any tag reaches (manifests, the children of indexes, configs and layers) stays. So does, for a
 grace period, everything a manifest reaches that became unreferenced less than `grace` seconds ago
 (a publish touches a tag's old target when it moves the tag), or that was written less than `grace`
-seconds ago (a publish in progress, or one that was killed): a client that resolved a tag a moment ago
-can still fetch all its blobs. Removal goes leaves first: repository links, then shared store files no
-repository links any more. gc and publish exclude each other through the tree's lock.
+seconds ago: a client that resolved a tag a moment ago can still fetch all its blobs. Removal goes
+leaves first: repository links, then shared store files no repository links any more. gc and publish
+exclude each other through the tree's lock, so what a killed publish left is no one's: gc first deals
+with its attempt journal (see writer.py: its new files removed, or the publish completed when its
+tags had moved), and removes temporaries whatever their age.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class GcReport:
     bytes_freed: int = 0
     temporaries_removed: int = 0
     kept_in_grace: int = 0
+    recovered: str | None = None  # a killed publish's journal: its files "removed", or it "completed"
     removed: list[str] = field(default_factory=list)
 
 
@@ -117,7 +120,11 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
             report.bytes_freed += size
 
     linked: set[str] = set()  # hex digests some repository still links
+    from fsdgimg.static.writer import StaticPublisher
     with files.tree_lock(root, "gc"):
+        publisher = StaticPublisher(root)  # checks the stored web options before anything is removed
+        if not dry_run:
+            report.recovered = publisher.recover()
         for name in tree.repositories():
             manifest_dir = tree.v2 / name / "_manifests"
             roots = [(d, m) for d, m in tree.tags(name).values()]
@@ -145,8 +152,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
             for entry in (os.listdir(blob_dir) if blob_dir.is_dir() else []):
                 path = blob_dir / entry
                 if entry.startswith(TMP_PREFIX):
-                    if not _young(path, now, grace):
-                        remove(path, "temporaries_removed")
+                    remove(path, "temporaries_removed")
                     continue
                 try:
                     d = Digest.parse(entry)
@@ -165,7 +171,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
         places += [(str(p), os.listdir(p)) for p in (tree.root, tree.web) if p.is_dir()]
         for dirpath, filenames in places:
             for entry in filenames:
-                if entry.startswith(TMP_PREFIX) and not _young(Path(dirpath) / entry, now, grace):
+                if entry.startswith(TMP_PREFIX):
                     remove(Path(dirpath) / entry, "temporaries_removed")
         if tree.store.is_dir():
             for entry in os.listdir(tree.store):
@@ -181,9 +187,8 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     report.kept_in_grace += 1
                     continue
                 remove(path, "store_files_removed")
-            if not dry_run:
-                _prune_referrers(tree, name)
         if not dry_run:
-            from fsdgimg.static.writer import StaticPublisher
-            StaticPublisher(root).refresh()
+            for name in tree.repositories():
+                _prune_referrers(tree, name)
+            publisher.refresh()
     return report

@@ -52,6 +52,9 @@ class Tree:
         self.v2 = self.root / "v2"
         self.store = self.v2 / "_store" / "sha256"
         self.web = self.root / "_web"
+        # name -> {tag: (digest, media type)}: tags a publish is about to move, seen by tags() so that
+        # the files derived from them can be written before the tag symlinks are renamed into place
+        self.pending: dict[str, dict[str, tuple[Digest, str]]] = {}
 
     def store_path(self, digest: Digest) -> Path:
         return self.v2 / "_store" / digest.algorithm / digest.hex
@@ -94,15 +97,14 @@ class Tree:
         """tag -> (digest, media type), read from the tag symlinks."""
         out = {}
         d = self.v2 / name / "_tags"
-        if not d.is_dir():
-            return out
-        for entry in sorted(os.listdir(d)):
+        for entry in (os.listdir(d) if d.is_dir() else ()):
             if entry.startswith(".") or not TAG.match(entry):
                 continue
             target = read_tag_link(d / entry)
             if target:
                 out[entry] = target
-        return out
+        out.update(self.pending.get(name, {}))
+        return dict(sorted(out.items()))
 
 
 def parse_manifest_file(filename: str) -> tuple[Digest, str] | None:

@@ -1,10 +1,17 @@
 """Publishing an Image or Index into a static tree, atomically per image.
 
 Order: blobs (into the shared store, then linked into the repository), then manifests (children of an
-index before the index), then the tag, then the derived files (tags list, catalog, Apache tag map,
-index.html, web configurations); every file appears by rename. A publish killed at any moment leaves
-the previous tag target fully served; leftovers are only unreferenced files and temporaries, which
-`fsdgimg gc` removes. Whatever is already there with the same content is not written again.
+index before the index); then every file the publish changes is staged beside its final name (the tag
+symlinks, tags lists, catalog, Apache tag map, referrers, index.html, web configurations), and only
+when all of them are written do the renames run: the tags first, then the files derived from them.
+Renames need no space, so a full disk or any other failure before them leaves the tree exactly as it
+was, and the publish says so; after them there is nothing left that can fail for want of space.
+
+What an attempt creates (blobs, manifests) is listed first in an attempt journal (JOURNAL, beside
+v2/). A failed attempt removes those files itself; one that was killed leaves the journal, and the
+next publish or `gc` (both hold the tree's lock, so that writer is gone) removes them then, or, if its
+tags had moved already, completes it. Whatever is already there with the same content is not written
+again.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import Digest
-from fsdgimg.errors import DigestMismatch, InputError
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.jsonio import dump_json
 from fsdgimg.reference import check_name, check_tag
@@ -40,7 +47,11 @@ class StaticReport:
     manifests_written: int = 0
     tag_moved: bool = False
     files_rewritten: list[str] = field(default_factory=list)
+    recovered: str | None = None  # what was done with a killed attempt's journal: "removed", "completed"
     seconds: float = 0.0
+
+
+JOURNAL = ".fsdgimg-attempt.json"
 
 
 def stored_web_options(tree: Tree) -> dict:
@@ -80,7 +91,9 @@ class StaticPublisher:
             self.web_options = stored_web_options(self.tree)
         else:
             self.web_options = webconfig.check_options(web_options)
+        self._referrers: dict[Path, bytes] = {}
 
+    # --- blobs and manifests (content by digest: new files, listed in the journal first) -----------
     def _store_blob(self, image: Image, desc: Descriptor, report: StaticReport) -> None:
         final = self.tree.store_path(desc.digest)
         if final.is_file():
@@ -114,13 +127,12 @@ class StaticPublisher:
         path = self.tree.manifest_path(name, digest, x.manifest.media_type)
         if files.link(store, path):
             report.manifests_written += 1
-        self._record_referrer(name, data, digest, x.manifest.media_type, report)
+        self._note_referrer(name, data, digest, x.manifest.media_type)
         return path
 
-    def _record_referrer(self, name: str, data: bytes, digest: Digest, media_type: str,
-                         report: StaticReport) -> None:
+    def _note_referrer(self, name: str, data: bytes, digest: Digest, media_type: str) -> None:
         """A manifest with a `subject` (a signature, an SBOM) is listed in its subject's referrers index,
-        which GET /v2/NAME/referrers/SUBJECT serves."""
+        which GET /v2/NAME/referrers/SUBJECT serves (staged with the tag: it changes with the publish)."""
         obj = json.loads(data)
         subject = obj.get("subject") if isinstance(obj, dict) else None
         if not isinstance(subject, dict):
@@ -134,14 +146,62 @@ class StaticPublisher:
             entry["annotations"] = obj["annotations"]
         path = self.tree.referrers_path(name, subject_digest)
         try:
-            index = json.loads(path.read_bytes())
+            index = json.loads(self._referrers.get(path) or path.read_bytes())
             listed = [d for d in index["manifests"] if isinstance(d, dict) and d.get("digest") != str(digest)]
         except (OSError, ValueError, KeyError, TypeError):
             listed = []
         index = dict(responses.EMPTY_REFERRERS, manifests=sorted([*listed, entry], key=lambda d: d["digest"]))
-        if files.write_bytes(path, dump_json(index), fsync=self.fsync):
-            report.files_rewritten.append(str(path.relative_to(self.tree.root)))
+        self._referrers[path] = dump_json(index)
 
+    # --- the attempt journal ---------------------------------------------------------------------------
+    def _new_paths(self, artifact: Artifact, name: str, blobs) -> list[Path]:
+        paths = []
+        for _, d in blobs:
+            paths += [self.tree.store_path(d.digest), self.tree.blob_path(name, d.digest)]
+        for x in walk(artifact):
+            paths += [self.tree.store_path(x.digest), self.tree.manifest_path(name, x.digest, x.manifest.media_type)]
+        return [p for p in dict.fromkeys(paths) if not os.path.lexists(p)]
+
+    def _begin(self, name: str, tags: list[str], artifact: Artifact, created: list[Path]) -> Path:
+        journal = self.tree.root / JOURNAL
+        record = {"name": name, "tags": tags, "digest": str(artifact.digest),
+                  "created": [str(p.relative_to(self.tree.root)) for p in created]}
+        files.write_bytes(journal, dump_json(record), fsync=self.fsync)
+        return journal
+
+    def _undo(self, created: list[Path]) -> None:
+        for path in reversed(created):  # repository links before the store files they link
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+    def recover(self) -> str | None:
+        """Deal with the journal a killed attempt left (the caller holds the tree's lock)."""
+        journal = self.tree.root / JOURNAL
+        try:
+            record = json.loads(journal.read_bytes())
+            name, tags, digest = record["name"], record["tags"], record["digest"]
+            created = [self.tree.root / p for p in record["created"]]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            journal.unlink(missing_ok=True)
+            return "unreadable"
+        if not all(os.path.normpath(p).startswith(f"{self.tree.v2}{os.sep}") for p in created):
+            journal.unlink(missing_ok=True)
+            return "unreadable"
+        current = {t: read_tag_link(self.tree.tag_path(name, t)) for t in tags} if isinstance(tags, list) else {}
+        if tags and all(v is not None and str(v[0]) == digest for v in current.values()):
+            outcome = "completed"  # killed after its tags moved: its files are in use; finish the rest
+            self._commit(self._stage(self._derived([name])), [])
+        else:
+            outcome = "removed"
+            self._undo(created)
+        journal.unlink(missing_ok=True)
+        return outcome
+
+    # --- publishing ------------------------------------------------------------------------------------
     def publish(self, artifact: Artifact, name: str, tag: str | None,
                 additional_tags: list[str] = ()) -> StaticReport:
         start = time.monotonic()
@@ -153,7 +213,7 @@ class StaticPublisher:
             check_kind(x.manifest.media_type, x.where)
         report = StaticReport(str(self.tree.root), name, tag, str(artifact.digest))
         with files.tree_lock(self.tree.root, "publish"):
-            self._ensure_base(report)
+            report.recovered = self.recover()
             blobs: dict[Digest, tuple[Image, Descriptor]] = {}
             for x in walk(artifact):
                 if isinstance(x, Image):
@@ -161,78 +221,136 @@ class StaticPublisher:
                         blobs.setdefault(d.digest, (x, d))
             report.blobs_total = len(blobs)
             order = sorted(blobs.values(), key=lambda item: -item[1].size)
-            with cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="static") as pool:
-                for fut in [pool.submit(self._store_blob, img, d, report) for img, d in order]:
-                    fut.result()
-            for img, d in order:
-                files.link(self.tree.store_path(d.digest), self.tree.blob_path(name, d.digest))
-            for x in walk(artifact):
-                self._store_manifest(x, name, report)
-            for t in tags:  # after everything they reach, each by one rename
-                report.tag_moved |= self._set_tag(name, t, artifact)
-            self.refresh(report, names=[name])
+            created = self._new_paths(artifact, name, order)
+            journal = None
+            staged: list[tuple[Path, Path]] = []
+            stage = "starting"
+            try:
+                journal = self._begin(name, tags, artifact, created)
+                stage = "writing blobs"
+                with cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="static") as pool:
+                    for fut in [pool.submit(self._store_blob, img, d, report) for img, d in order]:
+                        fut.result()
+                for img, d in order:
+                    files.link(self.tree.store_path(d.digest), self.tree.blob_path(name, d.digest))
+                stage = "writing manifests"
+                for x in walk(artifact):
+                    self._store_manifest(x, name, report)
+                stage = "staging the tags, tag lists, catalog and page"
+                self.tree.pending = {name: {t: (artifact.digest, artifact.manifest.media_type) for t in tags}}
+                staged = self._stage_tags(name, tags, artifact, report)
+                staged += self._stage(self._derived([name]))
+            except BaseException as e:
+                for tmp, _ in staged:
+                    tmp.unlink(missing_ok=True)
+                self._undo(created)
+                if journal is not None:
+                    journal.unlink(missing_ok=True)
+                if isinstance(e, OSError):
+                    what = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+                    raise FsdgimgError(f"static:{self.tree.root}: publishing {name}:{tag} failed {stage} ({what}); "
+                                       "nothing changed: the tree serves what it served before and what this "
+                                       "attempt wrote is removed") from None
+                raise
+            finally:
+                self.tree.pending = {}
+            # From here on only renames: the tags first, then what is derived from them.
+            self._commit(staged, report.files_rewritten)
+            self._touch_previous(name, report)
+            journal.unlink(missing_ok=True)
         report.seconds = time.monotonic() - start
         return report
 
-    def _set_tag(self, name: str, tag: str, artifact: Artifact) -> bool:
-        link = self.tree.tag_path(name, tag)
-        previous = read_tag_link(link)
+    def _stage_tags(self, name: str, tags: list[str], artifact: Artifact, report: StaticReport):
+        staged = []
         target = tag_target(artifact.digest, artifact.manifest.media_type)
-        if not files.symlink(target, link):
-            return False
-        if previous and previous[0] != artifact.digest:
-            # The old target stays served (and its blobs with it) for gc's grace period from now on.
-            old = self.tree.manifest_path(name, *previous)
+        self._previous = []
+        for t in tags:
+            link = self.tree.tag_path(name, t)
             try:
-                os.utime(old)
+                if os.readlink(link) == target:
+                    continue
             except OSError:
                 pass
-        return True
+            previous = read_tag_link(link)
+            if previous and previous[0] != artifact.digest:
+                self._previous.append(previous)
+            files.make_dirs(link.parent)
+            tmp = files.tmp_name(link)
+            tmp.unlink(missing_ok=True)
+            staged.append((tmp, link))
+            os.symlink(target, tmp)
+            report.tag_moved = True
+        return staged
 
-    def _ensure_base(self, report: StaticReport) -> None:
-        if files.write_bytes(self.tree.v2 / "index.json", b"{}", fsync=self.fsync):
-            report.files_rewritten.append("v2/index.json")
-        if files.write_bytes(self.tree.web / "options.json", dump_json(dict(sorted(self.web_options.items()))),
-                             fsync=self.fsync):
-            report.files_rewritten.append("_web/options.json")
-        self._write_fixed(report.files_rewritten)
+    def _touch_previous(self, name: str, report: StaticReport) -> None:
+        # A moved tag's old target stays served (and its blobs with it) for gc's grace period from now on.
+        for previous in getattr(self, "_previous", []):
+            try:
+                os.utime(self.tree.manifest_path(name, *previous))
+            except OSError:
+                pass
+        self._previous = []
 
-    def _write_fixed(self, changed: list[str]) -> None:
-        """The files every server answers with whatever was published: the empty referrers index and
-        the JSON bodies of errors (Apache serves them as ErrorDocuments)."""
-        fixed = {self.tree.v2 / "_referrers-none.json": dump_json(responses.EMPTY_REFERRERS)}
+    # --- derived files: computed, staged beside their final names, then renamed ------------------------
+    def _derived(self, names: list[str] | None) -> dict[Path, bytes]:
+        """The content every derived file should have now (tags lists of `names`, or of all)."""
+        from fsdgimg.static import catalog
+        out: dict[Path, bytes] = {self.tree.v2 / "index.json": b"{}",
+                                  self.tree.web / "options.json": dump_json(dict(sorted(self.web_options.items()))),
+                                  self.tree.v2 / "_referrers-none.json": dump_json(responses.EMPTY_REFERRERS)}
         for code, body in responses.error_documents().items():
-            fixed[self.tree.web / "errors" / f"{code}.json"] = body.encode()
-        for path, data in fixed.items():
-            if files.write_bytes(path, data, fsync=self.fsync):
-                changed.append(str(path.relative_to(self.tree.root)))
+            out[self.tree.web / "errors" / f"{code}.json"] = body.encode()
+        out.update(self._referrers)
+        repos = self.tree.repositories()
+        for name in (names if names is not None else repos):
+            out[self.tree.tags_list_path(name)] = dump_json({"name": name, "tags": sorted(self.tree.tags(name))})
+        out[self.tree.v2 / "_catalog.json"] = dump_json({"repositories": repos})
+        out[self.tree.web / "tags.map"] = "".join(
+            f"{name}/{tag} {digest}.{kind}\n" for name in repos
+            for tag, (digest, kind) in catalog.tag_kinds(self.tree, name).items()).encode()
+        out[self.tree.root / "index.html"] = catalog.render_index(
+            self.tree, public_host=self.web_options.get("public_host")).encode()
+        for kind, filename in webconfig.FILES.items():
+            out[self.tree.web / filename] = webconfig.render(
+                kind, self.tree.root, **{k: v for k, v in self.web_options.items()
+                                         if k in ("server_name", "listen")}).encode()
+        out[self.tree.web / "tag.txt"] = webconfig.caddy_tag_template(self.tree.root).encode()
+        return out
+
+    def _stage(self, contents: dict[Path, bytes]) -> list[tuple[Path, Path]]:
+        """Write every changed file at a temporary name beside its final one; on any failure remove
+        them all and raise (nothing of the tree changed)."""
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for final, data in contents.items():
+                try:
+                    if final.stat().st_size == len(data) and final.read_bytes() == data:
+                        continue
+                except OSError:
+                    pass
+                files.make_dirs(final.parent)
+                tmp = files.tmp_name(final)
+                staged.append((tmp, final))
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    if self.fsync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.chmod(tmp, 0o644)
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        return staged
+
+    def _commit(self, staged: list[tuple[Path, Path]], changed: list[str]) -> None:
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            changed.append(str(final.relative_to(self.tree.root)))
+        self._referrers = {}
 
     def refresh(self, report: StaticReport | None = None, names: list[str] | None = None) -> None:
         """Rewrite the derived files (tags lists, catalog, tag map, index.html, web configurations)
         where their content changed."""
-        from fsdgimg.static import catalog
-        changed = report.files_rewritten if report else []
-        self._write_fixed(changed)
-        repos = self.tree.repositories()
-        for name in (names if names is not None else repos):
-            tags = sorted(self.tree.tags(name))
-            path = self.tree.tags_list_path(name)
-            if files.write_bytes(path, dump_json({"name": name, "tags": tags}), fsync=self.fsync):
-                changed.append(str(path.relative_to(self.tree.root)))
-        if files.write_bytes(self.tree.v2 / "_catalog.json", dump_json({"repositories": repos}), fsync=self.fsync):
-            changed.append("v2/_catalog.json")
-        tag_map = "".join(f"{name}/{tag} {digest}.{kind}\n" for name in repos
-                          for tag, (digest, kind) in catalog.tag_kinds(self.tree, name).items())
-        if files.write_bytes(self.tree.web / "tags.map", tag_map.encode(), fsync=self.fsync):
-            changed.append("_web/tags.map")
-        page = catalog.render_index(self.tree, public_host=self.web_options.get("public_host"))
-        if files.write_bytes(self.tree.root / "index.html", page.encode(), fsync=self.fsync):
-            changed.append("index.html")
-        for kind, filename in webconfig.FILES.items():
-            text = webconfig.render(kind, self.tree.root, **{k: v for k, v in self.web_options.items()
-                                                            if k in ("server_name", "listen")})
-            if files.write_bytes(self.tree.web / filename, text.encode(), fsync=self.fsync):
-                changed.append(f"_web/{filename}")
-        if files.write_bytes(self.tree.web / "tag.txt", webconfig.caddy_tag_template(self.tree.root).encode(),
-                             fsync=self.fsync):
-            changed.append("_web/tag.txt")
+        self._commit(self._stage(self._derived(names)), report.files_rewritten if report else [])
