@@ -106,7 +106,8 @@ def pack_drv(name: str) -> str:
 
 def test_package_derivations():
     drvs = package_drvs()
-    assert [re.sub(r"^/gnu/store/[a-z0-9]{32}-|-[0-9][^-]*\.drv$", "", d) for d in drvs] == PACKAGES
+    # Versions: 3.1.1; 0.1.0, or 0.1.0-0.COMMIT7 when the checkout's commit is known.
+    assert [re.sub(r"^/gnu/store/[a-z0-9]{32}-|-[0-9][0-9.]*(-0\.[0-9a-f]{7})?\.drv$", "", d) for d in drvs] == PACKAGES
 
 
 def test_source_hash_of_distribution_registry_is_pinned():
@@ -172,7 +173,7 @@ def test_cuirass_jobs_are_what_the_command_line_and_fsdgimg_build():
 
     def jobs() -> dict[str, str]:
         out = guix("repl", "-L", "channel", "--", "tests/guix/ci-jobs.scm", "x86_64-linux").stdout
-        return dict(line.split() for line in out.splitlines() if line.strip())
+        return dict(line.split()[1:] for line in out.splitlines() if line.strip())
 
     got, want = jobs(), expected(fresh=False)
     if got != want:
@@ -214,7 +215,7 @@ def test_catalog_guix_entries_are_channel_files():
 def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     """After `guix pull` (and in Cuirass), the channel's modules are loaded from a profile whose
     module directory links to the checkout in the store (a union of links, with other channels):
-    the fsdgimg package must still find python/, and the CI jobs manifests/images/."""
+    the fsdgimg package must still find python/pyproject.toml, and the CI jobs manifests/images/."""
     checkout = tmp_path / "store-checkout"
     for part in ("channel", "python", "manifests", ".guix-channel"):
         src = REPO / part
@@ -234,13 +235,11 @@ def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
-               "((@ (guix gexp) local-file-absolute-file-name)"
-               " ((@ (guix packages) package-source) (@ (fsdgimg packages fsdgimg) fsdgimg)))",
-               cwd=elsewhere).stdout
-    assert out == str(checkout / "python")
+               "(@@ (fsdgimg packages fsdgimg) %pyproject)", cwd=elsewhere).stdout
+    assert out == str(checkout / "python/pyproject.toml")
     jobs = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
                 cwd=elsewhere).stdout
-    names = {line.split()[0] for line in jobs.splitlines() if line.strip()}
+    names = {line.split()[1] for line in jobs.splitlines() if line.strip()}
     assert {f"image.{name}.x86_64-linux" for name in guix_catalog()} <= names
 
 
@@ -267,3 +266,12 @@ def test_srfi64_suite_passes():
 def test_committed_host_config_yml_is_what_the_host_runs():
     generated = guix("repl", "-L", "channel", "--", "guix-fsdg-registry/config.yml.scm").stdout
     assert generated == (REPO / "guix-fsdg-registry/config.yml").read_text()
+
+
+def test_every_service_cross_compiles():
+    """Build-time tools (fsdgimg writing the nginx locations) are native inputs (#+): a system using
+    every service of the channel has a derivation when cross-compiled."""
+    out = guix("system", "image", "-L", "channel", "--image-type=docker", "-d", "--no-grafts",
+               "--target=aarch64-linux-gnu", "tests/guix/every-service.scm").stdout
+    (drv,) = derivations(out)
+    assert drv.endswith("-docker-image.tar.gz.drv")

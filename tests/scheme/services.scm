@@ -246,30 +246,16 @@
   (lset<= string=? '("guix-minimal" "guix-registry")
           (map car (guix-catalog-entries))))
 
-(test-equal "ci: catalog reader keeps [images.NAME] scalars only"
-  '(("a" ("builder" . "guix-pack") ("max-layers" . 8) ("entry-point" . "bin/a #1"))
-    ("b" ("builder" . "guix-system") ("list" . #f) ("flag" . #t)))
-  (let ((file (string-append (or (getenv "TMPDIR") "/tmp") "/fsdgimg-catalog-"
-                             (number->string (getpid)) ".toml")))
-    (call-with-output-file file
-      (lambda (port)
-        (display "# The catalog.
-[images.a]
-builder = \"guix-pack\"  # a comment
-max-layers = 8
-entry-point = \"bin/a #1\"
-[images.a.more]
-builder = \"ignored\"
-[other]
-file = \"ignored\"
-[images.b]
-builder = \"guix-system\"
-list = [\"x\", \"y\"]
-flag = true
-" port)))
-    (let ((entries ((@@ (fsdgimg ci) catalog-entries) file)))
-      (delete-file file)
-      entries)))
+(test-equal "ci: an entry's systems come from its architectures"
+  '(("x86_64-linux" "aarch64-linux") ("i686-linux") ("x86_64-linux"))
+  (map catalog-entry-systems
+       '(("a" ("architectures" "amd64" "arm64" "s390x"))
+         ("b" ("architecture" . "386"))
+         ("c" ("architecture" . "amd64") ("system" . "x86_64-linux")))))
+
+(test-equal "ci: OCI architectures and Guix systems"
+  '("aarch64-linux" "armhf-linux" #f)
+  (map architecture->system '("arm64" "arm" "s390x")))
 
 (test-equal "ci: packages of the channel"
   '("distribution-registry" "fsdgimg")

@@ -72,7 +72,7 @@ static tree of CONFIG, as written by fsdgimg."
   (define build
     #~(call-with-output-file #$output
         (lambda (port)
-          (let ((pid (spawn #$fsdgimg-command
+          (let ((pid (spawn #+fsdgimg-command
                             (cons "fsdgimg"
                                   '#$arguments)
                             #:output port)))

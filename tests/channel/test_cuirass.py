@@ -1,0 +1,129 @@
+"""The Cuirass jobs, evaluated as Cuirass evaluates them: one call of (gnu ci)'s `cuirass-jobs` per
+system of the specification, with `(systems . (SYSTEM))`. Each call returns exactly that system's
+jobs — the channel's packages and the catalog's Guix images that ship for the system — and every
+image job is the derivation `guix system image`/`guix pack --system=SYSTEM` computes.
+
+The catalog used here is a copy of the real one whose Guix entries ship for amd64 and arm64 (one
+of them for amd64 only): which images each system has comes from the catalog, which systems run
+from the specification."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from guixrun import CHROOT, REPO, derivations, guix, guix_chroot  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("guix_chroot")
+
+PACKAGES = ["distribution-registry", "fsdgimg"]
+SYSTEMS = ["x86_64-linux", "aarch64-linux"]
+ARCH_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
+AMD64_ONLY = "guix-registry"
+
+
+def guix_entries() -> dict[str, dict]:
+    catalog = tomllib.loads((REPO / "manifests/catalog.toml").read_text())
+    return {name: entry for name, entry in catalog["images"].items()
+            if entry.get("builder") in ("guix-system", "guix-pack")}
+
+
+def toml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value) if isinstance(value, int) else '"' + value + '"'
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Path:
+    """A copy of the channel whose catalog lists its Guix entries for two architectures."""
+    root = tmp_path_factory.mktemp("cuirass") / "checkout"
+    for part in ("channel", "python", "manifests"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    tables = []
+    for name, entry in guix_entries().items():
+        entry = {k: v for k, v in entry.items() if k not in ("system", "architecture")}
+        entry["architectures"] = ["amd64"] if name == AMD64_ONLY else ["amd64", "arm64"]
+        tables.append(f"[images.{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in entry.items()))
+    (root / "manifests/catalog.toml").write_text("\n".join(tables))
+    return root
+
+
+def jobs(checkout: Path, *args: str) -> list[tuple[str, str, str]]:
+    out = guix("repl", "-L", str(checkout / "channel"), "--", str(REPO / "tests/guix/ci-jobs.scm"), *args,
+               cwd=checkout).stdout
+    return [tuple(line.split()) for line in out.splitlines() if line.strip()]
+
+
+@lru_cache(maxsize=None)
+def derivation_system(drv: str) -> str:
+    """The `system` field of a derivation file (ATerm: Derive(outputs,inputs,sources,"SYSTEM",…))."""
+    text = (CHROOT / drv.lstrip("/")).read_text()
+    return re.search(r'\],\[[^\]]*\],"([a-z0-9_]+-[a-z]+)",', text).group(1)
+
+
+@pytest.fixture(scope="module")
+def per_system(checkout):
+    return jobs(checkout, *SYSTEMS)
+
+
+def test_each_call_returns_exactly_its_systems_jobs(per_system):
+    for system in SYSTEMS:
+        names = sorted(name for label, name, _ in per_system if label == system)
+        arch = next(a for a, s in ARCH_SYSTEM.items() if s == system)
+        images = [n for n in guix_entries() if arch == "amd64" or n != AMD64_ONLY]
+        assert names == sorted([f"{p}.{system}" for p in PACKAGES] + [f"image.{n}.{system}" for n in images])
+    # Every image of the catalog has an arm64 job but the amd64-only one.
+    assert f"image.{AMD64_ONLY}.aarch64-linux" not in {name for _, name, _ in per_system}
+
+
+def test_every_job_derivation_is_for_its_system(per_system):
+    for label, name, drv in per_system:
+        assert name.endswith("." + label)
+        assert derivation_system(drv) == label, (name, drv)
+
+
+def test_image_jobs_are_the_command_lines_derivations(checkout, per_system):
+    """`guix system image --system=S` and `guix pack --system=S` with the catalog's options (those
+    `fsdgimg build` passes) compute the very derivations of the image jobs, on both systems."""
+    got = {name: drv for _, name, drv in per_system if name.startswith("image.")}
+    for name, entry in guix_entries().items():
+        for system in SYSTEMS[1:]:   # x86_64-linux: test_guix_channel compares with `fsdgimg build`
+            if f"image.{name}.{system}" not in got:
+                continue
+            common = ["-L", "channel", "-d", "--no-grafts", "--save-provenance", f"--system={system}"]
+            if entry["builder"] == "guix-system":
+                out = guix("system", "image", "--image-type=docker", *common, entry["file"], cwd=checkout).stdout
+            else:
+                options = [f"--max-layers={entry['max-layers']}"] if "max-layers" in entry else []
+                options += [f"--entry-point={entry['entry-point']}"] if "entry-point" in entry else []
+                out = guix("pack", "-f", "docker", *common, *options, "-m", entry["manifest"], cwd=checkout).stdout
+            assert derivations(out) == [got[f"image.{name}.{system}"]], (name, system)
+
+
+def test_one_call_with_every_system_gives_the_same_jobs(checkout, per_system):
+    """(gnu ci) given several systems calls the module once per system with the same arguments."""
+    together = jobs(checkout, "--together", *SYSTEMS)
+    assert sorted(t[1:] for t in together) == sorted(t[1:] for t in per_system)
+
+
+def test_catalog_systems_from_architectures():
+    out = guix("repl", "-L", "channel", "--", "tests/guix/eval.scm",
+               "(map (@ (fsdgimg ci) catalog-entry-systems)"
+               " '((\"a\" (\"architectures\" \"arm64\" \"386\" \"s390x\"))"
+               "   (\"b\" (\"architecture\" . \"amd64\") (\"system\" . \"x86_64-linux\"))"
+               "   (\"c\" (\"architecture\" . \"riscv64\"))))").stdout
+    # s390x: no Guix system type builds it, so no job.
+    assert out == '(("aarch64-linux" "i686-linux") ("x86_64-linux") ("riscv64-linux"))'
+
+
+def test_readme_specification_follows_main():
+    readme = (REPO / "README.md").read_text()
+    spec = re.search(r"\(specification.*?\n```", readme, re.S).group(0)
+    assert '(branch "main")' in spec and "(build '(custom (fsdgimg ci)))" in spec
+
