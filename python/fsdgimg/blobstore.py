@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import CHUNK, Digest, VerifyingReader
-from fsdgimg.errors import DigestMismatch, InputError
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 
 
 class BlobWriter:
@@ -35,7 +35,10 @@ class BlobWriter:
 
     def write(self, data) -> int:
         self._hash.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as e:  # a full disk or quota: say where, the OSError of write() names no file
+            raise FsdgimgError(f"{self._store.blob_dir}: cannot write a blob ({e.strerror or e})") from None
         self.size += len(data)
         return len(data)
 
@@ -43,7 +46,10 @@ class BlobWriter:
         pass
 
     def commit(self, expected: Digest | None = None) -> Digest:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as e:
+            raise FsdgimgError(f"{self._store.blob_dir}: cannot write a blob ({e.strerror or e})") from None
         digest = Digest.from_hash(self._hash)
         if expected is not None and digest != expected:
             self.abort()
@@ -88,7 +94,8 @@ class BlobStore:
             raw = open(path, "rb")
         except FileNotFoundError:
             raise InputError(f"{what or self.root}: blob {desc.digest} is missing") from None
-        return VerifyingReader(raw, desc.digest, desc.size, what or f"{self.root}: blob {desc.digest.short}")
+        # The file is named: a truncated or damaged blob is something a user goes and looks at.
+        return VerifyingReader(raw, desc.digest, desc.size, f"{what} ({path})" if what else str(path))
 
     def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
         if desc.size > limit:

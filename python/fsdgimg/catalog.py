@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsdgimg.errors import InputError, UsageError
+from fsdgimg.reference import check_tag
 
 BUILDERS = ("guix-system", "guix-pack", "debootstrap", "pacstrap")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
@@ -116,6 +117,8 @@ def load(path: Path | None = None) -> Catalog:
         raise InputError(f"{path}: cannot read the image catalog ({e})") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: malformed TOML ({e})") from None
+    except RecursionError:  # tomllib recurses once per nesting level of arrays and tables
+        raise InputError(f"{path}: malformed TOML (nested too deeply)") from None
     images = data.get("images")
     if not isinstance(images, dict) or not images:
         raise InputError(f"{path}: no [images.NAME] tables")
@@ -155,6 +158,11 @@ def _entry(name: str, table, path: Path, base: Path) -> Entry:
         raise InputError(f"{where}: Guix system {table['system']!r} does not build {arch} images")
     if "keyring-source" in table:
         _check_keyring_source(table["keyring-source"], where)
+    if "tag" in table:
+        try:
+            check_tag(table["tag"])
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from None
     if "max-layers" in table and not 1 <= table["max-layers"] <= 127:
         raise InputError(f"{where}: max-layers must be between 1 and 127")
     options = {k: v for k, v in table.items() if k not in ("builder", "distribution", "architecture", "description")}

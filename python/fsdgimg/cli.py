@@ -15,7 +15,7 @@ import sys
 
 from fsdgimg import __version__
 from fsdgimg.commands import COMMANDS
-from fsdgimg.errors import FsdgimgError
+from fsdgimg.errors import FsdgimgError, Terminated, printable
 
 
 def emit_json(obj) -> None:
@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors in one line (the full usage is one --help away)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: {printable(message)} (see '{self.prog} --help')\n")
 
 
 def _chosen(argv: list[str]) -> list[str]:
@@ -55,16 +55,44 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+TAIL = "  | "  # lines of a tool's log shown under the one line of its failure
+
+
+def error_text(command: str | None, message: str) -> str:
+    """What a failure prints: one line, every control character escaped — names from archives and
+    text from registries reach messages, and must not act on the terminal or forge extra lines.
+    A failing tool's log tail (lines starting with '  | ', see builders and guix) stays below it,
+    each line escaped."""
+    prefix = f"fsdgimg {command}" if command else "fsdgimg"
+    head, *rest = message.split("\n")
+    if rest and all(line.startswith(TAIL) for line in rest):
+        return "\n".join([f"{prefix}: {printable(head)}"] + [TAIL + printable(line[len(TAIL):]) for line in rest])
+    return f"{prefix}: {printable(message)}"
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    # SIGTERM (kill, a service manager, a CI timeout) cleans up exactly like Ctrl-C: scratch
+    # stores, temporary layouts and half-written files are removed on the way out.
+    signal.signal(signal.SIGTERM, _terminate)
+    command = None
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        command = args.command
         return int(args.func(args) or 0)
     except FsdgimgError as e:
-        print(f"fsdgimg {args.command}: {e}", file=sys.stderr)
+        print(error_text(command, str(e)), file=sys.stderr)
         return e.exit_code
+    except Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the message short
+        print(error_text(command, "terminated"), file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print(f"fsdgimg {args.command}: interrupted", file=sys.stderr)
+        print(error_text(command, "interrupted"), file=sys.stderr)
         return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader went away (`fsdgimg inspect … | head`): not an error worth a traceback.
@@ -73,6 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if os.environ.get("FSDGIMG_DEBUG"):
             raise
-        where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"fsdgimg {args.command}:{where} {e.strerror or e}", file=sys.stderr)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(error_text(command, f"{where}{e.strerror or e}"), file=sys.stderr)
         return 1

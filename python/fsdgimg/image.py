@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+from fsdgimg import imageconfig
 from fsdgimg.blobstore import BlobStore
 from fsdgimg.descriptor import Descriptor, Platform
 from fsdgimg.digest import Digest
@@ -35,7 +36,7 @@ class Image:
             obj = load_json(self.config_bytes, f"{self.where}: config", MAX_CONFIG)
             if not isinstance(obj, dict):
                 raise InputError(f"{self.where}: config is not a JSON object")
-            self._config = obj
+            self._config = imageconfig.check(obj, self.where)
         return self._config
 
     @property

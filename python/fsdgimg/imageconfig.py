@@ -6,6 +6,7 @@ import datetime as _dt
 
 from fsdgimg.descriptor import Platform
 from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError, UsageError
 
 # Guix writes the container config with lowercase keys ("env", "entrypoint"); Go clients read
 # them case-insensitively, but the OCI spec names them in CamelCase, and other readers match exactly.
@@ -14,6 +15,32 @@ _CONFIG_KEYS = {k.lower(): k for k in (
     "StopSignal", "ArgsEscaped", "Memory", "MemorySwap", "CpuShares", "Healthcheck", "Shell", "OnBuild")}
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The last second RFC 3339 can write (9999-12-31T23:59:59Z): later epochs have no date to put in
+# `created`.
+MAX_EPOCH = 253402300799
+_STRING_KEYS = ("architecture", "os", "variant", "os.version", "created", "author")
+
+
+def check(config: dict, where: str) -> dict:
+    """Refuse, when an image is read, config values every later step takes for strings: a config
+    with `"architecture": 7` would otherwise be accepted and break whoever reads it next."""
+    for key in _STRING_KEYS:
+        if key in config and config[key] is not None and not isinstance(config[key], str):
+            raise InputError(f"{where}: config {key!r} must be a string, not {type(config[key]).__name__}")
+    features = config.get("os.features")
+    if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
+        raise InputError(f"{where}: config 'os.features' must be a list of strings")
+    return config
+
+
+def parse_epoch(text: str, what: str) -> int:
+    """Seconds since the epoch, as SOURCE_DATE_EPOCH and --source-date-epoch give them."""
+    if not (text.isascii() and text.isdigit()):
+        raise UsageError(f"{what}={text[:40]!r} is not a number of seconds since the epoch")
+    value = int(text)
+    if value > MAX_EPOCH:
+        raise UsageError(f"{what}={text[:40]} is out of range (at most {MAX_EPOCH}, the end of year 9999)")
+    return value
 
 
 def normalize(config: dict) -> tuple[dict, bool]:

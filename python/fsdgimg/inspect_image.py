@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fsdgimg import mediatypes as mt
+from fsdgimg.errors import printable
 from fsdgimg.image import Artifact, Index
 
 
@@ -42,21 +43,22 @@ def _size(n: int) -> str:
 
 def render(info: dict, indent: str = "") -> str:
     lines = []
-    label = f"{info.get('name') or '(unnamed)'}:{info.get('tag') or '(untagged)'}"
+    # Names, annotations and dates come from the image: escaped so they cannot act on a terminal.
+    label = printable(f"{info.get('name') or '(unnamed)'}:{info.get('tag') or '(untagged)'}")
     lines.append(f"{indent}{label}")
     lines.append(f"{indent}  digest:    {info['digest']}")
     lines.append(f"{indent}  type:      {info['mediaType']}")
     if "manifests" in info:
         for child in info["manifests"]:
-            lines.append(f"{indent}  - platform {child.get('platform') or '?'}")
+            lines.append(f"{indent}  - platform {printable(str(child.get('platform') or '?'))}")
             lines.append(render(child, indent + "    "))
     else:
-        lines.append(f"{indent}  platform:  {info['platform']}")
-        lines.append(f"{indent}  created:   {info['created'] or 'unknown'}")
+        lines.append(f"{indent}  platform:  {printable(str(info['platform']))}")
+        lines.append(f"{indent}  created:   {printable(str(info['created'] or 'unknown'))}")
         lines.append(f"{indent}  size:      {_size(info['size'])} in {len(info['layers'])} layer(s)")
         for i, layer in enumerate(info["layers"]):
             lines.append(f"{indent}  layer {i}:   {layer['digest']} {_size(layer['size'])} "
                          f"({layer['compression']}) diff ID {layer['diffID'][:19]}…")
     for key, value in sorted(info.get("annotations", {}).items()):
-        lines.append(f"{indent}  {key} = {value}")
+        lines.append(f"{indent}  {printable(key)} = {printable(str(value))}")
     return "\n".join(lines)

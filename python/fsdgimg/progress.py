@@ -6,6 +6,8 @@ import os
 import sys
 import time
 
+from fsdgimg.errors import printable
+
 
 class Progress:
     def __init__(self, label: str, total: int | None = None, stream=None, enabled: bool | None = None):
@@ -13,7 +15,7 @@ class Progress:
         if enabled is None:
             enabled = self.stream.isatty() and os.environ.get("TERM") != "dumb"
         self.enabled = enabled
-        self.label = label
+        self.label = printable(label)  # file and image names may come from an archive
         self.total = total
         self.done_bytes = 0
         self._start = time.monotonic()

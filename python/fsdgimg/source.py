@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from fsdgimg.compression import Compression
 from fsdgimg.descriptor import Platform
 from fsdgimg.errors import UsageError
 from fsdgimg.image import Artifact
+from fsdgimg.imageconfig import parse_epoch
 from fsdgimg.progress import Progress
 from fsdgimg.transport import Location, parse
 
@@ -22,9 +24,7 @@ def epoch_from_env() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH")
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds")
-    return int(value)
+    return parse_epoch(value, "SOURCE_DATE_EPOCH")
 
 
 @contextmanager
@@ -32,8 +32,16 @@ def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
     """A temporary blob store, removed afterwards; beside `parent` so that blobs can be hard-linked out."""
     if parent is not None:
         parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".fsdgimg-scratch-", dir=parent))
+    # Signals wait while the directory is made, so that an interrupt cannot fall between its
+    # creation and the clean-up that owns it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
+        path = Path(tempfile.mkdtemp(prefix=".fsdgimg-scratch-", dir=parent))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         yield BlobStore(path)
     finally:
         shutil.rmtree(path, ignore_errors=True)

@@ -27,18 +27,28 @@ class Location:
 
 
 def _split_tag(rest: str) -> tuple[str, str | None]:
-    # oci:DIR:TAG — the tag is what follows the last ':' if it is a valid tag and not part of the path.
+    # oci:DIR:TAG — the tag is what follows the last ':'. A colon followed by something that is no
+    # tag is part of the path only when that path exists: 'oci:DIR:../../x' must not write ./x
+    # (after making a directory 'DIR:..').
     head, sep, tail = rest.rpartition(":")
-    if sep and head and "/" not in tail:
+    if not (sep and head):
+        return rest, None
+    if "/" in tail and os.path.lexists(rest):
+        return rest, None
+    try:
         return head, check_tag(tail)
-    return rest, None
+    except InputError as e:
+        raise UsageError(str(e)) from None
 
 
 def parse(text: str, *, for_writing: bool = False) -> Location:
     if not text:
         raise UsageError("empty image location")
     if text.startswith("docker://"):
-        return Location("docker", reference=Reference.parse(text[len("docker://"):], need_registry=True))
+        try:
+            return Location("docker", reference=Reference.parse(text[len("docker://"):], need_registry=True))
+        except InputError as e:  # a location is typed by the user: a malformed one is a usage error
+            raise UsageError(str(e)) from None
     if text.startswith("static:"):
         return parse_static(text)
     for kind in ("oci", "docker-archive", "rootfs"):

@@ -11,13 +11,15 @@ from fsdgimg.builders.pipeline import BuildOptions, run_build
 from fsdgimg.check.report import NOT_REPRODUCIBLE
 from fsdgimg.compression import COMPRESSIONS, Compression
 from fsdgimg.errors import UsageError
+from fsdgimg.imageconfig import parse_epoch
 from fsdgimg.source import epoch_from_env
 
 
 def _epoch(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected seconds since the epoch, got {text!r}")
-    return int(text)
+    try:
+        return parse_epoch(text, "--source-date-epoch")
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e).partition("=")[2]) from None
 
 
 def _rounds(text: str) -> int:

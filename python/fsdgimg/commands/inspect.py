@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fsdgimg.commands.options import usage_value
 from fsdgimg.compression import Compression
 from fsdgimg.descriptor import Platform
 from fsdgimg.inspect_image import describe, render
@@ -18,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    platform = Platform.parse(args.platform) if args.platform else None
+    platform = usage_value(Platform.parse, args.platform) if args.platform else None
     # Archives are imported uncompressed: the cheapest way to learn their diff IDs.
     with open_source(args.ref, compression=Compression("none"), platform=platform) as artifact:
         info = describe(artifact)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from fsdgimg.compression import COMPRESSIONS, Compression
-from fsdgimg.errors import UsageError
+from fsdgimg.errors import InputError, UsageError
+from fsdgimg.imageconfig import parse_epoch
 
 
 def parse_annotation(text: str) -> tuple[str, str]:
@@ -17,9 +18,10 @@ def parse_annotation(text: str) -> tuple[str, str]:
 
 
 def epoch(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected seconds since the epoch, got {text!r}")
-    return int(text)
+    try:
+        return parse_epoch(text, "--source-date-epoch")
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e).partition("=")[2]) from None
 
 
 def add_compression(p: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -63,14 +65,22 @@ def compression_from(args) -> Compression | None:
     return Compression(args.compression or "gzip", args.level)
 
 
+def usage_value(parse, text: str):
+    """parse(text) for a value the user typed: what it refuses is a usage error (exit status 2)."""
+    try:
+        return parse(text)
+    except InputError as e:
+        raise UsageError(str(e)) from None
+
+
 def image_options_from(args):
     from fsdgimg.convert import ImageOptions
     from fsdgimg.descriptor import Platform
     from fsdgimg.reference import check_tag
     return ImageOptions(
-        tag=check_tag(args.tag) if getattr(args, "tag", None) else None,
+        tag=usage_value(check_tag, args.tag) if getattr(args, "tag", None) else None,
         compression=compression_from(args),
-        platform=Platform.parse(args.platform) if getattr(args, "platform", None) else None,
+        platform=usage_value(Platform.parse, args.platform) if getattr(args, "platform", None) else None,
         source_date_epoch=getattr(args, "source_date_epoch", None),
         annotations=dict(getattr(args, "annotation", []) or []))
 

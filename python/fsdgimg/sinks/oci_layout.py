@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fsdgimg import mediatypes as mt
 from fsdgimg.blobstore import BlobStore
-from fsdgimg.errors import InputError
+from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.descriptor import Descriptor
 from fsdgimg.image import Artifact, Index, blob_descriptors
 from fsdgimg.jsonio import dump_json
@@ -31,6 +31,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise FsdgimgError(f"{path}: cannot write ({e.strerror or e})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

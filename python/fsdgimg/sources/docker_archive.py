@@ -22,7 +22,7 @@ from fsdgimg.descriptor import Descriptor
 from fsdgimg.digest import Digest
 from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.image import Image
-from fsdgimg.imageconfig import normalize
+from fsdgimg.imageconfig import check as check_config, normalize
 from fsdgimg.jsonio import MAX_JSON, dump_json, load_json
 from fsdgimg.layer import LayerBlob, import_layer
 from fsdgimg.manifest import ImageManifest
@@ -144,6 +144,10 @@ def load_docker_archive(path: Path, store: BlobStore, compression: Compression =
     entries = load_json(scan.small["manifest.json"], f"{what}: manifest.json")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise InputError(f"{what}: manifest.json must be a non-empty list of objects")
+    for e in entries:
+        tags = e.get("RepoTags")
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            raise InputError(f"{what}: manifest.json RepoTags must be a list of strings")
     entry = _select(entries, tag, what)
 
     config_name = entry.get("Config")
@@ -159,6 +163,7 @@ def load_docker_archive(path: Path, store: BlobStore, compression: Compression =
     config = load_json(config_bytes, f"{what}: {config_name}")
     if not isinstance(config, dict):
         raise InputError(f"{what}: {config_name} is not a JSON object")
+    check_config(config, f"{what}: {config_name}")
 
     blobs: list[LayerBlob] = []
     for i, layer_name in enumerate(layer_names):
@@ -180,6 +185,8 @@ def load_docker_archive(path: Path, store: BlobStore, compression: Compression =
         raise InputError(f"{what}: config lists {len(diff_ids) if isinstance(diff_ids, list) else 'no'} "
                          f"diff IDs for {len(blobs)} layers")
     for i, (expected, blob) in enumerate(zip(diff_ids, blobs)):
+        if not isinstance(expected, str):
+            raise InputError(f"{what}: {config_name}: diff ID {i} is not a string")
         if Digest.parse(expected) != blob.diff_id:
             raise DigestMismatch(f"{what}: layer {i} ({layer_names[i]}) has diff ID {blob.diff_id}, "
                                  f"but the config says {expected}")
