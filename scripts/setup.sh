@@ -14,6 +14,8 @@ packages=(
   # foreign architectures: qemu-user emulation registered with binfmt_misc, and arch-test to ask
   # whether this host can run an architecture's binaries
   qemu-user-static binfmt-support arch-test
+  # the static tree's page checked in headless Chromium; mirrors of a static tree copied with rsync
+  chromium rsync
 )
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 

@@ -23,6 +23,7 @@ class PlatformEntry:
     digest: str
     size: int
     created: str | None
+    blobs: dict[str, int] = field(default_factory=dict)  # digest -> size: manifest, config, layers
 
 
 @dataclass
@@ -33,6 +34,7 @@ class TagEntry:
     size: int = 0
     created: str | None = None
     platforms: list[PlatformEntry] = field(default_factory=list)
+    blobs: dict[str, int] = field(default_factory=dict)
 
 
 def tag_kinds(tree: Tree, name: str) -> dict[str, tuple[Digest, str]]:
@@ -61,8 +63,19 @@ def _image_entry(tree: Tree, name: str, digest: Digest, media_type: str, platfor
                 platform = "/".join(str(p) for p in (cfg.get("os"), cfg.get("architecture"), cfg.get("variant")) if p)
     except (OSError, InputError):
         pass
-    created = m.annotations.get("org.opencontainers.image.created") or created
-    return PlatformEntry(str(platform_hint or platform or "unknown"), str(digest), size, created)
+    created = real_date(m.annotations.get("org.opencontainers.image.created") or created)
+    blobs = {str(digest): len(m.to_bytes()), str(m.config.digest): m.config.size,
+             **{str(d.digest): d.size for d in m.layers}}
+    return PlatformEntry(str(platform_hint or platform or "unknown"), str(digest), size, created, blobs)
+
+
+def real_date(created: str | None) -> str | None:
+    """A creation time worth showing: reproducible builds often record the epoch (1970-01-01) or
+    1980-01-01 (zip's, and some tools'), which is no creation time at all."""
+    if not created or not isinstance(created, str):
+        return None
+    year = created[:4]
+    return created if year.isdigit() and int(year) > 1980 else None
 
 
 def describe(tree: Tree) -> dict[str, list[TagEntry]]:
@@ -80,11 +93,14 @@ def describe(tree: Tree) -> dict[str, list[TagEntry]]:
                         if d.media_type in mt.IMAGE_MANIFESTS:
                             entry.platforms.append(_image_entry(tree, name, d.digest, d.media_type, d.platform))
                     entry.size = len(index.to_bytes()) + sum(p.size for p in entry.platforms)
+                    entry.blobs[str(digest)] = len(index.to_bytes())
                 else:
                     p = _image_entry(tree, name, digest, media_type)
                     entry.platforms.append(p)
                     entry.size = p.size
                 entry.created = max((p.created for p in entry.platforms if p.created), default=None)
+                for p in entry.platforms:
+                    entry.blobs.update(p.blobs)
             except (OSError, InputError):
                 pass  # a tag whose files are being replaced right now: listed without details
             entries.append(entry)
@@ -107,7 +123,8 @@ _env.filters["human_size"] = human_size
 
 def render_index(tree: Tree, public_host: str | None = None) -> str:
     repos = describe(tree)
-    total = sum(e.size for entries in repos.values() for e in entries)
+    stored = {d: n for entries in repos.values() for e in entries for d, n in e.blobs.items()}
+    total = sum(stored.values())  # what the tree stores: a blob shared by tags or repositories once
     return _env.get_template("index.html.j2").render(
         repositories=repos, host=public_host or "", total=total,
         short=lambda d: d.split(":", 1)[-1][:12])
