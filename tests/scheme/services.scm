@@ -5,6 +5,8 @@
 ;;; Exits with status 1 when a test fails.
 
 (use-modules (fsdgimg ci)
+             (gnu home services)
+             (gnu services containers)
              (guix diagnostics)
              (fsdgimg packages fsdgimg)
              (fsdgimg services containers)
@@ -175,6 +177,10 @@
     (has-line? toml "short-name-mode = \"enforcing\""))
   (test-equal "registries.conf: one table per special registry"
     '("location = \"localhost:5000\"" "insecure = true" "blocked = false"
+      "location = \"docker.io\"" "insecure = false" "blocked = true"
+      "location = \"index.docker.io\"" "insecure = false" "blocked = true"
+      "location = \"registry-1.docker.io\"" "insecure = false" "blocked = true"
+      "location = \"registry.hub.docker.com\"" "insecure = false" "blocked = true"
       "location = \"quay.io\"" "insecure = false" "blocked = true")
     (filter (lambda (line)
               (any (cut string-prefix? <> line)
@@ -186,18 +192,73 @@
               (containers-registries-configuration))
              "unqualified-search-registries = []"))
 
-(test-equal "registries.conf: docker.io is refused, and the error says why"
-  '(("docker.io"))
-  (guard (c ((formatted-message? c)
-             (formatted-message-arguments c)))
-    (containers-registries-configuration
-      (unqualified-search-registries '("registry.gnu.example" "docker.io")))))
+(test-equal "registries.conf: Docker Hub is refused in any spelling, and the error says why"
+  '((unqualified-search-registries ("DOCKER.IO:443" "registry-1.docker.io"))
+    (insecure-registries ("https://index.docker.io/v1/")))
+  (map (lambda (thunk)
+         (guard (c ((formatted-message? c)
+                    (formatted-message-arguments c)))
+           (thunk)))
+       (list (lambda ()
+               (containers-registries-configuration
+                 (unqualified-search-registries
+                  '("registry.gnu.example" "DOCKER.IO:443" "registry-1.docker.io"))))
+             (lambda ()
+               (containers-registries-configuration
+                 (insecure-registries '("https://index.docker.io/v1/")))))))
 
-(test-equal "registries.conf: written to /etc/containers"
-  '("containers/registries.conf")
+(test-assert "registries.conf: the refusal is located"
+  (guard (c ((error-location? c)
+             (location? (error-location c))))
+    (containers-registries-configuration
+      (unqualified-search-registries '("docker.io")))
+    #f))
+
+(test-equal "registries.conf: Docker Hub's names are blocked"
+  '("docker.io" "index.docker.io" "registry-1.docker.io" "registry.hub.docker.com")
+  (filter-map (lambda (line)
+                (and (string-prefix? "location = " line)
+                     (call-with-input-string (string-drop line 11) read)))
+              (lines (containers-registries-configuration->toml
+                      (containers-registries-configuration)))))
+
+(test-equal "containers: written to /etc/containers"
+  '("containers/registries.conf" "containers/policy.json")
   (map first (extension-value containers-registries-service-type
                               etc-service-type
                               (containers-registries-configuration))))
+
+(test-equal "containers: with a sigstore key, registries.d too"
+  '("containers/registries.conf" "containers/policy.json"
+    "containers/registries.d/fsdgimg.yaml")
+  (map first (extension-value containers-registries-service-type
+                              etc-service-type
+                              (containers-registries-configuration
+                                (sigstore-public-key "/etc/cosign.pub")))))
+
+(test-equal "containers: the Home service writes ~/.config/containers"
+  '("containers/registries.conf" "containers/policy.json")
+  (map first (extension-value home-containers-registries-service-type
+                              home-xdg-configuration-files-service-type
+                              (containers-registries-configuration))))
+
+(test-equal "containers: combined with rootless-podman-service-type"
+  (list "registries.conf" "policy.json")
+  ;; Upstream's rootless Podman writes /etc/containers itself: it takes our
+  ;; files as its own.
+  (let* ((config (containers-registries-configuration
+                   (unqualified-search-registries '("registry.gnu.example"))))
+         (podman (rootless-podman-configuration
+                   (containers-registries (containers-registries-file config))
+                   (containers-policy (containers-policy-file config)))))
+    (filter-map (match-lambda
+                  ((name (? plain-file? file))
+                   (and (member name '("containers/registries.conf"
+                                       "containers/policy.json"))
+                        (plain-file-name file)))
+                  (_ #f))
+                (extension-value rootless-podman-service-type etc-service-type
+                                 podman))))
 
 
 ;;; static registry

@@ -9,64 +9,141 @@
 ;;; any later version.
 
 (define-module (fsdgimg services containers)
+  #:use-module (gnu home services)
   #:use-module (gnu services)
   #:use-module (gnu services configuration)
   #:use-module (guix diagnostics)
   #:use-module (guix gexp)
   #:use-module (guix i18n)
   #:use-module (guix records)
+  #:use-module ((guix utils)
+                #:select (source-properties->location))
   #:use-module (ice-9 match)
+  #:use-module (json)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
+  #:use-module (srfi srfi-35)
   #:export (containers-registries-configuration
             containers-registries-configuration?
             containers-registries-configuration-unqualified-search-registries
             containers-registries-configuration-short-name-mode
             containers-registries-configuration-insecure-registries
             containers-registries-configuration-blocked-registries
+            containers-registries-configuration-accepted-registries
+            containers-registries-configuration-sigstore-public-key
+            containers-registries-configuration-gpg-keyring
             containers-registries-configuration->toml
+            containers-registries-configuration->policy
             containers-registries-file
-            containers-registries-service-type))
+            containers-policy-file
+            containers-registries.d-file
+            %non-free-registries
+            non-free-registry?
+            containers-registries-service-type
+            home-containers-registries-service-type))
 
 ;;; Commentary:
 ;;;
 ;;; A policy for the containers tools (Podman, Skopeo, Buildah):
-;;; /etc/containers/registries.conf, whose short image names ("hello" rather
-;;; than "registry.example.org/hello") resolve only on the registries of FSDG
-;;; distributions.
 ;;;
-;;; Upstream's rootless-podman-service-type writes the same file; with it,
-;;; pass (containers-registries-file CONFIG) as its 'containers-registries'
-;;; field instead of adding this service.
+;;;   - registries.conf: short image names ("hello" rather than
+;;;     "registry.example.org/hello") resolve only on the registries of FSDG
+;;;     distributions, and Docker Hub is blocked under each of its names;
+;;;   - policy.json: images are rejected unless they come from the configured
+;;;     FSDG registries (or a local transport: OCI layouts, archives,
+;;;     containers-storage), signed by the given keys when keys are given;
+;;;   - registries.d/fsdgimg.yaml, with a sigstore key: look up cosign
+;;;     signatures of those registries.
+;;;
+;;; 'containers-registries-service-type' writes them to /etc/containers,
+;;; 'home-containers-registries-service-type' to ~/.config/containers.
+;;;
+;;; Upstream's rootless-podman-service-type writes /etc/containers itself:
+;;; with it, do not add this service; pass (containers-registries-file
+;;; CONFIG) and (containers-policy-file CONFIG) as its
+;;; 'containers-registries' and 'containers-policy' fields instead.
 ;;;
 ;;; Code:
 
 (define %non-free-registries
-  ;; Registries that serve images of non-free distributions by default.
-  '("docker.io" "registry-1.docker.io" "index.docker.io"))
+  ;; Docker Hub, under the names clients use for it.  Every other name in
+  ;; the docker.io and docker.com domains is refused too.
+  '("docker.io" "index.docker.io" "registry-1.docker.io"
+    "registry.hub.docker.com"))
 
-(define (sanitize-search-registries value)
-  ;; Short names must never resolve to the registries of non-free
-  ;; distributions: refuse them with a message that says so.
+(define (registry-host registry)
+  "Return the host name of REGISTRY, \"HOST[:PORT][/PATH]\" possibly with a
+scheme, in lower case, without its port."
+  (let* ((lower (string-downcase (string-trim-both registry)))
+         (start (match (string-contains lower "://")
+                  (#f 0)
+                  (index (+ index 3))))
+         (rest (string-drop lower start))
+         (host+port (car (string-split rest #\/))))
+    (if (string-prefix? "[" host+port) host+port ;an IPv6 address
+        (car (string-split host+port #\:)))))
+
+(define (non-free-registry? registry)
+  "Return true if REGISTRY, in any spelling and with any port, is Docker Hub
+or another docker.io or docker.com name."
+  (let ((host (string-trim-right (registry-host registry) #\.)))
+    (or (member host %non-free-registries)
+        (member host
+                '("docker.com"))
+        (string-suffix? ".docker.io" host)
+        (string-suffix? ".docker.com" host))))
+
+(define (check-fsdg-registries field value location)
+  "Return VALUE, the registries of FIELD, or raise an error at LOCATION if one
+is not a list of strings or names Docker Hub."
   (unless (list-of-strings? value)
-    (configuration-field-error #f
-                               'unqualified-search-registries value))
-  (match (filter (cut member <> %non-free-registries) value)
+    (configuration-field-error location field value))
+  (match (filter non-free-registry? value)
     (() value)
-    (refused (raise-exception (formatted-message (G_
-                                                  "~{~a~^, ~}: not an FSDG distribution registry")
-                                                 refused)))))
+    (refused (raise-exception (apply make-exception
+                                     (formatted-message (G_
+                                                         "~a: ~{~a~^, ~}: not an FSDG distribution registry (Docker Hub is blocked)")
+                                                        field refused)
+                                     (if location
+                                         (list (condition (&error-location (location
+                                                                            location))))
+                                         '()))))))
+
+(define-syntax-rule (define-registries-sanitizer name field)
+  ;; A macro, like the sanitizers 'define-configuration' makes: where it is
+  ;; applied to a value, it sees the source location of that value, for the
+  ;; error message.
+  (define-syntax name
+    (lambda (s)
+      (syntax-case s ()
+                   ((_ value)
+                    (with-syntax ((loc (datum->syntax (syntax value)
+                                                      (syntax-source (syntax
+                                                                      value)))))
+                                 (syntax (check-fsdg-registries 'field value
+                                                                (and=> 'loc
+                                                                 source-properties->location)))))
+                   (id (identifier? (syntax id))
+                       (syntax (lambda (value)
+                                 (check-fsdg-registries 'field value #f))))))))
+
+(define-registries-sanitizer sanitize-search-registries
+                             unqualified-search-registries)
+(define-registries-sanitizer sanitize-insecure-registries insecure-registries)
+(define-registries-sanitizer sanitize-accepted-registries accepted-registries)
 
 (define (short-name-mode? value)
   (memq value
         '(enforcing permissive disabled)))
 
+(define-maybe/no-serialization string)
+
 (define-configuration containers-registries-configuration
   (unqualified-search-registries (list-of-strings '())
    "The registries, as @var{host}[:@var{port}], that short image names are
-looked up on, in order.  They must be registries of FSDG distributions;
-@code{docker.io} is refused.  With the empty list, every image name must
-name its registry."
+looked up on, in order.  They must be registries of FSDG distributions:
+Docker Hub is refused under any of its names, in any spelling, with any port.
+With the empty list, every image name must name its registry."
    (sanitizer sanitize-search-registries))
   (short-name-mode (short-name-mode 'enforcing)
    "What the tools do when a short name matches several registries:
@@ -74,9 +151,23 @@ name its registry."
 and @code{disabled} try them in order.")
   (insecure-registries (list-of-strings '())
    "Registries reached over plain HTTP or with unverified TLS, such as a
-test registry on @code{localhost:5000}.")
+test registry on @code{localhost:5000}."
+   (sanitizer sanitize-insecure-registries))
   (blocked-registries (list-of-strings '())
-                      "Registries the tools refuse to pull from.")
+   "Registries the tools refuse to pull from, besides Docker Hub's names,
+which are always blocked.")
+  (accepted-registries (list-of-strings '())
+   "Registries whose images @file{policy.json} accepts, besides the
+@code{unqualified-search-registries}.  Images from anywhere else are
+rejected.")
+  (sigstore-public-key maybe-string
+   "The file name of a sigstore (cosign) public key.  When set, images from
+the accepted registries must carry a cosign signature made with its private
+key (@code{sigstoreSigned} in @file{policy.json}).")
+  (gpg-keyring maybe-string
+   "The file name of a GnuPG keyring.  When set, images from the accepted
+registries must carry a simple signing signature by one of its keys
+(@code{signedBy} in @file{policy.json}).")
   (no-serialization))
 
 (define %newline
@@ -117,17 +208,21 @@ test registry on @code{localhost:5000}.")
          (string-append "blocked = "
                         (toml-boolean blocked?))))
 
+(define (all-blocked-registries config)
+  (delete-duplicates (append %non-free-registries
+                             (containers-registries-configuration-blocked-registries
+                              config))))
+
 (define (containers-registries-configuration->toml config)
   "Return the text of registries.conf for CONFIG."
   (match-record config <containers-registries-configuration>
-    (unqualified-search-registries short-name-mode insecure-registries
-                                   blocked-registries)
+    (unqualified-search-registries short-name-mode insecure-registries)
+    (define blocked
+      (all-blocked-registries config))
     (define (table location)
       (registry-table location
                       (member location insecure-registries)
-                      (member location blocked-registries)))
-    (define special-registries
-      (delete-duplicates (append insecure-registries blocked-registries)))
+                      (member location blocked)))
     (string-append (lines
                     "# Container registries policy, generated by fsdgimg."
                     (string-append "unqualified-search-registries = "
@@ -135,16 +230,105 @@ test registry on @code{localhost:5000}.")
                     (string-append "short-name-mode = "
                                    (toml-string (symbol->string
                                                  short-name-mode))))
-                   (string-concatenate (map table special-registries)))))
+                   (string-concatenate (map table
+                                            (delete-duplicates (append
+                                                                insecure-registries
+                                                                blocked)))))))
+
+(define %local-transports
+  ;; Transports that read images from this machine, not from a registry:
+  ;; copying out of them (to push an OCI layout, for instance) is the
+  ;; user's own business.
+  '("oci" "oci-archive" "dir" "docker-archive" "docker-daemon"
+    "containers-storage"))
+
+(define (accepted-requirements config)
+  "Return the policy.json requirements an image from an accepted registry
+meets."
+  (match-record config <containers-registries-configuration>
+    (sigstore-public-key gpg-keyring)
+    (match (append (if (maybe-value-set? sigstore-public-key)
+                       `((("type" . "sigstoreSigned") ("keyPath" unquote
+                                                       sigstore-public-key)))
+                       '())
+                   (if (maybe-value-set? gpg-keyring)
+                       `((("type" . "signedBy") ("keyType" . "GPGKeys")
+                          ("keyPath" unquote gpg-keyring)))
+                       '()))
+      (() '((("type" . "insecureAcceptAnything"))))
+      (requirements requirements))))
+
+(define (accepted-registries config)
+  (delete-duplicates (append (containers-registries-configuration-unqualified-search-registries
+                              config)
+                             (containers-registries-configuration-accepted-registries
+                              config))))
+
+(define (containers-registries-configuration->policy config)
+  "Return the text of policy.json for CONFIG."
+  (define (requirements lst)
+    (list->vector lst))
+  (define reject
+    (requirements '((("type" . "reject")))))
+  (define accept
+    (requirements (accepted-requirements config)))
+  (scm->json-string `(("default" unquote reject)
+                      ("transports" ("docker" ,@(map (cut cons <> accept)
+                                                     (accepted-registries
+                                                      config))
+                                     ,@(map (cut cons <> reject)
+                                            (all-blocked-registries config)))
+                       ,@(map (lambda (transport)
+                                `(,transport ("" unquote
+                                              (requirements '((("type" . "insecureAcceptAnything")))))))
+                              %local-transports)))
+                    #:pretty #t))
+
+(define (containers-registries.d-text config)
+  "Return the text of registries.d/fsdgimg.yaml: look up cosign signatures on
+the accepted registries."
+  (string-append
+   "# Generated by fsdgimg: cosign signatures of the accepted registries."
+   %newline "docker:" %newline
+   (string-concatenate (map (lambda (registry)
+                              (lines (string-append "  "
+                                                    (toml-string registry) ":")
+                                     "    use-sigstore-attachments: true"))
+                            (accepted-registries config)))))
 
 (define (containers-registries-file config)
   "Return a file-like object for the registries.conf of CONFIG."
   (plain-file "registries.conf"
               (containers-registries-configuration->toml config)))
 
+(define (containers-policy-file config)
+  "Return a file-like object for the policy.json of CONFIG."
+  (plain-file "policy.json"
+              (containers-registries-configuration->policy config)))
+
+(define (containers-registries.d-file config)
+  "Return a file-like object for registries.d/fsdgimg.yaml of CONFIG."
+  (plain-file "fsdgimg.yaml"
+              (containers-registries.d-text config)))
+
+(define (containers-files config)
+  "Return the (NAME FILE) pairs of the files of CONFIG, relative to the
+containers configuration directory."
+  (append (list (list "registries.conf"
+                      (containers-registries-file config))
+                (list "policy.json"
+                      (containers-policy-file config)))
+          (if (maybe-value-set? (containers-registries-configuration-sigstore-public-key
+                                 config))
+              (list (list "registries.d/fsdgimg.yaml"
+                          (containers-registries.d-file config)))
+              '())))
+
 (define (containers-registries-etc config)
-  (list (list "containers/registries.conf"
-              (containers-registries-file config))))
+  (map (match-lambda
+         ((name file)
+          (list (string-append "containers/" name) file)))
+       (containers-files config)))
 
 (define containers-registries-service-type
   (service-type (name 'containers-registries)
@@ -152,7 +336,21 @@ test registry on @code{localhost:5000}.")
                                    containers-registries-etc)))
                 (default-value (containers-registries-configuration))
                 (description
-                 "Write @file{/etc/containers/registries.conf} so that the containers
-tools resolve short image names on FSDG distributions' registries only.")))
+                 "Write @file{/etc/containers/registries.conf} and
+@file{policy.json} so that the containers tools resolve short image names on
+FSDG distributions' registries only, never pull from Docker Hub, and accept
+images from the configured registries only.")))
+
+(define home-containers-registries-service-type
+  (service-type (name 'home-containers-registries)
+                (extensions (list (service-extension
+                                   home-xdg-configuration-files-service-type
+                                   containers-registries-etc)))
+                (default-value (containers-registries-configuration))
+                (description
+                 "Write @file{~/.config/containers/registries.conf} and
+@file{policy.json}, the containers tools' per-user policy: short image names
+resolve on FSDG distributions' registries only, Docker Hub is blocked, and
+images from other registries are rejected.")))
 
 ;;; containers.scm ends here

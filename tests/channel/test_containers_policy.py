@@ -1,0 +1,175 @@
+"""The containers policy the channel writes (registries.conf, policy.json, registries.d), used by
+real skopeo and podman: images from the configured FSDG registries are accepted, from anywhere
+else rejected; Docker Hub is blocked by every name, also in fully qualified references; with a
+sigstore key or a GPG keyring, unsigned images are refused. The files are laid out as the Guix
+Home service writes them (~/.config/containers), where the tools find them by themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
+from servers import Podman, Registry, Skopeo, have
+
+pytestmark = pytest.mark.usefixtures("guix_chroot", "tools")
+
+
+@pytest.fixture(scope="module")
+def tools():
+    missing = [c for c in ("docker-registry", "skopeo", "podman", "openssl", "gpg") if not have(c)]
+    if missing:
+        pytest.fail(f"missing {missing}: run `bash scripts/setup.sh`", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, oci_image):
+    """A registry holding hello:latest, reached as 127.0.0.1:PORT (accepted) and localhost:PORT
+    (the same server under a name the policy does not accept)."""
+    work = tmp_path_factory.mktemp("policy-registry")
+    with Registry(work / "registry") as registry:
+        Skopeo(work / "skopeo").copy(f"oci:{oci_image}:latest", f"docker://{registry.host}/hello:latest")
+        yield registry
+
+
+def strings(items) -> str:
+    return "'(" + " ".join(scheme_string(i) for i in items) + ")"
+
+
+def write_home(home: Path, registry_host: str, **keys: str) -> Path:
+    """~/.config/containers as home-containers-registries-service-type lays it out."""
+    fields = f"(unqualified-search-registries {strings([registry_host])})" \
+             f" (insecure-registries {strings([registry_host, 'localhost:' + registry_host.split(':')[1]])})"
+    fields += "".join(f" ({k} {scheme_string(v)})" for k, v in keys.items())
+    files = scheme("(string-join (map (lambda (file) (string-append (car file) \"\\t\""
+                   " ((@ (guix gexp) plain-file-content) (cadr file))))"
+                   " ((@@ (fsdgimg services containers) containers-files)"
+                   f" (containers-registries-configuration {fields}))) \"\\f\")")
+    conf = home / ".config/containers"
+    for item in files.split("\f"):
+        name, _, text = item.partition("\t")
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_text(text)
+    return conf
+
+
+def skopeo(home: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HOME=str(home), TMPDIR=str(home))
+    env.pop("REGISTRY_AUTH_FILE", None)
+    return subprocess.run(["skopeo", *args], capture_output=True, text=True, env=env, timeout=300, check=check)
+
+
+@pytest.fixture
+def home():
+    path = Path(tempfile.mkdtemp(prefix="fsdgpol-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_policy_json_shape(home, registry):
+    conf = write_home(home, registry.host)
+    policy = json.loads((conf / "policy.json").read_text())
+    assert policy["default"] == [{"type": "reject"}]
+    docker = policy["transports"]["docker"]
+    assert docker[registry.host] == [{"type": "insecureAcceptAnything"}]
+    for name in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        assert docker[name] == [{"type": "reject"}]
+    assert policy["transports"]["oci"] == {"": [{"type": "insecureAcceptAnything"}]}
+    assert not (conf / "registries.d").exists()
+
+
+def test_skopeo_accepts_the_fsdg_registry_and_rejects_others(home, registry):
+    write_home(home, registry.host)
+    ok = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
+                f"oci:{home / 'pulled'}:latest")
+    assert ok.returncode == 0, ok.stderr
+    # The same server under a name the policy does not list: rejected by the default.
+    other = f"localhost:{registry.port}"
+    refused = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{other}/hello:latest",
+                     f"oci:{home / 'other'}:latest")
+    assert refused.returncode != 0 and "rejected by policy" in refused.stderr, refused.stderr
+    # Pushing an OCI layout out of the box (local transports are the user's business).
+    push = skopeo(home, "copy", "--dest-tls-verify=false", f"oci:{home / 'pulled'}:latest",
+                  f"docker://{registry.host}/again:latest")
+    assert push.returncode == 0, push.stderr
+
+
+def test_docker_hub_is_blocked_in_fully_qualified_references(home, registry):
+    write_home(home, registry.host)
+    for ref in ("docker.io/library/hello:latest", "index.docker.io/library/hello:latest",
+                "registry-1.docker.io/library/hello:latest"):
+        proc = skopeo(home, "inspect", f"docker://{ref}")
+        assert proc.returncode != 0 and "blocked" in proc.stderr, (ref, proc.stderr)
+    podman = Podman(home / "podman")
+    env_home = dict(podman.env(), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    proc = subprocess.run(podman.base + ["pull", "-q", "docker.io/library/hello:latest"], capture_output=True,
+                          text=True, env=env_home, timeout=300)
+    assert proc.returncode != 0 and "blocked" in proc.stderr, proc.stderr
+
+
+def test_podman_pulls_from_the_fsdg_registry_only(home, registry):
+    write_home(home, registry.host)
+    podman = Podman(home / "podman")
+    env_home = dict(podman.env(), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+
+    def pull(ref):
+        return subprocess.run(podman.base + ["pull", "-q", ref], capture_output=True, text=True, env=env_home,
+                              timeout=300)
+    try:
+        ok = pull("hello:latest")  # a short name, resolved on the search registry
+        assert ok.returncode == 0, ok.stderr
+        refused = pull(f"localhost:{registry.port}/hello:latest")
+        assert refused.returncode != 0 and "rejected by policy" in refused.stderr, refused.stderr
+    finally:
+        subprocess.run(podman.base + ["rmi", "-a", "-f"], capture_output=True, env=env_home)
+
+
+def test_sigstore_key_refuses_unsigned_images(home, registry):
+    key = home / "cosign.pub"
+    subprocess.run(f"openssl ecparam -genkey -name prime256v1 | openssl ec -pubout -out {key}", shell=True,
+                   check=True, capture_output=True)
+    conf = write_home(home, registry.host, **{"sigstore-public-key": str(key)})
+    policy = json.loads((conf / "policy.json").read_text())
+    assert policy["transports"]["docker"][registry.host] == [{"type": "sigstoreSigned", "keyPath": str(key)}]
+    # Signatures are looked up as cosign attachments on the accepted registries.
+    assert f'"{registry.host}":\n    use-sigstore-attachments: true' in (conf / "registries.d/fsdgimg.yaml").read_text()
+    proc = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
+                  f"oci:{home / 'pulled'}:latest")
+    assert proc.returncode != 0 and "signature" in proc.stderr.lower(), proc.stderr
+
+
+def test_gpg_keyring_refuses_unsigned_images(home, registry):
+    gnupg = home / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(gnupg))
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "images@example.org", "ed25519",
+                    "sign", "never"], check=True, capture_output=True, env=env)
+    keyring = home / "keyring.gpg"
+    keyring.write_bytes(subprocess.run(["gpg", "--export", "images@example.org"], check=True,
+                                       capture_output=True, env=env).stdout)
+    conf = write_home(home, registry.host, **{"gpg-keyring": str(keyring)})
+    policy = json.loads((conf / "policy.json").read_text())
+    assert policy["transports"]["docker"][registry.host] == \
+        [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keyring)}]
+    proc = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
+                  f"oci:{home / 'pulled'}:latest")
+    assert proc.returncode != 0 and "signature" in proc.stderr.lower(), proc.stderr
+
+
+@pytest.mark.parametrize("spelling", ["docker.io", "DOCKER.IO", "docker.io:443", "registry-1.docker.io:443",
+                                      "https://index.docker.io/v1/", "hub.docker.com"])
+def test_docker_hub_in_any_spelling_is_a_located_error(tmp_path, spelling):
+    config = tmp_path / "config.scm"
+    config.write_text("(use-modules (fsdgimg services containers))\n"
+                      "(containers-registries-configuration\n"
+                      f"  (unqualified-search-registries '(\"registry.example.org\" {scheme_string(spelling)})))\n")
+    proc = guix("repl", "-L", "channel", "--", str(config), check=False)
+    assert proc.returncode != 0
+    assert f"{config}:3:" in proc.stderr and "not an FSDG distribution registry" in proc.stderr, proc.stderr
+    assert "Backtrace" not in proc.stderr
