@@ -136,6 +136,14 @@ def test_inspect_of_a_layout_with_a_bad_config_is_one_line(tmp_path):
     assert "'architecture' must be a string" in assert_one_line(proc.returncode, proc.stderr.decode(), status=(1,))
 
 
+def test_summary_lines_are_escaped(tmp_path):
+    src = tmp_path / "a.tar"
+    src.write_bytes(g.docker_archive())
+    code, out, err = run("convert", src, f"oci:{tmp_path}/e\x1b[31m\rx:t")
+    assert code == 0, err
+    assert out.count("\n") == 1 and not RAW_CONTROL.search(out[:-1]) and "\\x1b[31m\\rx" in out, repr(out)
+
+
 # --- item 6: numbers out of range and deep nesting ---
 
 @pytest.mark.parametrize("value", ["99999999999999", "253402300800", "1e5", "-1", "\u0661\u0662", ""])
@@ -206,6 +214,8 @@ def test_a_colon_in_an_existing_path_is_still_a_path(tmp_path):
     ["convert", "a.tar", "nosuchtransport:x"],
     ["convert", "a.tar", "oci:out", "--compression", "zstd", "--level", "99"],
     ["nosuchcommand"],
+    ["publish", "oci:out", "--to", "static:tree", "--name", "Bad Name:v1"],
+    ["publish", "oci:out", "--to", "static:tree", "--name", "ok/name:-tag"],
 ])
 def test_usage_errors_exit_2(tmp_path, args):
     (tmp_path / "a.tar").write_bytes(g.docker_archive())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from fsdgimg.compression import COMPRESSIONS, Compression
-from fsdgimg.errors import InputError, UsageError
+from fsdgimg.errors import InputError, UsageError, printable
 from fsdgimg.imageconfig import parse_epoch
 
 
@@ -91,5 +91,5 @@ def emit(args, obj, line: str) -> int:
         from fsdgimg.cli import emit_json
         emit_json(obj)
     else:
-        print(line)
+        print(printable(line))  # names and paths in it may come from an archive or a registry
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from
+from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from, usage_value
 from fsdgimg.errors import UsageError
 from fsdgimg.transport import parse
 
@@ -75,8 +75,10 @@ def _check_output_file(path: str, flag: str) -> None:
 def run(args) -> int:
     from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
-    from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions
+    from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions, split_name
     dest = parse(args.dest, for_writing=True)
+    if args.name:
+        usage_value(lambda text: split_name(text, None), args.name)
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
     options = image_options_from(args)
