@@ -11,7 +11,7 @@ from fixtures.guixarchive import default_files, make_guix_archive
 
 from fsdgimg.blobstore import BlobStore
 from fsdgimg.builders.base import BuildResult
-from fsdgimg.builders.pipeline import BuildOptions, import_result
+from fsdgimg.pipeline import BuildOptions, import_result
 from fsdgimg.catalog import Entry
 from fsdgimg.check import compare as cmp
 from fsdgimg.check import diffoscope

@@ -18,7 +18,7 @@ import pytest
 from .conftest import GUIX_CHROOT, REPO, run_cli
 from fsdgimg import catalog
 from fsdgimg.builders.guix_builders import GuixPackBuilder
-from fsdgimg.builders.pipeline import BuildOptions, run_build
+from fsdgimg.pipeline import BuildOptions, run_build
 from fsdgimg.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
 from fsdgimg.guix import Guix, GuixError
 

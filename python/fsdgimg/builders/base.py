@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsdgimg.catalog import Entry
-from fsdgimg.errors import FsdgimgError
+from fsdgimg.errors import FsdgimgError, UsageError
 from fsdgimg.guix import Guix
 
 TAIL_LINES = 15
@@ -93,12 +93,33 @@ def run_tool(argv: list[str], what: str, ctx: Context, cwd: Path | None = None) 
 
 
 class Builder:
-    """One way of building images. `rebuild` makes an independent second build for --check."""
+    """One way of building images: how an entry builds, and how it is rebuilt for --check.
+
+    Callers (fsdgimg.pipeline) use only this interface, never a builder's class."""
 
     name = ""
+    # Whether the files' times come from SOURCE_DATE_EPOCH (else each build stamps its own time).
+    needs_epoch = True
 
     def build(self, entry: Entry, ctx: Context, round_no: int) -> BuildResult:
         raise NotImplementedError
 
+    def rebuild(self, entry: Entry, ctx: Context, first: BuildResult, round_no: int = 2) -> BuildResult | None:
+        """An independent build to compare with `first`; None when the builder's own check already
+        found it bit-identical. By default: another build, in a fresh directory."""
+        return self.build(entry, ctx, round_no)
+
     def check_method(self) -> str:
         return "a second, independent build in a fresh directory"
+
+    def discard(self, result: BuildResult) -> None:
+        """Free what a build took once it is imported (a root file system in the scratch directory)."""
+        if result.kind == "rootfs":
+            if result.path.is_dir():
+                shutil.rmtree(result.path, ignore_errors=True)
+            else:
+                result.path.unlink(missing_ok=True)
+
+    def derivation(self, entry: Entry, ctx: Context) -> str:
+        """The Guix derivation that builds `entry` (`fsdgimg build --derivation`)."""
+        raise UsageError(f"--derivation: {entry.name} is built by {entry.builder}, not by Guix")

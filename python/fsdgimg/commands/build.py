@@ -7,19 +7,7 @@ import sys
 from pathlib import Path
 
 from fsdgimg import catalog
-from fsdgimg.builders.pipeline import BuildOptions, run_build
-from fsdgimg.check.report import NOT_REPRODUCIBLE
-from fsdgimg.compression import COMPRESSIONS, Compression
-from fsdgimg.errors import UsageError
-from fsdgimg.imageconfig import parse_epoch
-from fsdgimg.source import epoch_from_env
-
-
-def _epoch(text: str) -> int:
-    try:
-        return parse_epoch(text, "--source-date-epoch")
-    except UsageError as e:
-        raise argparse.ArgumentTypeError(str(e).partition("=")[2]) from None
+from fsdgimg.commands.options import add_annotations, add_compression, add_epoch, add_json, compression_from
 
 
 def _rounds(text: str) -> int:
@@ -43,42 +31,39 @@ def register(sub) -> None:
     p.add_argument("--publish", metavar="DEST",
                    help="publish the image too (oci:DIR[:TAG], docker-archive:FILE, or what "
                         "'fsdgimg publish' supports); skipped when --check finds differences")
+    p.add_argument("--digestfile", metavar="FILE", help="write the built manifest's digest to FILE")
     p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
-    p.add_argument("--source-date-epoch", type=_epoch,
-                   help="timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
+    add_epoch(p, "timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
     p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
                    help="debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "
                         "in 'guix shell --container' (auto: guix when it is installed)")
-    p.add_argument("--compression", choices=COMPRESSIONS, default="gzip", help="layer compression")
-    p.add_argument("--level", type=int, help="compression level")
+    add_compression(p, default="gzip")
+    add_annotations(p)
     p.add_argument("--no-diffoscope", action="store_true", help="do not run diffoscope on differing layers")
     p.add_argument("--diffoscope-timeout", type=float, default=300.0, metavar="SECONDS")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory of the builds")
     p.add_argument("--derivation", "-d", action="store_true",
                    help="Guix images: only print the derivation that would be built (like guix build -d)")
-    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
 
 
 def _print_derivation(entry) -> int:
     from fsdgimg.builders import builder_for
     from fsdgimg.builders.base import Context
-    from fsdgimg.builders.guix_builders import GuixBuilder
     from fsdgimg.guix import Guix
-    builder = builder_for(entry)
-    if not isinstance(builder, GuixBuilder):
-        raise UsageError(f"--derivation: {entry.name} is built by {entry.builder}, not by Guix")
-    print(builder.derivation(entry, Context(Path("."), None, Guix())))
+    print(builder_for(entry).derivation(entry, Context(Path("."), None, Guix())))
     return 0
 
 
 def run(args) -> int:
+    from fsdgimg.check.report import NOT_REPRODUCIBLE
+    from fsdgimg.pipeline import BuildOptions, run_build
+    from fsdgimg.source import epoch_from_env
     entry = catalog.load(args.catalog).get(args.name)
     if args.derivation:
         return _print_derivation(entry)
     epoch = args.source_date_epoch if args.source_date_epoch is not None else epoch_from_env()
-    if args.level is not None and args.compression == "none":
-        raise UsageError("--level makes no sense with --compression none")
     opts = BuildOptions(
         out=args.out or Path("out") / entry.name,
         check=args.check or args.rounds is not None,
@@ -86,11 +71,14 @@ def run(args) -> int:
         publish=args.publish,
         epoch=epoch,
         tools=args.tools,
-        compression=Compression(args.compression, args.level),
+        compression=compression_from(args),
         diffoscope=not args.no_diffoscope,
         diffoscope_timeout=args.diffoscope_timeout,
-        keep=args.keep)
+        keep=args.keep,
+        annotations=dict(args.annotation))
     outcome = run_build(entry, opts)
+    if args.digestfile:
+        Path(args.digestfile).write_text(outcome.digest)
     if args.json:
         from fsdgimg.cli import emit_json
         emit_json(outcome.to_json())
