@@ -4,6 +4,7 @@ COMMANDS = [
     "convert",
     "inspect",
     "publish",
+    "index",
     "serve",
     "gc",
     "web_config",
