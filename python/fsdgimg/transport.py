@@ -62,11 +62,19 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
                 raise UsageError(f"{text!r}: no path after '{kind}:'")
             return Location(kind, Path(path), tag)
     if ":" in text.split("/")[0] and not os.path.exists(text):
+        kind, _, rest = text.partition(":")
+        if for_writing and rest and _is_destination(kind):   # a destination registered in fsdgimg.publish
+            return Location(kind, Path(rest))
         raise UsageError(f"unknown transport in {text!r} (use oci:, docker-archive:, docker://, static: or a path)")
     path = Path(text)
     if for_writing:
         return Location("oci", path)
     return Location(detect(path), path)
+
+
+def _is_destination(kind: str) -> bool:
+    from fsdgimg.publish import WRITERS
+    return kind in WRITERS
 
 
 def parse_static(text: str) -> Location:

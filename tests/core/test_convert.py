@@ -214,3 +214,26 @@ def test_entry_point_survives(tmp_path):
     fsdgimg("convert", archive, f"oci:{out}:latest")
     assert skopeo("inspect", "--config", f"oci:{out}:latest")["config"]["Entrypoint"] == \
         ["/bin/hello", "--greeting=hi"]
+
+
+def test_a_new_destination_is_one_module_and_one_registration(oci_image, tmp_path, monkeypatch):
+    """The example of docs/core-api.md, as written there, is a working destination."""
+    import re
+    import sys
+    import types
+
+    from fsdgimg import publish
+    from fsdgimg.source import open_source
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "core-api.md").read_text()
+    code = re.search(r"```python\n(# fsdgimg/sinks/blobdir.py.*?)```", doc, re.S).group(1)
+    module = types.ModuleType("blobdir_example")
+    exec(compile(code, "core-api.md", "exec"), module.__dict__)
+    monkeypatch.setitem(sys.modules, "blobdir_example", module)
+    monkeypatch.setitem(publish.WRITERS, "blobdir", "blobdir_example")
+    with open_source(f"oci:{oci_image}") as image:
+        written = publish.write(image, f"blobdir:{tmp_path / 'out'}")
+        assert written.digest == str(image.digest)
+        assert (tmp_path / "out" / "top").read_text() == written.digest
+        assert (tmp_path / "out" / "blobs" / "sha256" / image.digest.hex).is_file()
+        for d in image.layers:
+            assert (tmp_path / "out" / "blobs" / "sha256" / d.digest.hex).is_file()

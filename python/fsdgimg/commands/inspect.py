@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import usage_value
+from fsdgimg.commands.options import add_json, add_platform, usage_value
 from fsdgimg.compression import Compression
 from fsdgimg.descriptor import Platform
 from fsdgimg.inspect_image import describe, render
@@ -11,10 +11,11 @@ from fsdgimg.source import open_source
 
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="summarise an image: tag, digest, platform, layers, annotations",
-                       description="REF: oci:DIR[:TAG], docker-archive:FILE, or a path whose kind is detected.")
+                       description="REF: oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG|@DIGEST], "
+                                   "static:DIR/NAME[:TAG], or a path whose kind is detected.")
     p.add_argument("ref")
-    p.add_argument("--platform", help="OS/ARCH[/VARIANT]: show only that image of an index")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_platform(p, "OS/ARCH[/VARIANT]: show only that image of an index")
+    add_json(p, "print JSON")
     p.set_defaults(func=run)
 
 
