@@ -65,17 +65,29 @@ def command(cmd: str, src: str, dest: str, *extra: str) -> dict:
     return run_json("publish", src, "--to", dest, *name, *extra)
 
 
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, images) -> Path:
+    """A static tree holding image a (a source read in place)."""
+    path = tmp_path_factory.mktemp("tree") / "tree"
+    run("publish", images.src(images.a), "--to", f"static:{path}", "--name", "lib/a:v1")
+    return path
+
+
 OPTIONS = {"plain": [], "annotated": ["--annotation", "org.example.k=v"],
            "zstd": ["--compression", "zstd", "--annotation", "org.example.k=v", "--source-date-epoch", "7"]}
+CASES = [("plain", "oci"), ("annotated", "oci"), ("zstd", "oci"), ("plain", "archive"), ("zstd", "archive"),
+         ("annotated", "static"), ("zstd", "static"), ("plain", "registry"), ("zstd", "registry")]
 
 
-@pytest.mark.parametrize("options", OPTIONS)
-@pytest.mark.parametrize("kind", ["oci", "archive"])
-def test_no_command_changes_its_source_and_digests_agree(images, archive, registry, tmp_path, options, kind):
+@pytest.mark.parametrize("options,kind", CASES)
+def test_no_command_changes_its_source_and_digests_agree(images, archive, tree, registry, tmp_path, options, kind):
     """convert and publish, to every destination: the source is byte-identical afterwards, no layout
     or tree holds a blob nothing references, and every path reports the same manifest digest."""
-    src_path = images.a if kind == "oci" else archive
-    src = images.src(images.a) if kind == "oci" else f"docker-archive:{archive}"
+    if kind == "registry":
+        run("publish", images.src(images.a), "--to", f"docker://{registry.host}/lib/source:v1")
+    src_path = {"oci": images.a, "archive": archive, "static": tree, "registry": tree}[kind]
+    src = {"oci": images.src(images.a), "archive": f"docker-archive:{archive}",
+           "static": f"static:{tree}/lib/a:v1", "registry": f"docker://{registry.host}/lib/source:v1"}[kind]
     before = tree_bytes(src_path)
     digests = {}
     for n, (cmd, dest_kind) in enumerate(itertools.product(
@@ -93,7 +105,10 @@ def test_no_command_changes_its_source_and_digests_agree(images, archive, regist
             assert static_unreferenced(out) == {"manifests_removed": 0, "blob_links_removed": 0,
                                                 "store_files_removed": 0}
     assert len(set(digests.values())) == 1, digests
-    if options == "plain" and kind == "oci":
+    if kind == "static":
+        assert static_unreferenced(tree) == {"manifests_removed": 0, "blob_links_removed": 0,
+                                             "store_files_removed": 0}
+    if options == "plain" and kind in ("oci", "static", "registry"):
         # Nothing asked of a copy: the manifest is the source's own, byte for byte.
         assert set(digests.values()) == {images.digest(images.a)}
 
