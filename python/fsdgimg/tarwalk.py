@@ -32,7 +32,7 @@ _PAX_LENGTH = re.compile(rb"[0-9]+")
 # '+7' or '7_7'. Two readers framing the stream differently could see different members.
 _NUMERIC = [(100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (148, 156), (329, 337), (337, 345)]
 _OCTAL = re.compile(rb" *[0-7]*[ \0]*\Z")  # GNU tar skips one leading NUL, tarfile stops there
-_POSIX_MAGIC = b"ustar\x0000"
+_POSIX_MAGIC = b"ustar\0"  # GNU tar takes the prefix when the magic is this, whatever the version
 # pax keywords whose meaning tar readers do not share (sparse files: tarfile takes
 # GNU.sparse.name as the path) or that fsdgimg does not support.
 _REFUSED_PAX = ("GNU.sparse.",)
@@ -76,7 +76,7 @@ def parse_header(block: bytes, what: str) -> tarfile.TarInfo | None:
         raise InputError(f"{what}: not a valid tar archive ({e})") from None
     # Only POSIX ustar has a name prefix; old GNU headers keep times there, which tarfile would
     # still prepend to the name while GNU tar does not.
-    if block[345] and block[257:265] != _POSIX_MAGIC:
+    if block[345] and block[257:263] != _POSIX_MAGIC:
         raise InputError(f"{what}: member {show(info.name)} has a name prefix in a non-ustar header "
                          "(tar readers disagree on its name)")
     return info
@@ -130,6 +130,12 @@ class Extensions:
         """The member as extracted: the next real header with what the extensions say."""
         local, long, self._local, self._long = self._local, self._long, {}, {}
         self._has_local = False
+        named = local.get("path", long.get("path", self.globals.get("path", info.name)))
+        if info.type not in _NO_DATA and named.endswith("/") and info.size:
+            # GNU tar makes a directory of a regular file named 'd/', tarfile a file with its data:
+            # the checker cannot judge both readings at once.
+            raise InputError(f"{self.what}: member {show(named)} is a file named like a directory, "
+                             f"with {info.size} bytes of data")
         for key, attr in (("path", "name"), ("linkpath", "linkname")):
             if key in long:
                 other = local.get(key, self.globals.get(key))

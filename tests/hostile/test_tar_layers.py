@@ -177,6 +177,10 @@ def test_framing_tricks_are_refused():
     block[148:156] = b" " * 8
     block[148:156] = b"%06o\0 " % sum(block)
     refused(bytes(block) + t.pad(b"x") + t.END, "name prefix")
+    # A regular file named 'd/' with data: GNU tar makes a directory, tarfile a file.
+    hidden = t.header("hidden", tarfile.REGTYPE, 0)
+    refused(t.header("d/", tarfile.REGTYPE, 512) + hidden + t.file("after") + t.END, "named like a directory")
+    refused(t.archive(t.pax(path="d/"), t.file("d", b"x")), "named like a directory")
     refused(t.archive(t.pax(**{"GNU.sparse.name": "../x"}), t.file("f")), "sparse")
     refused(t.archive(t.pax(size="+1"), t.file("f")), "malformed size")
 
