@@ -32,6 +32,9 @@ _PAX_LENGTH = re.compile(rb"[0-9]+")
 # '+7' or '7_7'. Two readers framing the stream differently could see different members.
 _NUMERIC = [(100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (148, 156), (329, 337), (337, 345)]
 _OCTAL = re.compile(rb" *[0-7]*[ \0]*\Z")  # GNU tar skips one leading NUL, tarfile stops there
+# How tar writers (GNU tar, tarfile, Go) write those fields: checked at once, the common case.
+_USUAL_NUMBERS = re.compile(rb"[0-7]{7}\0[0-7]{7}\0[0-7]{7}\0[0-7]{11}\0[0-7]{11}\0[0-7]{6}\0 ")
+_USUAL_DEVICES = re.compile(rb"(?:[0-7]{7}\0|\0{8}){2}")
 _POSIX_MAGIC = b"ustar\0"  # GNU tar takes the prefix when the magic is this, whatever the version
 # pax keywords whose meaning tar readers do not share (sparse files: tarfile takes
 # GNU.sparse.name as the path) or that fsdgimg does not support.
@@ -66,7 +69,8 @@ def parse_header(block: bytes, what: str) -> tarfile.TarInfo | None:
     """The header in a 512-byte block, or None for a zero block (end of archive)."""
     if block.count(0) == BLOCK:
         return None
-    for start, end in _NUMERIC:
+    for start, end in (_NUMERIC if not (_USUAL_NUMBERS.match(block, 100, 156)
+                                        and _USUAL_DEVICES.match(block, 329, 345)) else ()):
         if block[start] & 0x80 == 0 and not _OCTAL.match(block, start, end):
             raise InputError(f"{what}: not a valid tar archive (header field at offset {start} "
                              f"is not an octal number: {show(block[start:end].decode('latin-1'), 20)})")
@@ -128,14 +132,11 @@ class Extensions:
 
     def apply(self, info: tarfile.TarInfo) -> tarfile.TarInfo:
         """The member as extracted: the next real header with what the extensions say."""
+        if not (self._local or self._long or self.globals or self._has_local):  # the usual member
+            return self._check_size(info, info.name)
         local, long, self._local, self._long = self._local, self._long, {}, {}
         self._has_local = False
         named = local.get("path", long.get("path", self.globals.get("path", info.name)))
-        if info.type not in _NO_DATA and named.endswith("/") and info.size:
-            # GNU tar makes a directory of a regular file named 'd/', tarfile a file with its data:
-            # the checker cannot judge both readings at once.
-            raise InputError(f"{self.what}: member {show(named)} is a file named like a directory, "
-                             f"with {info.size} bytes of data")
         for key, attr in (("path", "name"), ("linkpath", "linkname")):
             if key in long:
                 other = local.get(key, self.globals.get(key))
@@ -147,6 +148,14 @@ class Extensions:
                 setattr(info, attr, value.rstrip("/") if key == "path" else value)
         if "size" in local:
             info.size = int(local["size"])
+        return self._check_size(info, named)
+
+    def _check_size(self, info: tarfile.TarInfo, named: str) -> tarfile.TarInfo:
+        if info.size and info.type not in _NO_DATA and named.endswith("/"):
+            # GNU tar makes a directory of a regular file named 'd/', tarfile a file with its data:
+            # the checker cannot judge both readings at once.
+            raise InputError(f"{self.what}: member {show(named)} is a file named like a directory, "
+                             f"with {info.size} bytes of data")
         if info.type in _NO_DATA and info.size:
             # Readers disagree on whether data follows such a header (GNU tar skips it for symlinks
             # and devices, tarfile never): refuse what real tar writers never produce.
