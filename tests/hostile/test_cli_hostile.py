@@ -216,6 +216,7 @@ def test_a_colon_in_an_existing_path_is_still_a_path(tmp_path):
     ["nosuchcommand"],
     ["publish", "oci:out", "--to", "static:tree", "--name", "Bad Name:v1"],
     ["publish", "oci:out", "--to", "static:tree", "--name", "ok/name:-tag"],
+    ["publish", "oci:out", "--to", "static:tree", "--additional-tag", "../x"],
 ])
 def test_usage_errors_exit_2(tmp_path, args):
     (tmp_path / "a.tar").write_bytes(g.docker_archive())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from, usage_value
 from fsdgimg.errors import UsageError
+from fsdgimg.reference import check_tag
 from fsdgimg.transport import parse
 
 
@@ -79,6 +80,8 @@ def run(args) -> int:
     dest = parse(args.dest, for_writing=True)
     if args.name:
         usage_value(lambda text: split_name(text, None), args.name)
+    for tag in args.additional_tag:
+        usage_value(check_tag, tag)
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
     options = image_options_from(args)
