@@ -515,6 +515,12 @@ class Dockerd(ServerProcess):
     def stop(self, timeout: float = 30.0) -> None:
         # dockerd stops its containers and its containerd on SIGTERM; give it the time to.
         super().stop(timeout)
+        # dockerd bind-mounts its data root onto itself (to make it private) and leaves that mount
+        # behind when it stops: undo it, and any other mount under our directories, innermost first.
+        mine = (str(self.workdir) + "/", str(self.exec_root) + "/")
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        for point in sorted((m for m in mounts if (m + "/").startswith(mine)), key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)
 
     def docker(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -1,8 +1,12 @@
 """The image catalog (manifests/catalog.toml): which official images exist and how each is built.
 
 The catalog is data; builders interpret an entry's builder-specific keys. This module only checks
-what every entry must say (builder, distribution, pin, architecture) and the types of the keys it
+what every entry must say (builder, distribution, pin, architectures) and the types of the keys it
 knows, so that a typo in the catalog is one clear line, not a failure deep inside a build.
+
+An entry lists the architectures its distribution ships (`architectures`, OCI names; the older
+single `architecture` still reads); what each builder calls them comes from fsdgimg.platforms.
+A builder always gets an entry of one architecture (`Entry.for_arch`).
 """
 
 from __future__ import annotations
@@ -10,22 +14,24 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from fsdgimg import platforms
+from fsdgimg.descriptor import Platform
 from fsdgimg.errors import InputError, UsageError
+from fsdgimg.platforms import Arch
 from fsdgimg.reference import check_tag
 
 BUILDERS = ("guix-system", "guix-pack", "debootstrap", "pacstrap")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")
-_ARCHES = {"amd64", "arm64", "386", "arm", "ppc64le", "riscv64", "s390x", "mips64le"}
 
 # key -> type, per builder (plus the common keys)
 _COMMON = {"description": str, "distribution": str, "builder": str, "architecture": str,
-           "tag": str, "cmd": list, "entry-point": str}
+           "architectures": list, "tag": str, "cmd": list, "entry-point": str}
 _KEYS = {
-    "guix-system": {"file": str, "channels": str, "system": str},
-    "guix-pack": {"manifest": str, "channels": str, "system": str, "max-layers": int},
+    "guix-system": {"file": str, "channels": str, "system": str, "systems": dict},
+    "guix-pack": {"manifest": str, "channels": str, "system": str, "systems": dict, "max-layers": int},
     "debootstrap": {"mirror": str, "suite": str, "components": list, "variant": str,
                     "include": list, "keyring": str, "keyring-package": str, "keyring-source": dict,
                     "hooks": list,
@@ -33,13 +39,14 @@ _KEYS = {
     "pacstrap": {"mirror": str, "suite": str, "packages": list, "keyring-package": str},
 }
 _REQUIRED = {
-    "guix-system": ("file", "channels", "system"),
-    "guix-pack": ("manifest", "channels", "system"),
+    "guix-system": ("file", "channels"),
+    "guix-pack": ("manifest", "channels"),
     "debootstrap": ("mirror", "suite"),
     "pacstrap": ("mirror", "packages"),
 }
-_GUIX_SYSTEM_ARCH = {"x86_64-linux": "amd64", "aarch64-linux": "arm64", "i686-linux": "386",
-                     "armhf-linux": "arm", "powerpc64le-linux": "ppc64le", "riscv64-linux": "riscv64"}
+# What each builder needs to know of an architecture: its name in the builder's tool.
+_BUILDER_ARCH_FIELD = {"guix-system": "guix_system", "guix-pack": "guix_system", "debootstrap": "debian",
+                       "pacstrap": "pacman"}
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,57 @@ class Entry:
     name: str
     builder: str
     distribution: str
-    architecture: str
+    architectures: tuple[Arch, ...]
     description: str
     options: dict = field(hash=False, compare=False)
     base: Path = field(hash=False, compare=False)  # the directory relative paths are taken from
+
+    def __post_init__(self):
+        # Also accept OCI names ("amd64", or a list of them), as the catalog spells them.
+        arches = self.architectures
+        arches = (arches,) if isinstance(arches, (str, Arch)) else tuple(arches)
+        object.__setattr__(self, "architectures",
+                           tuple(a if isinstance(a, Arch) else platforms.lookup(a) for a in arches))
+
+    @property
+    def arch(self) -> Arch:
+        """The one architecture of a single-platform entry (what a builder builds)."""
+        if len(self.architectures) != 1:
+            raise UsageError(f"{self.name} lists {len(self.architectures)} architectures "
+                             f"({', '.join(map(str, self.architectures))}): one is built at a time")
+        return self.architectures[0]
+
+    @property
+    def architecture(self) -> str:
+        return self.arch.name
+
+    @property
+    def platform(self) -> Platform:
+        return self.arch.platform
+
+    def for_arch(self, name: str) -> "Entry":
+        """This entry restricted to one of its architectures."""
+        try:
+            arch = platforms.lookup(name, f"--arch {name}")
+        except InputError as e:
+            raise UsageError(str(e)) from None
+        if arch not in self.architectures:
+            raise UsageError(f"{self.name} is not built for {arch.name} "
+                             f"(its architectures: {', '.join(map(str, self.architectures))})")
+        return replace(self, architectures=(arch,))
+
+    @property
+    def guix_system(self) -> str:
+        """`--system` for this (single-architecture) Guix entry: the architecture's own system
+        (native or emulated build), or the one `systems` gives to build it on."""
+        arch = self.arch
+        return self.options.get("systems", {}).get(arch.name) or arch.guix_system
+
+    @property
+    def guix_target(self) -> str | None:
+        """`--target` when this architecture is cross-compiled: `systems` names another system."""
+        arch = self.arch
+        return arch.guix_target if self.guix_system != arch.guix_system else None
 
     @property
     def tag(self) -> str:
@@ -77,8 +131,15 @@ class Entry:
 
     def to_json(self) -> dict:
         out = {"name": self.name, "builder": self.builder, "distribution": self.distribution,
-               "architecture": self.architecture, "pin": self.pin, "tag": self.tag,
-               "description": self.description}
+               "architectures": [a.name for a in self.architectures],
+               "platforms": [str(a.platform) for a in self.architectures],
+               "pin": self.pin, "tag": self.tag, "description": self.description}
+        if self.is_guix:
+            one = [replace(self, architectures=(a,)) for a in self.architectures]
+            out["systems"] = {e.arch.name: e.guix_system for e in one}
+            targets = {e.arch.name: e.guix_target for e in one if e.guix_target}
+            if targets:
+                out["targets"] = targets
         out.update({k: v for k, v in sorted(self.options.items()) if k not in out})
         return out
 
@@ -148,14 +209,10 @@ def _entry(name: str, table, path: Path, base: Path) -> Entry:
             raise InputError(f"{where}: {key!r} must be a {known[key].__name__}")
         if known[key] is list and not all(isinstance(v, str) for v in value):
             raise InputError(f"{where}: {key!r} must be a list of strings")
-    for key in ("distribution", "architecture") + _REQUIRED[builder]:
+    for key in ("distribution",) + _REQUIRED[builder]:
         if key not in table:
             raise InputError(f"{where}: missing {key!r}")
-    arch = table["architecture"]
-    if arch not in _ARCHES:
-        raise InputError(f"{where}: unknown architecture {arch!r} (OCI names: {', '.join(sorted(_ARCHES))})")
-    if "system" in table and _GUIX_SYSTEM_ARCH.get(table["system"]) != arch:
-        raise InputError(f"{where}: Guix system {table['system']!r} does not build {arch} images")
+    arches = _architectures(table, builder, where)
     if "keyring-source" in table:
         _check_keyring_source(table["keyring-source"], where)
     if "tag" in table:
@@ -165,8 +222,43 @@ def _entry(name: str, table, path: Path, base: Path) -> Entry:
             raise InputError(f"{where}: {e}") from None
     if "max-layers" in table and not 1 <= table["max-layers"] <= 127:
         raise InputError(f"{where}: max-layers must be between 1 and 127")
-    options = {k: v for k, v in table.items() if k not in ("builder", "distribution", "architecture", "description")}
-    return Entry(name, builder, table["distribution"], arch, table.get("description", ""), options, base)
+    options = {k: v for k, v in table.items()
+               if k not in ("builder", "distribution", "architecture", "architectures", "description", "system")}
+    if "systems" in options:
+        options["systems"] = {platforms.lookup(k).name: v for k, v in options["systems"].items()}
+    return Entry(name, builder, table["distribution"], arches, table.get("description", ""), options, base)
+
+
+def _architectures(table: dict, builder: str, where: str) -> tuple[Arch, ...]:
+    """`architectures` (or the single `architecture`), each known to OCI and to the builder's tool;
+    a Guix entry's `system` (one architecture) or `systems` (per architecture) checked against them."""
+    if ("architecture" in table) == ("architectures" in table):
+        raise InputError(f"{where}: give 'architectures' (a list of OCI names)"
+                         if "architecture" not in table else f"{where}: give 'architectures' or 'architecture', not both")
+    names = table["architectures"] if "architectures" in table else [table["architecture"]]
+    if not names:
+        raise InputError(f"{where}: 'architectures' is empty")
+    arches = tuple(platforms.lookup(n, where) for n in names)
+    dupes = sorted({a.name for a in arches if arches.count(a) > 1})
+    if dupes:
+        raise InputError(f"{where}: architecture {dupes[0]} is listed twice")
+    tool_field = _BUILDER_ARCH_FIELD[builder]
+    for a in arches:
+        if getattr(a, tool_field) is None:
+            raise InputError(f"{where}: builder {builder} cannot build {a.name} images")
+    if "system" in table:
+        system_arch = platforms.for_guix_system(table["system"], where)
+        if len(arches) != 1 or arches[0] != system_arch:
+            raise InputError(f"{where}: Guix system {table['system']!r} does not build "
+                             f"{', '.join(a.name for a in arches)} images")
+    for name, system in table.get("systems", {}).items():
+        arch = platforms.lookup(name, f"{where}: systems")
+        if arch not in arches:
+            raise InputError(f"{where}: systems names {arch.name}, which is not in its architectures")
+        if not isinstance(system, str):
+            raise InputError(f"{where}: systems.{name} must be a Guix system type (a string)")
+        platforms.for_guix_system(system, f"{where}: systems.{name}")
+    return arches
 
 
 def _check_keyring_source(source: dict, where: str) -> None:
@@ -177,10 +269,3 @@ def _check_keyring_source(source: dict, where: str) -> None:
         raise InputError(f"{where}: keyring-source sha256 must be 64 lower-case hex digits")
     if not source["url"].startswith(("https://", "http://")):
         raise InputError(f"{where}: keyring-source url must be http(s); the sha256 pin makes plain http safe")
-
-
-def guix_system_for(architecture: str) -> str:
-    for system, arch in _GUIX_SYSTEM_ARCH.items():
-        if arch == architecture:
-            return system
-    raise InputError(f"no Guix system type builds {architecture} images")

@@ -1,7 +1,7 @@
 """The one way fsdgimg runs `guix`: argument lists, the channel on the load path, errors made readable.
 
-Every Guix invocation of the project goes through `Guix`: it adds `-L` for this channel, `--system`,
-`--no-grafts`, optional `guix time-machine -C CHANNELS --` pinning, parses the store path guix
+Every Guix invocation of the project goes through `Guix`: it adds `-L` for this channel, `--system`
+(and `--target` when cross-compiling), `--no-grafts`, optional `guix time-machine -C CHANNELS --` pinning, parses the store path guix
 prints, and turns a failure into one line naming what failed plus the tail of the build log.
 
 Environment:
@@ -72,7 +72,8 @@ def _build_flags(derivation: bool, grafts: bool, provenance: bool) -> list[str]:
 @dataclass
 class Guix:
     load_path: list[Path] = field(default_factory=list)   # -L: this channel's modules
-    system: str | None = None                              # --system
+    system: str | None = None                              # --system (native or emulated build)
+    target: str | None = None                              # --target: cross-compile for this GNU triplet
     channels: Path | None = None                           # guix time-machine -C FILE
     executable: str | None = None
     echo: bool | None = None                               # show guix's stderr live (default: on a TTY)
@@ -98,6 +99,8 @@ class Guix:
                 argv += ["-L", str(d)]
         if system and self.system:
             argv.append(f"--system={self.system}")
+        if system and self.target:
+            argv.append(f"--target={self.target}")
         argv += list(args[1:])
         return argv
 

@@ -115,7 +115,7 @@ class BuildRun:
 
     @property
     def platform(self) -> Platform:
-        return self.opts.platform or Platform("linux", self.entry.architecture)
+        return self.opts.platform or self.entry.platform
 
     def scratch(self) -> BlobStore:
         """A blob store that lives as long as the run, beside the output (blobs are linked out)."""
@@ -270,7 +270,7 @@ def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: Bui
             return load_docker_archive(result.path, store, opts.compression, progress=bar)
         from fsdgimg.sources.rootfs import load_rootfs
         return load_rootfs(result.path, store, opts.compression,
-                           platform=platform or Platform("linux", entry.architecture), epoch=opts.epoch or 0,
+                           platform=platform or entry.platform, epoch=opts.epoch or 0,
                            cmd=entry.get("cmd"), progress=bar)
 
 

@@ -12,13 +12,23 @@ SHIPPED = {"guix-minimal", "guix-registry", "guix-hello", "guix-registry-tools",
            "trisquel-minimal", "pureos-minimal", "parabola-minimal"}
 
 
-def test_list_json_shows_every_entry_with_distribution_pin_and_architecture():
+def test_list_json_shows_every_entry_with_distribution_pin_and_architectures():
     proc = run_cli("list", "--json")
     assert proc.returncode == 0, proc.stderr
     images = {i["name"]: i for i in json.loads(proc.stdout)["images"]}
     assert set(images) == SHIPPED
     for item in images.values():
-        assert item["distribution"] and item["pin"] and item["architecture"] == "amd64"
+        assert item["distribution"] and item["pin"] and item["architectures"][0] == "amd64"
+        assert len(item["platforms"]) == len(item["architectures"])
+    # what each distribution ships
+    assert images["trisquel-minimal"]["architectures"] == ["amd64", "arm64", "arm/v7", "ppc64le"]
+    assert images["trisquel-minimal"]["platforms"] == ["linux/amd64", "linux/arm64/v8", "linux/arm/v7",
+                                                       "linux/ppc64le"]
+    assert images["pureos-minimal"]["architectures"] == ["amd64", "arm64"]
+    assert images["parabola-minimal"]["architectures"] == ["amd64", "386", "arm/v7"]
+    assert images["guix-minimal"]["systems"] == {
+        "amd64": "x86_64-linux", "386": "i686-linux", "arm64": "aarch64-linux", "arm/v7": "armhf-linux",
+        "ppc64le": "powerpc64le-linux", "riscv64": "riscv64-linux"}
     assert images["guix-minimal"]["builder"] == "guix-system"
     assert images["guix-hello"]["builder"] == "guix-pack" and images["guix-hello"]["max-layers"] >= 1
     assert images["trisquel-minimal"]["pin"] == "trisquel aramo"
@@ -36,8 +46,9 @@ def test_list_text_is_a_table():
     proc = run_cli("list")
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "BUILDER", "DISTRIBUTION", "PIN", "ARCH", "TAG"]
+    assert lines[0].split() == ["NAME", "BUILDER", "DISTRIBUTION", "PIN", "ARCHITECTURES", "TAG"]
     assert {l.split()[0] for l in lines[1:]} == SHIPPED
+    assert "amd64,arm64,arm/v7,ppc64le" in next(l for l in lines if l.startswith("trisquel-minimal"))
 
 
 BAD = [
@@ -52,6 +63,22 @@ BAD = [
      "manifest = 'm.scm'\nchannels = 'host'\nsystem = 'x86_64-linux'\n", "does not build arm64"),
     ("[images.x]\nbuilder = 'debootstrap'\ndistribution = 'd'\narchitecture = 'vax'\n"
      "mirror = 'http://m'\nsuite = 's'\n", "unknown architecture 'vax'"),
+    ("[images.x]\nbuilder = 'debootstrap'\ndistribution = 'd'\narchitectures = ['amd64', 'armhf']\n"
+     "mirror = 'http://m'\nsuite = 's'\n", "unknown architecture 'armhf': the OCI name is 'arm/v7'"),
+    ("[images.x]\nbuilder = 'debootstrap'\ndistribution = 'd'\narchitectures = ['arm64', 'arm64/v8']\n"
+     "mirror = 'http://m'\nsuite = 's'\n", "architecture arm64 is listed twice"),
+    ("[images.x]\nbuilder = 'debootstrap'\ndistribution = 'd'\narchitectures = []\n"
+     "mirror = 'http://m'\nsuite = 's'\n", "'architectures' is empty"),
+    ("[images.x]\nbuilder = 'debootstrap'\ndistribution = 'd'\n"
+     "mirror = 'http://m'\nsuite = 's'\n", "give 'architectures'"),
+    ("[images.x]\nbuilder = 'pacstrap'\ndistribution = 'p'\narchitectures = ['amd64', 'ppc64le']\n"
+     "mirror = 'http://m'\npackages = ['bash']\n", "builder pacstrap cannot build ppc64le images"),
+    ("[images.x]\nbuilder = 'guix-pack'\ndistribution = 'guix'\narchitectures = ['amd64', 'arm64']\n"
+     "manifest = 'm.scm'\nchannels = 'host'\nsystems = { riscv64 = 'x86_64-linux' }\n",
+     "systems names riscv64, which is not in its architectures"),
+    ("[images.x]\nbuilder = 'guix-pack'\ndistribution = 'guix'\narchitectures = ['amd64', 'arm64']\n"
+     "manifest = 'm.scm'\nchannels = 'host'\nsystems = { arm64 = 'aarch64-hurd' }\n",
+     "unknown Guix system 'aarch64-hurd'"),
     ("[images.x\nbuilder = 1\n", "malformed TOML"),
     ("title = 'no images'\n", "no [images.NAME] tables"),
 ]

@@ -25,21 +25,25 @@ from fsdgimg.guix import Guix, GuixError
 OFFLINE = Path(__file__).resolve().parent / "guix_offline"
 
 
-def test_every_guix_catalog_entry_yields_a_derivation(guix_env):
+def test_every_guix_catalog_entry_yields_a_derivation_for_aarch64_and_x86_64(guix_env):
     guix_entries = [e for e in catalog.load().entries.values() if e.is_guix]
     assert {e.builder for e in guix_entries} == {"guix-system", "guix-pack"}
     for entry in guix_entries:
-        proc = run_cli("build", entry.name, "--derivation", env=guix_env)
+        assert {"amd64", "arm64"} <= {a.name for a in entry.architectures}
+        proc = run_cli("build", entry.name, "--derivation", "--arch", "arm64,amd64", env=guix_env)
         assert proc.returncode == 0, (entry.name, proc.stderr)
-        drv = proc.stdout.strip()
-        assert drv.startswith("/gnu/store/") and drv.endswith(".drv"), drv
-        assert (GUIX_CHROOT / drv.lstrip("/")).is_file()
-        text = (GUIX_CHROOT / drv.lstrip("/")).read_text()
-        assert '"x86_64-linux"' in text
-        if entry.builder == "guix-pack":
-            assert "docker-pack.tar.gz" in drv
-        else:
-            assert drv.endswith("docker-image.tar.gz.drv")
+        drvs = proc.stdout.split()
+        assert len(drvs) == 2 and drvs[0] != drvs[1], drvs
+        for drv, system in zip(drvs, ("aarch64-linux", "x86_64-linux")):
+            assert drv.startswith("/gnu/store/") and drv.endswith(".drv"), drv
+            assert (GUIX_CHROOT / drv.lstrip("/")).is_file()
+            text = (GUIX_CHROOT / drv.lstrip("/")).read_text()
+            # the derivation is built on (and for) that system
+            assert f'"{system}"' in text, (entry.name, system)
+            if entry.builder == "guix-pack":
+                assert "docker-pack.tar.gz" in drv
+            else:
+                assert drv.endswith("docker-image.tar.gz.drv")
 
 
 def test_driver_argument_lists():

@@ -152,7 +152,7 @@ def guix_catalog() -> dict[str, dict]:
 
 def fsdgimg_derivation(name: str) -> str:
     """The derivation `fsdgimg build NAME` builds: the Python side's own Guix driver."""
-    proc = subprocess.run([sys.executable, "-m", "fsdgimg", "build", name, "--derivation"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "fsdgimg", "build", name, "--derivation", "--arch", "amd64"], cwd=REPO,
                           capture_output=True, text=True, env=dict(os.environ, FSDGIMG_GUIX=str(GUIX)))
     assert proc.returncode == 0, proc.stderr[-3000:]
     (drv,) = derivations(proc.stdout)

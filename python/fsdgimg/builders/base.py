@@ -109,6 +109,11 @@ class Builder:
         found it bit-identical. By default: another build, in a fresh directory."""
         return self.build(entry, ctx, round_no)
 
+    def unavailable(self, entry: Entry) -> str | None:
+        """Why this host cannot build `entry` (one architecture), or None when it can. Asked for
+        every platform before any is built, so that a multi-platform build fails before it starts."""
+        return None
+
     def check_method(self) -> str:
         return "a second, independent build in a fresh directory"
 

@@ -17,6 +17,7 @@ from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
 from fsdgimg.guix import available as guix_available
 from fsdgimg.keyring import fetch_keyring
+from fsdgimg.platforms import unrunnable
 
 KEYRING_DIRS = (Path("/usr/share/keyrings"), Path("/etc/apt/trusted.gpg.d"))
 
@@ -57,7 +58,7 @@ def host_keyring(entry: Entry) -> Path | None:
 
 def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None) -> list[str]:
     argv = ["mmdebstrap", f"--variant={entry.get('variant', 'minbase')}", "--format=tar",
-            f"--architectures={entry.architecture}",
+            f"--architectures={entry.arch.debian}",
             f"--components={','.join(entry.get('components', ['main']))}"]
     if entry.get("include"):
         argv.append(f"--include={','.join(entry.get('include'))}")
@@ -73,7 +74,7 @@ def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None) -> list[str]:
 
 def debootstrap_args(entry: Entry, target: Path) -> list[str]:
     variant = entry.get("variant", "minbase")
-    args = [f"--arch={entry.architecture}", f"--components={','.join(entry.get('components', ['main']))}"]
+    args = [f"--arch={entry.arch.debian}", f"--components={','.join(entry.get('components', ['main']))}"]
     if variant not in ("default", "apt", "required", "important"):
         args.append(f"--variant={variant}")
     if entry.get("include"):
@@ -96,6 +97,10 @@ def guix_container_argv(entry: Entry, ctx: Context, target: Path) -> list[str]:
 
 class DebootstrapBuilder(Builder):
     name = "debootstrap"
+
+    def unavailable(self, entry: Entry) -> str | None:
+        # A foreign architecture's maintainer scripts run under qemu-user (binfmt_misc).
+        return unrunnable(entry.arch)
 
     def build(self, entry: Entry, ctx: Context, round_no: int) -> BuildResult:
         tools = choose_tools(entry, ctx)

@@ -19,7 +19,8 @@ CHANNELS_FILE = "channels.scm"
 
 
 def guix_for(entry: Entry, ctx: Context) -> Guix:
-    """The driver for `entry`: this channel on the load path, its system, its pin."""
+    """The driver for `entry` (one architecture): this channel on the load path, its system (and
+    target when cross-compiled), its pin."""
     channel = entry.base / "channel"
     pin = entry.get("channels", "host")
     channels = None
@@ -27,8 +28,9 @@ def guix_for(entry: Entry, ctx: Context) -> Guix:
         channels = (entry.base / pin).resolve()
         if not channels.is_file():
             raise InputError(f"{entry.name}: channels file {channels} does not exist")
-    return Guix(load_path=[channel] if channel.is_dir() else [], system=entry.get("system"),
-                channels=channels, executable=ctx.guix.executable, echo=ctx.guix.echo)
+    return Guix(load_path=[channel] if channel.is_dir() else [], system=entry.guix_system,
+                target=entry.guix_target, channels=channels, executable=ctx.guix.executable,
+                echo=ctx.guix.echo)
 
 
 class GuixBuilder(Builder):

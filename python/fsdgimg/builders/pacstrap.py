@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fsdgimg.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool
 from fsdgimg.catalog import Entry
+from fsdgimg.platforms import unrunnable
 
 TOOLS = ("pacstrap", "pacman", "pacman-key")
 REPOS = ("libre", "core", "extra")
@@ -22,7 +23,7 @@ def missing_tools() -> list[str]:
 
 def pacman_conf(entry: Entry) -> str:
     """A pacman.conf of the catalog's mirror only: nothing from the host's configuration."""
-    lines = ["[options]", f"Architecture = {'x86_64' if entry.architecture == 'amd64' else entry.architecture}",
+    lines = ["[options]", f"Architecture = {entry.arch.pacman}",
              "SigLevel = Required DatabaseOptional", "LocalFileSigLevel = Optional", ""]
     for repo in REPOS:
         lines += [f"[{repo}]", f"Server = {entry.get('mirror')}", ""]
@@ -31,6 +32,12 @@ def pacman_conf(entry: Entry) -> str:
 
 class PacstrapBuilder(Builder):
     name = "pacstrap"
+
+    def unavailable(self, entry: Entry) -> str | None:
+        missing = missing_tools()
+        if missing:
+            return f"{', '.join(missing)} missing (install arch-install-scripts and pacman)"
+        return unrunnable(entry.arch)     # pacman's install hooks run the target's binaries
 
     def build(self, entry: Entry, ctx: Context, round_no: int) -> BuildResult:
         missing = missing_tools()

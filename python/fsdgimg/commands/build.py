@@ -43,16 +43,31 @@ def register(sub) -> None:
     p.add_argument("--diffoscope-timeout", type=float, default=300.0, metavar="SECONDS")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory of the builds")
     p.add_argument("--derivation", "-d", action="store_true",
-                   help="Guix images: only print the derivation that would be built (like guix build -d)")
+                   help="Guix images: only print the derivations that would be built (like guix build -d), "
+                        "one a line, one per architecture")
+    p.add_argument("--arch", metavar="A,B",
+                   help="build only these of the entry's architectures (OCI names: amd64,arm64,arm/v7…); "
+                        "default: all it lists. Several make one OCI index, one makes that platform's image "
+                        "(to merge with 'fsdgimg index' when each architecture is built on its own host)")
+    p.add_argument("--skip-unavailable", action="store_true",
+                   help="build the platforms this host can build (natively or under emulation) and record "
+                        "the others as missing, instead of failing")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
 
 
-def _print_derivation(entry) -> int:
+def _print_derivations(entries, as_json: bool) -> int:
     from fsdgimg.builders import builder_for
     from fsdgimg.builders.base import Context
     from fsdgimg.guix import Guix
-    print(builder_for(entry).derivation(entry, Context(Path("."), None, Guix())))
+    drvs = {e.architecture: builder_for(e).derivation(e, Context(Path("."), None, Guix())) for e in entries}
+    if as_json:
+        from fsdgimg.cli import emit_json
+        emit_json({"image": entries[0].name, "derivations": {
+            e.architecture: {"system": e.guix_system, "target": e.guix_target, "derivation": drvs[e.architecture]}
+            for e in entries}})
+    else:
+        print("\n".join(drvs.values()))
     return 0
 
 
@@ -60,9 +75,11 @@ def run(args) -> int:
     from fsdgimg.check.report import NOT_REPRODUCIBLE
     from fsdgimg.pipeline import BuildOptions, run_build
     from fsdgimg.source import epoch_from_env
+    from fsdgimg import multiplatform
     entry = catalog.load(args.catalog).get(args.name)
+    entries = multiplatform.select(entry, args.arch)
     if args.derivation:
-        return _print_derivation(entry)
+        return _print_derivations(entries, args.json)
     epoch = args.source_date_epoch if args.source_date_epoch is not None else epoch_from_env()
     opts = BuildOptions(
         out=args.out or Path("out") / entry.name,
@@ -76,6 +93,14 @@ def run(args) -> int:
         diffoscope_timeout=args.diffoscope_timeout,
         keep=args.keep,
         annotations=dict(args.annotation))
+    several = len(entries) > 1
+    entries, missing = multiplatform.available(entries, args.skip_unavailable)
+    if several:
+        outcome = multiplatform.build_platforms(entries, missing, opts)
+        if args.digestfile:
+            Path(args.digestfile).write_text(outcome.digest)
+        return _report_platforms(outcome, args.json)
+    entry = entries[0]
     outcome = run_build(entry, opts)
     if args.digestfile:
         Path(args.digestfile).write_text(outcome.digest)
@@ -94,5 +119,30 @@ def run(args) -> int:
     if outcome.verdict == NOT_REPRODUCIBLE:
         print(f"fsdgimg build: {entry.name} is not reproducible: "
               f"see {outcome.report.get('text')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report_platforms(outcome, as_json: bool) -> int:
+    from fsdgimg.multiplatform import NOT_REPRODUCIBLE, REPRODUCIBLE
+    if as_json:
+        from fsdgimg.cli import emit_json
+        emit_json(outcome.to_json())
+    else:
+        print(f"{outcome.name}: oci:{outcome.layout}:{outcome.tag} {outcome.digest} (index of "
+              f"{len(outcome.platforms)} platforms)")
+        for plat, one in outcome.platforms.items():
+            verdict = f" {one['verdict']}" if one.get("verdict") else ""
+            print(f"{outcome.name}: {plat} {one['digest']}{verdict}")
+        for plat, why in outcome.missing.items():
+            print(f"{outcome.name}: {plat} not built: {why}")
+        if outcome.verdict is not None:
+            print(f"{outcome.name}: {outcome.verdict} (reproducible: "
+                  f"{', '.join(p for p, o in outcome.platforms.items() if o.get('verdict') == REPRODUCIBLE) or 'none'})")
+        if outcome.published:
+            print(f"{outcome.name}: published {outcome.published}")
+    if outcome.verdict == NOT_REPRODUCIBLE:
+        bad = [p for p, o in outcome.platforms.items() if o.get("verdict") == NOT_REPRODUCIBLE]
+        print(f"fsdgimg build: {outcome.name} is not reproducible for {', '.join(bad)}", file=sys.stderr)
         return 1
     return 0

@@ -12,7 +12,7 @@ GUILE_PROGRAM = Path(__file__).resolve().parent.parent / "guile" / "images.scm"
 
 def register(sub) -> None:
     p = sub.add_parser("list", help="show the image catalog",
-                       description="List the images of the catalog: builder, distribution, pin, architecture. "
+                       description="List the images of the catalog: builder, distribution, pin, architectures. "
                                    "With --packages, ask Guix (guix repl) what each Guix image contains.")
     p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
     p.add_argument("--packages", action="store_true",
@@ -53,8 +53,9 @@ def run(args) -> int:
             items.append(item)
         emit_json({"catalog": str(cat.path), "images": items})
         return 0
-    rows = [("NAME", "BUILDER", "DISTRIBUTION", "PIN", "ARCH", "TAG")]
-    rows += [(e.name, e.builder, e.distribution, e.pin, e.architecture, e.tag) for e in entries]
+    rows = [("NAME", "BUILDER", "DISTRIBUTION", "PIN", "ARCHITECTURES", "TAG")]
+    rows += [(e.name, e.builder, e.distribution, e.pin, ",".join(a.name for a in e.architectures), e.tag)
+             for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,0 +1,231 @@
+"""Every architecture of a catalog entry under one tag: one build per platform, then one OCI index.
+
+The per-platform builds are the ordinary single-platform pipeline (build, import, check, annotate,
+write) run on the entry restricted to one architecture; this module adds the loop around it and
+the index over the results. `assemble_index` is the one way an index is made from single-platform
+images — for `fsdgimg build` on one host and for merging builds made on several hosts — and it
+depends only on the children (canonical platform order, annotations derived from theirs), so both
+ways give the same index digest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fsdgimg import mediatypes as mt
+from fsdgimg import platforms
+from fsdgimg.blobstore import BlobStore
+from fsdgimg.builders import builder_for
+from fsdgimg.catalog import Entry
+from fsdgimg.descriptor import Platform
+from fsdgimg.errors import InputError, UsageError
+from fsdgimg.image import Image, Index
+from fsdgimg.manifest import ImageIndex
+
+A = "org.fsdgimg."
+PLATFORMS = A + "platforms"                 # the platforms of the index, in its order
+MISSING = A + "platforms.missing"           # --skip-unavailable: platforms not built
+BUILT_FROM = A + "built-from"               # per platform: what its image was built from
+VERDICT = A + "check.verdict"
+REPRODUCIBLE, NOT_REPRODUCIBLE = "reproducible", "not-reproducible"
+# Annotations that are per build, never the index's even when every child has the same value.
+_PER_CHILD = ("org.fsdgimg.check.first", "org.fsdgimg.check.second", "org.fsdgimg.check.digests")
+PLATFORMS_DIR = "platforms"                 # per-platform provenance and reports, in the layout
+
+
+def platform_of(image: Image) -> Platform:
+    """The platform an index lists for `image`: its config's, with the variant containerd assumes
+    spelled out (arm64 is v8) so that every client matches it the same way."""
+    p = image.platform
+    try:
+        arch = platforms.lookup(f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else ""))
+    except InputError:
+        return p
+    return arch.platform if p.os == "linux" else p
+
+
+def _order(p: Platform) -> tuple:
+    names = platforms.names()
+    try:
+        return (0, names.index(platforms.lookup(str(p)).name), str(p))
+    except (InputError, ValueError):
+        return (1, 0, str(p))
+
+
+def index_annotations(children: list[Image], missing: list[str] = ()) -> dict[str, str]:
+    """What the index says, from its children alone: the annotations they all share (title, created,
+    distribution, pin, source…), its platforms, the whole-index check verdict (reproducible only when
+    every platform is), and per platform what was built from what (builder, derivation, suite…)."""
+    maps = [c.manifest.annotations for c in children]
+    shared = {k: v for k, v in maps[0].items()
+              if k not in _PER_CHILD and k != VERDICT and all(m.get(k) == v for m in maps[1:])}
+    out = dict(shared)
+    plats = [str(platform_of(c)) for c in children]
+    out[PLATFORMS] = " ".join(plats)
+    verdicts = [m.get(VERDICT) for m in maps]
+    if any(verdicts):
+        out[VERDICT] = REPRODUCIBLE if all(v == REPRODUCIBLE for v in verdicts) else NOT_REPRODUCIBLE
+    built = {}
+    for plat, child, m in zip(plats, children, maps):
+        own = {k[len(A):]: v for k, v in sorted(m.items()) if k.startswith(A) and k not in shared
+               and k not in _PER_CHILD}
+        built[plat] = {"manifest": str(child.digest), **own}
+    out[BUILT_FROM] = json.dumps(built, sort_keys=True, separators=(",", ":"))
+    if missing:
+        out[MISSING] = " ".join(missing)
+    return out
+
+
+def assemble_index(children: list[Image], store: BlobStore, *, name: str | None = None, tag: str | None = None,
+                   missing: list[str] = (), annotations: dict[str, str] | None = None) -> Index:
+    """An OCI index of single-platform images (one per platform, canonical order), its bytes in
+    `store`; the children keep their own blobs."""
+    if not children:
+        raise UsageError("an index needs at least one image")
+    for c in children:
+        if not isinstance(c, Image):
+            raise UsageError(f"{c.where}: is an index already; give single-platform images")
+    children = sorted(children, key=lambda c: _order(platform_of(c)))
+    seen: dict[str, Image] = {}
+    for c in children:
+        p = str(platform_of(c))
+        if p in seen:
+            raise UsageError(f"two images for {p}: {seen[p].where} and {c.where}")
+        seen[p] = c
+    ann = index_annotations(children, list(missing))
+    ann.update(annotations or {})
+    descriptors = [c.manifest.descriptor(None, platform_of(c)) for c in children]
+    index = ImageIndex(mt.OCI_INDEX, descriptors, ann)
+    store.put_bytes(index.to_bytes())
+    return Index(index, list(children), store, name, tag, where=f"{name or 'index'}:{tag or ''}")
+
+
+# -- building every platform of an entry -------------------------------------------------------------
+
+@dataclass
+class PlatformsOutcome:
+    name: str
+    layout: Path
+    tag: str
+    digest: str                                   # the index's
+    platforms: dict[str, dict] = field(default_factory=dict)    # platform -> its outcome (JSON)
+    missing: dict[str, str] = field(default_factory=dict)       # platform -> why not built
+    verdict: str | None = None
+    published: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"image": self.name, "layout": f"oci:{self.layout}:{self.tag}", "digest": self.digest,
+                "platforms": self.platforms, "missing": self.missing, "verdict": self.verdict,
+                "published": self.published, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+
+
+def select(entry: Entry, arch_option: str | None) -> list[Entry]:
+    """The entry once per architecture to build: all it lists, or those --arch names (a,b)."""
+    if not arch_option:
+        return [replace(entry, architectures=(a,)) for a in entry.architectures]
+    names = [n.strip() for n in arch_option.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--arch needs at least one architecture")
+    chosen = [entry.for_arch(n) for n in names]
+    if len({e.arch for e in chosen}) != len(chosen):
+        raise UsageError(f"--arch {arch_option}: an architecture is named twice")
+    return chosen
+
+
+def available(entries: list[Entry], skip_unavailable: bool) -> tuple[list[Entry], dict[str, str]]:
+    """The entries this host can build and, with --skip-unavailable, why the others cannot be;
+    without it, the first that cannot be built stops everything before any build starts."""
+    from fsdgimg.builders.base import NotAvailable
+    ok, missing = [], {}
+    for e in entries:
+        reason = builder_for(e).unavailable(e)
+        if reason is None:
+            ok.append(e)
+        elif skip_unavailable:
+            missing[str(e.platform)] = reason
+        else:
+            hint = " (--skip-unavailable builds the others)" if len(entries) > 1 else ""
+            raise NotAvailable(f"{e.name}: not available on this host for {e.platform}: {reason}{hint}")
+    if not ok:
+        raise NotAvailable(f"{entries[0].name}: no platform can be built on this host "
+                           f"({'; '.join(f'{p}: {r}' for p, r in missing.items())})")
+    return ok, missing
+
+
+def _say(opts, text: str) -> None:
+    if (sys.stderr.isatty() if opts.progress is None else opts.progress):
+        print(f"fsdgimg build: {text}", file=sys.stderr, flush=True)
+
+
+def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> PlatformsOutcome:
+    """Build each platform with the single-platform pipeline into a scratch layout, then write one
+    index over them to opts.out (tag: the entry's), then publish it when asked and reproducible."""
+    from fsdgimg.builders.pipeline import run_build
+    from fsdgimg.sinks.oci_layout import LayoutWriter
+    from fsdgimg.sources.oci_layout import read_oci_layout
+    entry = entries[0]
+    out = opts.out.resolve()
+    if out.exists() and not (out / "oci-layout").is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out}: exists and is not an OCI image layout")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}-platforms-", dir=out.parent))
+    outcome = PlatformsOutcome(entry.name, out, entry.tag, "", missing=dict(missing))
+    try:
+        per = {}
+        for e in entries:
+            plat = str(e.platform)
+            _say(opts, f"{e.name}: {plat}")
+            t = time.monotonic()
+            one = run_build(e, replace(opts, out=scratch / plat.replace("/", "-"), publish=None))
+            outcome.timings[f"build {plat}"] = time.monotonic() - t
+            per[plat] = one
+            outcome.platforms[plat] = one.to_json()
+        t = time.monotonic()
+        children = [read_oci_layout(one.layout, one.tag) for one in per.values()]
+        with LayoutWriter(out) as writer:
+            index = assemble_index(children, writer.store, name=entry.name, tag=entry.tag,
+                                   missing=sorted(missing))
+            stored = _add(writer, index, entry.tag)
+            writer.commit()
+        for plat, one in per.items():
+            extra = one.layout / "fsdgimg"
+            if extra.is_dir():
+                dest = out / "fsdgimg" / PLATFORMS_DIR / plat.replace("/", "-")
+                shutil.rmtree(dest, ignore_errors=True)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(extra), dest)
+                outcome.platforms[plat]["report"] = {
+                    k: str(dest / Path(v).relative_to(extra)) for k, v in outcome.platforms[plat]["report"].items()}
+            outcome.platforms[plat]["layout"] = f"oci:{out}:{entry.tag}"
+        outcome.timings["index"] = time.monotonic() - t
+        outcome.digest = str(stored.digest)
+        verdicts = [one.verdict for one in per.values()]
+        if any(v is not None for v in verdicts):
+            outcome.verdict = REPRODUCIBLE if all(v == REPRODUCIBLE for v in verdicts) else NOT_REPRODUCIBLE
+        if opts.publish:
+            if outcome.verdict == NOT_REPRODUCIBLE:
+                _say(opts, f"{entry.name}: not published: the builds of a platform differ")
+            else:
+                t = time.monotonic()
+                from fsdgimg.publish import publish_artifact
+                published = read_oci_layout(out, entry.tag)
+                published.name, published.tag = entry.name, entry.tag
+                outcome.published = str(publish_artifact(published, opts.publish, tag=entry.tag))
+                outcome.timings["publish"] = time.monotonic() - t
+        return outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _add(writer, index: Index, tag: str) -> Index:
+    from fsdgimg.mutate import recompress
+    stored = recompress(index, writer.store, None, trusted=True)
+    writer.add(stored, tag)
+    return stored
