@@ -20,13 +20,13 @@ from pathlib import Path
 
 from fsdgimg import mediatypes as mt
 from fsdgimg import platforms
-from fsdgimg.blobstore import BlobStore
 from fsdgimg.builders import builder_for
 from fsdgimg.catalog import Entry
 from fsdgimg.descriptor import Platform
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.image import Image, Index
 from fsdgimg.manifest import ImageIndex
+from fsdgimg.mutate import StackedBlobs
 
 A = "org.fsdgimg."
 PLATFORMS = A + "platforms"                 # the platforms of the index, in its order
@@ -82,10 +82,10 @@ def index_annotations(children: list[Image], missing: list[str] = ()) -> dict[st
     return out
 
 
-def assemble_index(children: list[Image], store: BlobStore, *, name: str | None = None, tag: str | None = None,
+def assemble_index(children: list[Image], *, name: str | None = None, tag: str | None = None,
                    missing: list[str] = (), annotations: dict[str, str] | None = None) -> Index:
-    """An OCI index of single-platform images (one per platform, canonical order), its bytes in
-    `store`; the children keep their own blobs."""
+    """An OCI index of single-platform images (one per platform, canonical order), in memory: the
+    children keep their own blobs; a writer (fsdgimg.publish.write) puts it anywhere."""
     if not children:
         raise UsageError("an index needs at least one image")
     for c in children:
@@ -102,8 +102,8 @@ def assemble_index(children: list[Image], store: BlobStore, *, name: str | None 
     ann.update(annotations or {})
     descriptors = [c.manifest.descriptor(None, platform_of(c)) for c in children]
     index = ImageIndex(mt.OCI_INDEX, descriptors, ann)
-    store.put_bytes(index.to_bytes())
-    return Index(index, list(children), store, name, tag, where=f"{name or 'index'}:{tag or ''}")
+    blobs = StackedBlobs(*[c.blobs for c in children])
+    return Index(index, list(children), blobs, name, tag, where=f"{name or 'index'}:{tag or ''}")
 
 
 # -- building every platform of an entry -------------------------------------------------------------
@@ -168,7 +168,7 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
     """Build each platform with the single-platform pipeline into a scratch layout, then write one
     index over them to opts.out (tag: the entry's), then publish it when asked and reproducible."""
     from fsdgimg.builders.pipeline import run_build
-    from fsdgimg.sinks.oci_layout import LayoutWriter
+    from fsdgimg.publish import WriteOptions, write
     from fsdgimg.sources.oci_layout import read_oci_layout
     entry = entries[0]
     out = opts.out.resolve()
@@ -189,11 +189,8 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
             outcome.platforms[plat] = one.to_json()
         t = time.monotonic()
         children = [read_oci_layout(one.layout, one.tag) for one in per.values()]
-        with LayoutWriter(out) as writer:
-            index = assemble_index(children, writer.store, name=entry.name, tag=entry.tag,
-                                   missing=sorted(missing))
-            stored = _add(writer, index, entry.tag)
-            writer.commit()
+        index = assemble_index(children, name=entry.name, tag=entry.tag, missing=sorted(missing))
+        stored = write(index, f"oci:{out}:{entry.tag}")
         for plat, one in per.items():
             extra = one.layout / "fsdgimg"
             if extra.is_dir():
@@ -214,18 +211,11 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
                 _say(opts, f"{entry.name}: not published: the builds of a platform differ")
             else:
                 t = time.monotonic()
-                from fsdgimg.publish import publish_artifact
                 published = read_oci_layout(out, entry.tag)
                 published.name, published.tag = entry.name, entry.tag
-                outcome.published = str(publish_artifact(published, opts.publish, tag=entry.tag))
+                outcome.published = str(write(published, opts.publish, WriteOptions(tag=entry.tag)))
                 outcome.timings["publish"] = time.monotonic() - t
         return outcome
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-
-def _add(writer, index: Index, tag: str) -> Index:
-    from fsdgimg.mutate import recompress
-    stored = recompress(index, writer.store, None, trusted=True)
-    writer.add(stored, tag)
-    return stored
