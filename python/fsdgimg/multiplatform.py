@@ -2,10 +2,10 @@
 
 The per-platform builds are the ordinary single-platform pipeline (build, import, check, annotate,
 write) run on the entry restricted to one architecture; this module adds the loop around it and
-the index over the results. `assemble_index` is the one way an index is made from single-platform
-images — for `fsdgimg build` on one host and for merging builds made on several hosts — and it
-depends only on the children (canonical platform order, annotations derived from theirs), so both
-ways give the same index digest.
+the index over the results, assembled as `fsdgimg index` assembles one (fsdgimg.assemble). An index
+of builds depends only on its children (canonical platform order, annotations derived from theirs),
+so `fsdgimg index` of per-architecture builds made on several hosts gives the very index a
+single-host build writes.
 """
 
 from __future__ import annotations
@@ -18,55 +18,48 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
 from fsdgimg import platforms
 from fsdgimg.builders import builder_for
 from fsdgimg.catalog import Entry
-from fsdgimg.descriptor import Platform
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.image import Image, Index
-from fsdgimg.manifest import ImageIndex
-from fsdgimg.mutate import StackedBlobs
 
 A = "org.fsdgimg."
 PLATFORMS = A + "platforms"                 # the platforms of the index, in its order
 MISSING = A + "platforms.missing"           # --skip-unavailable: platforms not built
 BUILT_FROM = A + "built-from"               # per platform: what its image was built from
 VERDICT = A + "check.verdict"
+BUILDER = A + "builder"                     # every fsdgimg build says what built it
 REPRODUCIBLE, NOT_REPRODUCIBLE = "reproducible", "not-reproducible"
 # Annotations that are per build, never the index's even when every child has the same value.
 _PER_CHILD = ("org.fsdgimg.check.first", "org.fsdgimg.check.second", "org.fsdgimg.check.digests")
 PLATFORMS_DIR = "platforms"                 # per-platform provenance and reports, in the layout
 
 
-def platform_of(image: Image) -> Platform:
-    """The platform an index lists for `image`: its config's, with the variant containerd assumes
-    spelled out (arm64 is v8) so that every client matches it the same way."""
+def _order(image: Image) -> tuple:
+    """Canonical platform order (the table's), whatever order the images were given or built in."""
     p = image.platform
     try:
         arch = platforms.lookup(f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else ""))
+        return (0, platforms.names().index(arch.name), str(p))
     except InputError:
-        return p
-    return arch.platform if p.os == "linux" else p
-
-
-def _order(p: Platform) -> tuple:
-    names = platforms.names()
-    try:
-        return (0, names.index(platforms.lookup(str(p)).name), str(p))
-    except (InputError, ValueError):
         return (1, 0, str(p))
 
 
+def are_builds(images: list[Image]) -> bool:
+    """Whether every image is an `fsdgimg build` result (it says what built it)."""
+    return all(BUILDER in i.manifest.annotations for i in images)
+
+
 def index_annotations(children: list[Image], missing: list[str] = ()) -> dict[str, str]:
-    """What the index says, from its children alone: the annotations they all share (title, created,
-    distribution, pin, source…), its platforms, the whole-index check verdict (reproducible only when
-    every platform is), and per platform what was built from what (builder, derivation, suite…)."""
+    """What the index of fsdgimg builds says, from its children alone: the annotations they all share
+    (title, created, distribution, pin, source…), its platforms, the whole-index check verdict
+    (reproducible only when every platform is), and per platform what was built from what."""
     maps = [c.manifest.annotations for c in children]
     shared = {k: v for k, v in maps[0].items()
               if k not in _PER_CHILD and k != VERDICT and all(m.get(k) == v for m in maps[1:])}
     out = dict(shared)
-    plats = [str(platform_of(c)) for c in children]
+    plats = [str(c.platform) for c in children]
     out[PLATFORMS] = " ".join(plats)
     verdicts = [m.get(VERDICT) for m in maps]
     if any(verdicts):
@@ -82,28 +75,14 @@ def index_annotations(children: list[Image], missing: list[str] = ()) -> dict[st
     return out
 
 
-def assemble_index(children: list[Image], *, name: str | None = None, tag: str | None = None,
-                   missing: list[str] = (), annotations: dict[str, str] | None = None) -> Index:
-    """An OCI index of single-platform images (one per platform, canonical order), in memory: the
-    children keep their own blobs; a writer (fsdgimg.publish.write) puts it anywhere."""
-    if not children:
-        raise UsageError("an index needs at least one image")
-    for c in children:
-        if not isinstance(c, Image):
-            raise UsageError(f"{c.where}: is an index already; give single-platform images")
-    children = sorted(children, key=lambda c: _order(platform_of(c)))
-    seen: dict[str, Image] = {}
-    for c in children:
-        p = str(platform_of(c))
-        if p in seen:
-            raise UsageError(f"two images for {p}: {seen[p].where} and {c.where}")
-        seen[p] = c
-    ann = index_annotations(children, list(missing))
-    ann.update(annotations or {})
-    descriptors = [c.manifest.descriptor(None, platform_of(c)) for c in children]
-    index = ImageIndex(mt.OCI_INDEX, descriptors, ann)
-    blobs = StackedBlobs(*[c.blobs for c in children])
-    return Index(index, list(children), blobs, name, tag, where=f"{name or 'index'}:{tag or ''}")
+def index_of_builds(children: list[Image], *, name: str | None = None, tag: str | None = None,
+                    missing: list[str] = ()) -> Index:
+    """The index of per-platform builds: assembled (fsdgimg.assemble, as `fsdgimg index` does) in
+    canonical platform order, annotated from the children. The same children, built on one host or
+    on several, give the same index."""
+    from fsdgimg.assemble import assemble
+    children = sorted(children, key=_order)
+    return assemble(children, annotations=index_annotations(children, list(missing)), name=name, tag=tag)
 
 
 # -- building every platform of an entry -------------------------------------------------------------
@@ -167,7 +146,7 @@ def _say(opts, text: str) -> None:
 def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> PlatformsOutcome:
     """Build each platform with the single-platform pipeline into a scratch layout, then write one
     index over them to opts.out (tag: the entry's), then publish it when asked and reproducible."""
-    from fsdgimg.builders.pipeline import run_build
+    from fsdgimg.pipeline import run_build
     from fsdgimg.publish import WriteOptions, write
     from fsdgimg.sources.oci_layout import read_oci_layout
     entry = entries[0]
@@ -189,7 +168,7 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
             outcome.platforms[plat] = one.to_json()
         t = time.monotonic()
         children = [read_oci_layout(one.layout, one.tag) for one in per.values()]
-        index = assemble_index(children, name=entry.name, tag=entry.tag, missing=sorted(missing))
+        index = index_of_builds(children, name=entry.name, tag=entry.tag, missing=sorted(missing))
         stored = write(index, f"oci:{out}:{entry.tag}")
         for plat, one in per.items():
             extra = one.layout / "fsdgimg"
@@ -213,7 +192,8 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
                 t = time.monotonic()
                 published = read_oci_layout(out, entry.tag)
                 published.name, published.tag = entry.name, entry.tag
-                outcome.published = str(write(published, opts.publish, WriteOptions(tag=entry.tag)))
+                wopts = opts.write_options or WriteOptions()
+                outcome.published = str(write(published, opts.publish, replace(wopts, tag=wopts.tag or entry.tag)))
                 outcome.timings["publish"] = time.monotonic() - t
         return outcome
     finally:

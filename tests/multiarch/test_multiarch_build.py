@@ -233,3 +233,22 @@ def test_a_platform_the_host_cannot_build_is_one_line_or_skipped(tmp_path, s390x
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64"]
     assert index["annotations"]["org.fsdgimg.platforms.missing"] == "linux/s390x"
     assert index["annotations"]["org.fsdgimg.platforms"] == "linux/amd64"
+
+
+def test_per_architecture_builds_merged_on_another_host_give_the_same_index(catalog, build, tmp_path):
+    """Distributed builds: each architecture built on its own (here: in its own directory, by its own
+    command), the results merged by `fsdgimg index` — the index the single-host build wrote."""
+    for arch, plat in (("arm64", "linux/arm64/v8"), ("amd64", "linux/amd64")):
+        proc = run_cli("build", "debian-multi", "--catalog", catalog, "--tools", "host", "--check",
+                       "--arch", arch, "--out", tmp_path / arch, "--json", env={"SOURCE_DATE_EPOCH": EPOCH})
+        assert proc.returncode == 0, proc.stderr
+        one = json.loads(proc.stdout)
+        assert one["verdict"] == "reproducible"
+        # one architecture makes that platform's image, not an index
+        assert tagged(tmp_path / arch)["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        assert one["digest"] == build["children"][plat]["digest"]
+    # given in any order: the index orders its platforms itself
+    merged = json.loads(run_cli("index", f"oci:{tmp_path / 'arm64'}:{TAG}", f"oci:{tmp_path / 'amd64'}:{TAG}",
+                                "--to", f"oci:{tmp_path / 'merged'}:{TAG}", "--json").stdout)
+    assert merged["digest"] == build["outcome"]["digest"]
+    assert blob(tmp_path / "merged", merged["digest"]) == blob(build["layout"], build["outcome"]["digest"])

@@ -25,6 +25,7 @@ def run(args) -> int:
     from contextlib import ExitStack
     from pathlib import Path
 
+    from fsdgimg import multiplatform
     from fsdgimg.assemble import assemble
     from fsdgimg.convert import standard_annotations
     from fsdgimg.errors import UsageError
@@ -48,7 +49,11 @@ def run(args) -> int:
                                                     progress=options.progress))
             # Each image as `convert` would make it, so that its digest is the same in the index.
             images.append(annotate(image, standard_annotations(image, epoch, fill=image.fresh)))
-        index = assemble(images, tag=options.tag)
+        if multiplatform.are_builds(images):
+            # per-architecture results of `fsdgimg build`: the index a single-host build writes
+            index = multiplatform.index_of_builds(images, tag=options.tag)
+        else:
+            index = assemble(images, tag=options.tag)
         lazy = annotate(recompress(index, options.compression), options.annotations)
         written = write(lazy, dest, WriteOptions(name=args.name, tag=options.tag))
     if args.digestfile:
