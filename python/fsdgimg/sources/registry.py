@@ -56,8 +56,14 @@ class _BlobStream:
             raise RegistryError(f"registry {client.registry}: blob {self._desc.digest.short}: the answer to a "
                                 f"resumed download does not start at byte {self._offset}")
         self._resp = resp
+        # Without a Content-Encoding, read from http.client's response directly: urllib3's own
+        # buffering copies every byte once more, which shows at a gigabyte or more.
+        encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+        fp = getattr(resp.raw, "_fp", None)
+        self._read = fp.read if encoding == "identity" and hasattr(fp, "read") else \
+            (lambda k: resp.raw.read(k, decode_content=True))
         while skip:  # a server without Range support: read up to where we were
-            got = resp.raw.read(min(skip, CHUNK), decode_content=True)
+            got = self._read(min(skip, CHUNK))
             if not got:
                 break
             skip -= len(got)
@@ -70,7 +76,10 @@ class _BlobStream:
             try:
                 if self._resp is None:
                     self._open()
-                data = self._resp.raw.read(n, decode_content=True)
+                data = self._read(n)
+                if not data and self._offset < self._desc.size:
+                    # http.client ends a body cut short quietly: a network failure, resumed below.
+                    raise urllib3.exceptions.ProtocolError("connection closed early")
             except RegistryError:
                 raise
             except STREAM_ERRORS as e:
