@@ -284,25 +284,24 @@ class Syncer:
             missing = [d for d in blobs.values() if not tree.store_path(d.digest).is_file()]
         return len(missing), sum(d.size for d in missing)
 
-    def _write(self, artifact: Artifact, name: str, tag: str | None, bar) -> dict:
-        """Content (tag None: addressed by its digest) or the tag, through the writer."""
-        from fsdgimg.publish import RegistryOptions, StaticOptions, publish_artifact
+    def _write(self, artifact: Artifact, name: str, tag: str | None) -> dict:
+        """Content (tag None: addressed by its digest) or the tag, through the one writer."""
+        from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions, write
         from fsdgimg.transport import Location
         if self.dest.kind == "docker":
             ref = Reference(self.dest.host, name, tag, None if tag else artifact.digest)
             opts = self.dest_options or RegistryOptions()
             if self.src.kind == "docker" and self.src.host == self.dest.host:
                 opts = dataclasses.replace(opts, mount_from=[*opts.mount_from, *self._src_names])
-            return publish_artifact(artifact, Location("docker", reference=ref), registry=opts,
-                                    progress=bar).report
+            return write(artifact, Location("docker", reference=ref), WriteOptions(registry=opts)).report
+        static = self.static_options or StaticOptions()
         if tag is None:
-            # The static writer publishes content without a tag when given none.
+            # A static tree's content without a tag: the static writer's publisher, given no tag.
             from fsdgimg.static.writer import StaticPublisher
-            opts = self.static_options or StaticOptions()
-            report = StaticPublisher(self.dest.root, fsync=opts.fsync, link=opts.link).publish(artifact, name, None)
+            report = StaticPublisher(self.dest.root, fsync=static.fsync, link=static.link).publish(artifact, name, None)
             return dict(report.__dict__)
-        return publish_artifact(artifact, Location("static", Path(self.dest.root)), name=f"{name}:{tag}",
-                                static=self.static_options or StaticOptions()).report
+        return write(artifact, Location("static", Path(self.dest.root)),
+                     WriteOptions(name=f"{name}:{tag}", static=static)).report
 
     def run(self) -> SyncReport:
         from fsdgimg.progress import Progress
@@ -327,13 +326,13 @@ class Syncer:
             with Progress(f"[{i}/{len(todo)}] {item.destination}", item.bytes_missing or None,
                           enabled=self.progress) as bar:
                 counted = _with_blobs(artifact, lambda b: _Counting(b, bar.advance))
-                written = self._write(counted, target, None, None)
+                written = self._write(counted, target, None)
             report.blobs_sent += written.get("blobs_sent", written.get("blobs_written", 0))
             report.blobs_mounted += written.get("blobs_mounted", 0)
             report.bytes_sent += written.get("bytes_sent", written.get("bytes_written", 0))
             pending.append((item, artifact))
         for item, artifact in pending:  # tags last, each once its image is wholly there
-            self._write(artifact, item.name, item.tag, None)
+            self._write(artifact, item.name, item.tag)
             item.state = "copied"
             report.copied += 1
             report.tags_moved += 1
