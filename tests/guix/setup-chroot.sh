@@ -122,8 +122,20 @@ start_daemon() {
     exit 1
 }
 
+install_sid_registry() {
+    # sid's docker-registry (Distribution 2.8.3, the version upstream Guix
+    # packages): the channel's tests run its generated config.yml with it too.
+    # Idempotent.
+    [ -x "$chroot_dir/usr/bin/docker-registry" ] && return 0
+    log "installing docker-registry in $chroot_dir"
+    chroot "$chroot_dir" apt-get -o Acquire::Check-Valid-Until=false update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" apt-get install -y -q \
+        --no-install-recommends docker-registry >/dev/null
+}
+
 [ -e "$ready_mark" ] || create_chroot
 mount_chroot
+install_sid_registry
 if daemon_running && [ -S "$chroot_dir/var/guix/daemon-socket/socket" ]; then
     exit 0
 fi

@@ -17,6 +17,7 @@
              (gnu services configuration)
              (gnu services shepherd)
              (gnu services web)
+             (gnu system)
              (gnu system shadow)
              (guix gexp)
              (guix packages)
@@ -158,7 +159,68 @@
   '((registry))
   (map shepherd-service-provision
        (extension-value home-registry-service-type home-shepherd-service-type
-                        (registry-configuration))))
+                        (home-registry-configuration))))
+
+(test-assert "home registry configuration: no system-only fields"
+  (not (any (lambda (field)
+              (memq (configuration-field-name field) '(user group log-file)))
+            (@@ (fsdgimg services registry) home-registry-configuration-fields))))
+
+(test-assert "home registry configuration: the settings reach config.yml"
+  (string-contains
+   (object->string (extension-value home-registry-service-type
+                                    home-shepherd-service-type
+                                    (home-registry-configuration
+                                      (debug-address "127.0.0.1:5001"))))
+   "registry-config.yml"))
+
+(test-equal "registry: addresses and paths are checked, at their location"
+  '(#t #t #t #t #t)
+  (map (lambda (thunk)
+         (guard (c ((and (formatted-message? c) (error-location? c))
+                    #t))
+           (thunk)
+           #f))
+       (list (lambda () (registry-configuration (address "localhost:99999")))
+             (lambda () (registry-configuration (address "nohost")))
+             (lambda () (registry-configuration (debug-address ":0")))
+             (lambda () (registry-configuration (storage-root "data/registry")))
+             (lambda () (home-registry-configuration
+                          (htpasswd-file "htpasswd"))))))
+
+(test-equal "registry: valid addresses"
+  '("127.0.0.1:5000" ":5000" "[::1]:5000" "registry.example.org:443")
+  (map (lambda (address)
+         (registry-configuration-address (registry-configuration
+                                           (address address))))
+       '("127.0.0.1:5000" ":5000" "[::1]:5000" "registry.example.org:443")))
+
+(let ((yaml (registry-configuration->yaml
+             (registry-configuration (debug-address "127.0.0.1:5001")))))
+  (test-assert "registry: debug server with health and metrics"
+    (string-contains yaml "  debug:
+    addr: \"127.0.0.1:5001\"
+    prometheus:
+      enabled: true
+      path: \"/metrics\"
+"))
+  (test-assert "registry: no debug server by default"
+    (not (string-contains (registry-configuration->yaml
+                           (registry-configuration)) "debug:"))))
+
+(test-assert "registry image: logs to the container's output"
+  (string-contains
+   (object->string
+    (shepherd-service-start
+     (first (extension-value registry-service-type shepherd-root-service-type
+                             (service-value
+                              (find (lambda (service)
+                                      (eq? (service-kind service)
+                                           registry-service-type))
+                                    (operating-system-user-services
+                                     (@ (fsdgimg systems guix-registry)
+                                        guix-registry-os))))))))
+   "/dev/stdout"))
 
 
 ;;; registries.conf

@@ -9,6 +9,7 @@
 ;;; any later version.
 
 (define-module (fsdgimg services containers)
+  #:use-module (fsdgimg services validation)
   #:use-module (gnu home services)
   #:use-module (gnu services)
   #:use-module (gnu services configuration)
@@ -16,13 +17,10 @@
   #:use-module (guix gexp)
   #:use-module (guix i18n)
   #:use-module (guix records)
-  #:use-module ((guix utils)
-                #:select (source-properties->location))
   #:use-module (ice-9 match)
   #:use-module (json)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
-  #:use-module (srfi srfi-35)
   #:export (containers-registries-configuration
             containers-registries-configuration?
             containers-registries-configuration-unqualified-search-registries
@@ -100,37 +98,17 @@ is not a list of strings or names Docker Hub."
     (configuration-field-error location field value))
   (match (filter non-free-registry? value)
     (() value)
-    (refused (raise-exception (apply make-exception
-                                     (formatted-message (G_
-                                                         "~a: ~{~a~^, ~}: not an FSDG distribution registry (Docker Hub is blocked)")
-                                                        field refused)
-                                     (if location
-                                         (list (condition (&error-location (location
-                                                                            location))))
-                                         '()))))))
+    (refused (located-error location
+                            (formatted-message (G_
+                                                "~a: ~{~a~^, ~}: not an FSDG distribution registry (Docker Hub is blocked)")
+                                               field refused)))))
 
-(define-syntax-rule (define-registries-sanitizer name field)
-  ;; A macro, like the sanitizers 'define-configuration' makes: where it is
-  ;; applied to a value, it sees the source location of that value, for the
-  ;; error message.
-  (define-syntax name
-    (lambda (s)
-      (syntax-case s ()
-                   ((_ value)
-                    (with-syntax ((loc (datum->syntax (syntax value)
-                                                      (syntax-source (syntax
-                                                                      value)))))
-                                 (syntax (check-fsdg-registries 'field value
-                                                                (and=> 'loc
-                                                                 source-properties->location)))))
-                   (id (identifier? (syntax id))
-                       (syntax (lambda (value)
-                                 (check-fsdg-registries 'field value #f))))))))
-
-(define-registries-sanitizer sanitize-search-registries
-                             unqualified-search-registries)
-(define-registries-sanitizer sanitize-insecure-registries insecure-registries)
-(define-registries-sanitizer sanitize-accepted-registries accepted-registries)
+(define-located-sanitizer sanitize-search-registries
+                          unqualified-search-registries check-fsdg-registries)
+(define-located-sanitizer sanitize-insecure-registries insecure-registries
+                          check-fsdg-registries)
+(define-located-sanitizer sanitize-accepted-registries accepted-registries
+                          check-fsdg-registries)
 
 (define (short-name-mode? value)
   (memq value

@@ -10,6 +10,7 @@
 
 (define-module (fsdgimg services registry)
   #:use-module (fsdgimg packages registry)
+  #:use-module (fsdgimg services validation)
   #:use-module (gnu home services)
   #:use-module (gnu home services shepherd)
   #:use-module (gnu packages admin)
@@ -17,9 +18,12 @@
   #:use-module (gnu services configuration)
   #:use-module (gnu services shepherd)
   #:use-module (gnu system shadow)
+  #:use-module (guix diagnostics)
   #:use-module (guix gexp)
+  #:use-module (guix i18n)
   #:use-module (guix records)
   #:use-module (ice-9 match)
+  #:use-module (ice-9 regex)
   #:use-module (srfi srfi-1)
   #:export (registry-configuration registry-configuration?
             registry-configuration-package
@@ -35,6 +39,10 @@
             registry-configuration-user
             registry-configuration-group
             registry-configuration-environment-variables
+            registry-configuration-debug-address
+            registry-configuration-log-file
+            home-registry-configuration
+            home-registry-configuration?
             registry-configuration->yaml
             registry-configuration-file
             registry-service-type
@@ -55,6 +63,48 @@
   (memq value
         '(error warn info debug)))
 
+(define (address-port address)
+  "Return the port of ADDRESS, \"HOST:PORT\", \"[IPV6]:PORT\" or \":PORT\", as
+a number, or #f if ADDRESS has no such shape."
+  (and (string? address)
+       (and=> (string-match
+               "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):([0-9]{1,5})$" address)
+              (lambda (m)
+                (string->number (match:substring m 2))))))
+
+(define (check-address field value location)
+  (let ((port (address-port value)))
+    (if (and port
+             (<= 1 port 65535)) value
+        (located-error location
+                       (formatted-message (G_
+                                           "~a: ~s: expected HOST:PORT with a port between 1 and 65535")
+                                          field value)))))
+
+(define (check-maybe-address field value location)
+  (if (maybe-value-set? value)
+      (check-address field value location) value))
+
+(define (check-maybe-absolute-file field value location)
+  (cond
+    ((not (maybe-value-set? value))
+     value)
+    ((and (string? value)
+          (absolute-file-name? value))
+     value)
+    (else (located-error location
+                         (formatted-message (G_
+                                             "~a: ~s: expected an absolute file name")
+                                            field value)))))
+
+(define-located-sanitizer sanitize-address address check-address)
+(define-located-sanitizer sanitize-debug-address debug-address
+                          check-maybe-address)
+(define-located-sanitizer sanitize-storage-root storage-root
+                          check-maybe-absolute-file)
+(define-located-sanitizer sanitize-htpasswd-file htpasswd-file
+                          check-maybe-absolute-file)
+
 (define-maybe/no-serialization string)
 
 (define-configuration registry-configuration
@@ -64,12 +114,15 @@
   (address (string "127.0.0.1:5000")
    "The address, @var{host}:@var{port}, the registry listens on
 (@code{http.addr}).  Put a TLS-terminating web server in front of it to serve
-other hosts.")
+other hosts."
+   (sanitizer sanitize-address))
   (storage-root maybe-string
    "The directory holding the registry's blobs and repositories
 (@code{storage.filesystem.rootdirectory}).  When unset, it is
 @file{/var/lib/registry} for the system service and
-@file{$XDG_DATA_HOME/registry} for the Guix Home service.")
+@file{$XDG_DATA_HOME/registry} for the Guix Home service.  An absolute file
+name."
+   (sanitizer sanitize-storage-root))
   (log-level (log-level 'info)
    "How verbose the registry log is: one of @code{error}, @code{warn},
 @code{info} or @code{debug}.")
@@ -82,14 +135,24 @@ push (@code{storage.maintenance.readonly.enabled}).")
    "The file name of an Apache @file{htpasswd} file, with bcrypt hashes, of
 the users allowed to use the registry.  When unset, the registry asks for no
 authentication.  It is a file name, not a file-like object, so that the
-password hashes stay out of the world-readable store.")
+password hashes stay out of the world-readable store."
+   (sanitizer sanitize-htpasswd-file))
   (htpasswd-realm (string "fsdgimg-registry")
    "The HTTP basic authentication realm, used with @code{htpasswd-file}.")
   (health-check-interval (string "10s")
    "How often the registry checks that its storage works, as a Go duration.
-@code{GET /debug/health} on the debug address reports the result.")
+@code{GET /debug/health} on the @code{debug-address} reports the result.")
   (health-check-threshold (integer 3)
    "How many failed storage checks in a row make the registry unhealthy.")
+  (debug-address maybe-string
+   "The address, @var{host}:@var{port}, of the registry's debug server
+(@code{http.debug.addr}): @code{/debug/health} reports the storage health
+checks, @code{/metrics} the Prometheus metrics.  Keep it on loopback.  When
+unset, there is no debug server."
+   (sanitizer sanitize-debug-address))
+  (log-file (string "/var/log/registry.log")
+   "Where the system service's output goes.  In a container image, use
+@file{/dev/stdout}: the container's own output.")
   (user (string "registry")
         "The unprivileged user the system service runs as.")
   (group (string "registry") "The group the system service runs as.")
@@ -99,6 +162,70 @@ password hashes stay out of the world-readable store.")
 exporter, which would otherwise try to reach a collector on
 @code{localhost:4318}.")
   (no-serialization))
+
+;; The Guix Home service's configuration: the same settings, without those
+;; of a system service (its user, group and log file).
+(define-configuration home-registry-configuration
+  (package
+    (file-like distribution-registry)
+    "The package providing the @command{registry} command.")
+  (address (string "127.0.0.1:5000")
+           "The address, @var{host}:@var{port}, the registry listens on."
+           (sanitizer sanitize-address))
+  (storage-root maybe-string
+   "The directory holding the registry's data, an absolute file name; by
+default @file{$XDG_DATA_HOME/registry}."
+   (sanitizer sanitize-storage-root))
+  (log-level (log-level 'info)
+             "One of @code{error}, @code{warn}, @code{info} or @code{debug}.")
+  (delete? (boolean #f) "Whether clients may delete blobs and manifests.")
+  (read-only? (boolean #f) "Whether the registry refuses every push.")
+  (htpasswd-file maybe-string
+   "The absolute file name of an @file{htpasswd} file of the allowed users."
+   (sanitizer sanitize-htpasswd-file))
+  (htpasswd-realm (string "fsdgimg-registry")
+                  "The HTTP basic authentication realm.")
+  (health-check-interval (string "10s")
+   "How often the storage is checked, as a Go duration.")
+  (health-check-threshold (integer 3)
+   "How many failed storage checks in a row make the registry unhealthy.")
+  (debug-address maybe-string
+   "The address of the debug server (@code{/debug/health}, @code{/metrics}),
+or unset for none."
+   (sanitizer sanitize-debug-address))
+  (environment-variables (list-of-strings '("OTEL_TRACES_EXPORTER=none"))
+   "Environment variables of the @command{registry} process.")
+  (no-serialization))
+
+(define (home->registry-configuration config)
+  "Return the registry-configuration with the settings of CONFIG, a
+home-registry-configuration."
+  (match-record config <home-registry-configuration>
+    (package
+      address
+      storage-root
+      log-level
+      delete?
+      read-only?
+      htpasswd-file
+      htpasswd-realm
+      health-check-interval
+      health-check-threshold
+      debug-address
+      environment-variables)
+    (registry-configuration (package
+                              package)
+                            (address address)
+                            (storage-root storage-root)
+                            (log-level log-level)
+                            (delete? delete?)
+                            (read-only? read-only?)
+                            (htpasswd-file htpasswd-file)
+                            (htpasswd-realm htpasswd-realm)
+                            (health-check-interval health-check-interval)
+                            (health-check-threshold health-check-threshold)
+                            (debug-address debug-address)
+                            (environment-variables environment-variables))))
 
 ;;;
 ;;; config.yml.
@@ -175,6 +302,7 @@ exporter, which would otherwise try to reach a collector on
 storage directory."
   (match-record config <registry-configuration>
     (address log-level
+             debug-address
              delete?
              read-only?
              htpasswd-file
@@ -201,10 +329,17 @@ storage directory."
                     (section "maintenance"
                              (section "readonly"
                                       (entry "enabled" read-only?))))
-           (section "http"
-                    (entry "addr" address)
-                    (section "headers"
-                             (flow-sequence "X-Content-Type-Options" "nosniff")))
+           (apply section "http"
+                  (entry "addr" address)
+                  (section "headers"
+                           (flow-sequence "X-Content-Type-Options" "nosniff"))
+                  (if (maybe-value-set? debug-address)
+                      (list (section "debug"
+                                     (entry "addr" debug-address)
+                                     (section "prometheus"
+                                              (entry "enabled" #t)
+                                              (entry "path" "/metrics"))))
+                      '()))
            (section "health"
                     (section "storagedriver"
                              (entry "enabled" #t)
@@ -274,16 +409,16 @@ CONFIG."
 
 (define (registry-shepherd-services config)
   (match-record config <registry-configuration>
-    (user group environment-variables)
+    (user group environment-variables log-file)
     (list (shepherd-service (provision '(registry))
                             (requirement '(user-processes))
                             (documentation "Run the container image registry.")
                             (start #~(make-forkexec-constructor #$(registry-command
                                                                    config)
-                                      #:user #$user
-                                      #:group #$group
-                                      #:environment-variables '#$environment-variables
-                                      #:log-file "/var/log/registry.log"))
+                                                                #:user #$user
+                                                                #:group #$group
+                                                                #:environment-variables '#$environment-variables
+                                                                #:log-file #$log-file))
                             (stop #~(make-kill-destructor))))))
 
 (define (registry-profile config)
@@ -332,7 +467,9 @@ registry."
                                                                config)
                                                            (environ))))))
 
-(define (home-registry-shepherd-services config)
+(define (home-registry-shepherd-services home-config)
+  (define config
+    (home->registry-configuration home-config))
   (list (shepherd-service (provision '(registry))
                           (documentation
                            "Run a personal container image registry.")
@@ -345,8 +482,9 @@ registry."
                                    home-shepherd-service-type
                                    home-registry-shepherd-services)
                                   (service-extension home-profile-service-type
-                                   registry-profile)))
-                (default-value (registry-configuration))
+                                   (compose registry-profile
+                                            home->registry-configuration))))
+                (default-value (home-registry-configuration))
                 (description
                  "Run the CNCF Distribution container image registry as the user, storing
 images under the user's data directory.")))

@@ -34,7 +34,10 @@
      (cons (service registry-service-type
                     ;; Inside a container, listen on every interface: the
                     ;; container runtime decides what reaches the port.
-                    (registry-configuration (address "0.0.0.0:5000")))
+                    (registry-configuration (address "0.0.0.0:5000")
+                                            ;; The container's output, for
+                                            ;; 'docker logs' and the like.
+                                            (log-file "/dev/stdout")))
            (operating-system-user-services %container-base-os)))))
 
 ;; The value of this file, for 'guix system image FILE'.
