@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 
 from fsdgimg.errors import InputError
 
@@ -23,12 +25,42 @@ def _no_duplicates(pairs):
     return out
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: no JSON writer can write it back
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+# An escaped UTF-16 surrogate: paired ones make one character, a lone one is no text at all.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _check_text(obj, where: str) -> None:
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{where}: malformed JSON (a string holds a lone UTF-16 surrogate)") from None
+        elif isinstance(x, dict):
+            stack.extend(x)
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+
+
 def load_json(data: bytes, where: str, limit: int = MAX_JSON):
     if len(data) > limit:
         raise InputError(f"{where}: JSON of {len(data)} bytes exceeds the {limit}-byte limit")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
-                          object_pairs_hook=_no_duplicates)
+        obj = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite,
+                         object_pairs_hook=_no_duplicates)
+        if _SURROGATE_ESCAPE.search(data):
+            _check_text(obj, where)
+        return obj
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
     except RecursionError:

@@ -16,6 +16,7 @@ from fsdgimg.tarsafety import MemberChecker, show
 
 BLOCK = 512
 MAX_EXTENSION = 1 << 20  # a pax header or GNU long name beyond this is not a real file name
+MAX_TRAILING = 16 << 20  # padding after the end of an archive (GNU tar's largest records are 10 MiB)
 _EXTENSIONS = {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
                tarfile.SOLARIS_XHDTYPE}
 _NO_DATA = {tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE,
@@ -190,6 +191,7 @@ class TarWalker:
         self._collect_type = b""
         self._extensions = Extensions(what)     # what extension headers say about later members
         self._ended = False
+        self._trailing = 0
         self._offset = 0
 
     def feed(self, data) -> None:
@@ -198,7 +200,13 @@ class TarWalker:
         self._offset += size
         while pos < size:
             if self._ended:
-                return  # after the end-of-archive block tar ignores the rest (padding)
+                # After the end-of-archive block tar ignores the rest (a record's padding), but an
+                # endless stream (/dev/zero) must not be read for ever.
+                self._trailing += size - pos
+                if self._trailing > MAX_TRAILING:
+                    raise InputError(f"{self.what}: more than {MAX_TRAILING >> 20} MiB after the tar "
+                                     "archive's end-of-archive block")
+                return
             if self._skip:
                 n = min(self._skip, size - pos)
                 if self._collect is not None:

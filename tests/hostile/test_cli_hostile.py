@@ -144,6 +144,26 @@ def test_summary_lines_are_escaped(tmp_path):
     assert out.count("\n") == 1 and not RAW_CONTROL.search(out[:-1]) and "\\x1b[31m\\rx" in out, repr(out)
 
 
+@pytest.mark.parametrize("value,words", [(b"1e400", "out of range"), (b'"\\udcff"', "lone UTF-16 surrogate"),
+                                         (b"9" * 5000, "malformed JSON"), (b"NaN", "NaN")])
+def test_json_values_no_writer_can_write_back(tmp_path, value, words):
+    """Read, such a config could not be written again (json refuses inf, UTF-8 a lone surrogate)."""
+    config = (b'{"architecture":"amd64","os":"linux","config":{"env":["A=1"]},"author":' + value +
+              b',"rootfs":{"type":"layers","diff_ids":["sha256:' + hashlib.sha256(g.LAYER).hexdigest().encode() + b'"]}}')
+    src = tmp_path / "a.tar"
+    src.write_bytes(g.tar_bytes({"abc/layer.tar": g.LAYER, "config.json": config, "manifest.json":
+                                 json.dumps([{"Config": "config.json", "Layers": ["abc/layer.tar"]}]).encode()}))
+    code, _, err = run("convert", src, f"oci:{tmp_path / 'o'}")
+    assert words in assert_one_line(code, err, status=(1,))
+
+
+def test_endless_input_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fsdgimg", "convert", "/dev/zero", f"oci:{tmp_path / 'o'}"],
+                          capture_output=True, timeout=120)
+    assert "after the tar archive's end-of-archive block" in assert_one_line(proc.returncode, proc.stderr.decode())
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- item 6: numbers out of range and deep nesting ---
 
 @pytest.mark.parametrize("value", ["99999999999999", "253402300800", "1e5", "-1", "\u0661\u0662", ""])
