@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from fixtures.cli import fsdgimg
 from fsdgimg.errors import InputError
@@ -244,20 +244,43 @@ def test_convert_refuses_the_chain_in_one_line(tmp_path):
 
 # --- the property: whatever fsdgimg accepts, extractors keep inside the root ---
 
-COMPONENTS = ["a", "b", "c", ".", "L" * 60]
-names = st.lists(st.sampled_from(COMPONENTS), min_size=1, max_size=4).map("/".join)
-paths = st.lists(st.sampled_from(COMPONENTS + [".."] * 2), min_size=1, max_size=4).map("/".join)
+# Mostly ordinary members with a few hostile ones: an archive refused at its first member would
+# teach nothing about the ones after it.
+names = st.one_of(st.lists(st.sampled_from(["a", "b", "c", "."]), min_size=1, max_size=4).map("/".join),
+                  st.sampled_from(["L" * 60 + "/a", "a/" + "L" * 60, "L" * 60 + "/" + "L" * 60]))
+paths = st.lists(st.sampled_from(["a", "b", "..", "..", ".", "L" * 60]), min_size=1, max_size=4).map("/".join)
 # '@' stands for the sandbox's own absolute path: absolute links aim at it, never at the host.
-targets = st.one_of(paths, names, paths.map(lambda p: "@/" + p), st.sampled_from(["@", ".", "..", "a", "/"]))
-NAMING = ["plain", "plain", "gnu-long", "pax", "pax-decoy", "gnu-and-pax", "pax-and-gnu", "global"]
-ops = st.tuples(st.sampled_from(["file", "dir", "symlink", "symlink", "hardlink"]), names | paths, targets,
-                st.sampled_from(NAMING), st.sampled_from(NAMING), paths)
+targets = st.one_of(st.sampled_from([".", "..", "../..", "../../..", "a", "b", "a/b", "a/..", "@", "@/a", "/"]),
+                    names, paths, paths.map(lambda p: "@/" + p))
+NAMING = ["plain"] * 12 + ["gnu-long", "pax", "pax-decoy"] * 2 + ["gnu-and-pax", "pax-and-gnu", "global"]
+_files = st.tuples(st.sampled_from(["file", "dir"]), names, st.just(""), st.sampled_from(NAMING), st.just("plain"),
+                   paths)
+_symlinks = st.tuples(st.just("symlink"), names, targets, st.sampled_from(NAMING), st.sampled_from(NAMING), paths)
+# "^" is the member before: a hard link to something that exists, most of the time.
+_hardlinks = st.tuples(st.just("hardlink"), names, st.one_of(st.just("^"), st.just("^"), st.just("^"), names),
+                       st.sampled_from(NAMING), st.sampled_from(NAMING), paths)
+ops = st.one_of(_files, _files, _symlinks, _symlinks, _hardlinks)
+CHAINS = [  # the chain and its relatives, always among the examples
+    [("symlink", "a", ".", "plain", "plain", "a"), ("symlink", "a/a/a/b", "../../..", "plain", "plain", "a"),
+     ("file", "b/f", "", "plain", "plain", "a")],
+    [("symlink", "b", "a/..", "plain", "plain", "a"), ("symlink", "a", ".", "plain", "plain", "a"),
+     ("file", "b/f", "", "plain", "plain", "a")],
+    [("file", "../../x", "", "global", "plain", "x")],
+    [("file", "x", "", "pax-and-gnu", "plain", "../../x")],
+    [("symlink", "s", "@", "plain", "plain", "a"), ("file", "s/f", "", "plain", "plain", "a")],
+]
 
 
 def build(members, sandbox: str) -> bytes:
     out = []
-    for kind, name, target, naming, linking, other in members:
+    previous = "a"
+    for i, (kind, name, target, naming, linking, other) in enumerate(members):
         target = target.replace("@", sandbox, 1) if target.startswith("@") else target
+        target = previous if target == "^" else target
+        previous = name
+        if i < len(members) - 1:  # a global path names every later member: only the last may have one
+            naming = "pax" if naming == "global" else naming
+            linking = "pax" if linking == "global" else linking
         header_name, header_link = name, target
         if naming == "gnu-long":
             out.append(t.long_name(name))
@@ -295,8 +318,15 @@ def build(members, sandbox: str) -> bytes:
     return t.archive(*out)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _with_examples(test):
+    for chain in CHAINS:
+        test = example(chain)(test)
+    return test
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, min_size=1, max_size=7))
+@_with_examples
 def test_accepted_layers_stay_inside_the_root(members):
     sandbox = Sandbox()
     try:
