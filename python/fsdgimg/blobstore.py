@@ -20,13 +20,14 @@ from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 class BlobWriter:
     """A file object that hashes what it is given; commit() names it by its digest."""
 
-    def __init__(self, store: "BlobStore"):
+    def __init__(self, store: "BlobStore", *, hashing: bool = True):
         self._store = store
         store.blob_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=store.blob_dir)
         self._file = os.fdopen(fd, "wb", buffering=0)
         self._tmp = Path(tmp)
-        self._hash = hashlib.sha256()
+        # hashing=False: the bytes come from a VerifyingReader, which checks them once already.
+        self._hash = hashlib.sha256() if hashing else None
         self.size = 0
         self.digest: Digest | None = None
 
@@ -34,7 +35,8 @@ class BlobWriter:
         return True
 
     def write(self, data) -> int:
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         try:
             self._file.write(data)
         except OSError as e:  # a full disk or quota: say where, the OSError of write() names no file
@@ -50,7 +52,13 @@ class BlobWriter:
             self._file.close()
         except OSError as e:
             raise FsdgimgError(f"{self._store.blob_dir}: cannot write a blob ({e.strerror or e})") from None
-        digest = Digest.from_hash(self._hash)
+        if self._hash is None:
+            if expected is None:
+                self.abort()
+                raise ValueError("a blob written without hashing needs its expected digest")
+            digest = expected
+        else:
+            digest = Digest.from_hash(self._hash)
         if expected is not None and digest != expected:
             self.abort()
             raise DigestMismatch(f"blob has digest {digest}, expected {expected}")
@@ -104,8 +112,8 @@ class BlobStore:
         with self.open(desc, what) as r:
             return r.read()
 
-    def writer(self) -> BlobWriter:
-        return BlobWriter(self)
+    def writer(self, *, hashing: bool = True) -> BlobWriter:
+        return BlobWriter(self, hashing=hashing)
 
     def put_bytes(self, data: bytes) -> Digest:
         digest = Digest.of(data)
@@ -116,7 +124,10 @@ class BlobStore:
         return digest
 
     def copy_from(self, reader: BinaryIO, expected: Digest) -> Digest:
-        with self.writer() as w:
+        # A VerifyingReader for `expected` checks digest and size when it reaches its end (which the
+        # loop reads to): hashing the same bytes again here would only double the CPU per byte.
+        verified = isinstance(reader, VerifyingReader) and reader.digest == expected
+        with self.writer(hashing=not verified) as w:
             while chunk := reader.read(CHUNK):
                 w.write(chunk)
             return w.commit(expected)

@@ -91,6 +91,11 @@ class VerifyingReader:
         if actual != self._digest:
             raise DigestMismatch(f"{self._what}: content has digest {actual}, expected {self._digest}")
 
+    @property
+    def digest(self) -> Digest:
+        """The digest the bytes are checked against (at their end)."""
+        return self._digest
+
     def close(self) -> None:
         self._raw.close()
 
