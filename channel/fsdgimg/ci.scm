@@ -14,36 +14,46 @@
   #:use-module ((gnu packages)
                 #:select (fold-packages))
   #:use-module ((gnu system image)
-                #:select (docker-image-type))
+                #:select (docker-image-type system-image))
   #:use-module ((gnu system)
                 #:select (operating-system-with-provenance))
   #:use-module ((guix build toml)
                 #:select (parse-toml-file))
   #:use-module (guix derivations)
+  #:use-module ((guix gexp)
+                #:select (lower-object))
+  #:use-module (guix monads)
   #:use-module (guix discovery)
   #:use-module (guix packages)
+  #:use-module ((guix platform)
+                #:select (lookup-platform-by-system platform-target))
   #:use-module ((guix store)
-                #:select (%graft?))
+                #:select (%graft? %store-monad run-with-store))
   #:use-module ((guix scripts system)
                 #:select (read-operating-system))
   #:use-module ((guix utils)
-                #:select (%current-system))
+                #:select (%current-system %current-target-system))
   #:use-module (ice-9 match)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
   #:autoload (guix scripts pack)
   (guix-pack)
-  #:export (channel-packages guix-catalog-entries catalog-entry-systems
-                             architecture->system system-jobs cuirass-jobs))
+  #:export (channel-packages guix-catalog-entries
+                             catalog-entry-builds
+                             catalog-entry-systems
+                             architecture->system
+                             system-jobs
+                             cuirass-jobs))
 
 ;;; Commentary:
 ;;;
 ;;; Cuirass jobs for the fsdgimg channel, for one system at a time: one job
 ;;; per package of the channel, PACKAGE.SYSTEM, and one per Guix-built image
 ;;; of the image catalog, manifests/catalog.toml, that ships for that system,
-;;; image.NAME.SYSTEM.  The systems of the Cuirass specification decide which
-;;; systems are evaluated; the catalog's architectures decide which images
-;;; each system has.  An image job is the very derivation that 'fsdgimg build
+;;; image.NAME.SYSTEM (image.NAME.TARGET.SYSTEM when the catalog has an
+;;; architecture cross-compiled on SYSTEM, with its 'systems' table).  The
+;;; systems of the Cuirass specification decide which systems are evaluated;
+;;; the catalog's architectures decide which images each system has.  An image job is the very derivation that 'fsdgimg build
 ;;; NAME' computes ('guix system image --image-type=docker' or 'guix pack -f
 ;;; docker', with the catalog's options, --save-provenance and --system):
 ;;; what Cuirass builds, fsdgimg can substitute.
@@ -109,35 +119,61 @@ pairs, where ALIST maps the keys of the entry's table to their values."
               '())))
 
 (define %architecture-systems
-  ;; OCI architecture names and the Guix system types that build them.
-  '(("amd64" . "x86_64-linux") ("arm64" . "aarch64-linux")
-    ("386" . "i686-linux")
+  ;; OCI architecture names, as the catalog spells them, and the Guix system
+  ;; types that build them natively.  The same table as the Python side's
+  ;; fsdgimg/platforms.py (a test compares them): the Cuirass evaluation runs
+  ;; in Guix alone.
+  '(("amd64" . "x86_64-linux") ("386" . "i686-linux")
+    ("arm64" . "aarch64-linux")
+    ("arm/v7" . "armhf-linux")
     ("arm" . "armhf-linux")
     ("ppc64le" . "powerpc64le-linux")
-    ("riscv64" . "riscv64-linux")))
+    ("riscv64" . "riscv64-linux")
+    ("mips64le" . "mips64el-linux")))
 
 (define (architecture->system architecture)
   "Return the Guix system type that builds ARCHITECTURE, an OCI name such as
-\"arm64\", or #f."
+\"arm64\", natively, or #f."
   (assoc-ref %architecture-systems architecture))
 
-(define (catalog-entry-systems entry)
-  "Return the Guix system types ENTRY, a catalog entry, ships images for: one
+(define (catalog-entry-builds entry)
+  "Return the builds of ENTRY, a catalog entry, as (SYSTEM . TARGET) pairs: one
 per architecture of its 'architectures' list (or its single 'architecture'),
-the entry's 'system' when it names the one system of its one architecture."
+on the system its 'systems' table gives (or the entry's 'system', for one
+architecture), by default the architecture's own.  TARGET is #f for a native
+build, else the GNU triplet to cross-compile for."
   (match entry
     ((name . alist) (let ((architectures (match (assoc-ref alist
                                                            "architectures")
                                            ((? pair? lst)
                                             lst)
                                            (_ (list (assoc-ref alist
-                                                               "architecture"))))))
-                      (match (cons architectures
-                                   (assoc-ref alist "system"))
-                        (((_)
-                          ? string? system)
-                         (list system))
-                        (_ (filter-map architecture->system architectures)))))))
+                                                               "architecture")))))
+                          (systems (or (assoc-ref alist "systems")
+                                       '())))
+                      (filter-map (lambda (architecture)
+                                    (let* ((own (architecture->system
+                                                 architecture))
+                                           (system (or (assoc-ref systems
+                                                        architecture)
+                                                       (and (= 1
+                                                               (length
+                                                                architectures))
+                                                            (assoc-ref alist
+                                                             "system")) own)))
+                                      (and system
+                                           (cons system
+                                                 (and own
+                                                      (not (string=? own
+                                                                     system))
+                                                      (platform-target (lookup-platform-by-system
+                                                                        own)))))))
+                                  architectures)))))
+
+(define (catalog-entry-systems entry)
+  "Return the Guix system types ENTRY, a catalog entry, builds images on."
+  (delete-duplicates (map car
+                          (catalog-entry-builds entry))))
 
 (define (channel-packages)
   "Return the packages that this channel defines."
@@ -151,19 +187,32 @@ the entry's 'system' when it names the one system of its one architecture."
                    (package-derivation store package system
                                        #:graft? #f)))
 
-(define (system-image-job store name file system)
+(define (system-image-job store name file system target)
   "Return the job of the Docker image of the operating system in FILE for
-SYSTEM, as 'guix system image --image-type=docker --save-provenance' computes
-it."
+SYSTEM, cross-compiled for TARGET when it is true, as 'guix system image
+--image-type=docker --save-provenance' computes it."
   ;; As 'guix system image --system=SYSTEM', evaluate the whole image for
   ;; SYSTEM: what its builder imports, (guix config) included, is for SYSTEM.
-  (parameterize ((%current-system system))
-    (image->job store
-                (os->image (operating-system-with-provenance (read-operating-system
-                                                              file) file)
-                           #:type docker-image-type)
-                #:name name
-                #:system system)))
+  (parameterize ((%current-system system)
+                 (%current-target-system target))
+    (define image
+      (os->image (operating-system-with-provenance (read-operating-system file)
+                                                   file)
+                 #:type docker-image-type))
+    (if target
+        (derivation->job (string-append name "." target "." system)
+                         (run-with-store store
+                                         (mbegin %store-monad
+                                                 (set-guile-for-build (default-guile))
+                                                 (lower-object (system-image
+                                                                image) system
+                                                               #:target target))
+                                         #:system system
+                                         #:target target))
+        (image->job store
+                    image
+                    #:name name
+                    #:system system))))
 
 (define (pack-derivation arguments)
   "Return the derivation that 'guix pack -d ARGUMENTS' prints.  The command
@@ -175,15 +224,26 @@ line is the interface of 'guix pack' that stays stable across Guix versions."
         (? (cut string-suffix? ".drv" <>) file))
      (read-derivation-from-file file))))
 
-(define (package-set-image-job store name alist file system)
-  "Return the job of the Docker image of the manifest in FILE for SYSTEM, as
-'guix pack -f docker --save-provenance' computes it with the options of
-ALIST, a catalog entry."
-  (derivation->job (string-append name "." system)
+(define (package-set-image-job store
+                               name
+                               alist
+                               file
+                               system
+                               target)
+  "Return the job of the Docker image of the manifest in FILE for SYSTEM,
+cross-compiled for TARGET when it is true, as 'guix pack -f docker
+--save-provenance' computes it with the options of ALIST, a catalog entry."
+  (derivation->job (if target
+                       (string-append name "." target "." system)
+                       (string-append name "." system))
                    (pack-derivation `("-f" "docker"
                                       "--no-grafts"
                                       "--save-provenance"
                                       ,(string-append "--system=" system)
+                                      ,@(if target
+                                            (list (string-append "--target="
+                                                                 target))
+                                            '())
                                       "-m"
                                       ,file
                                       ,@(match (assoc-ref alist "max-layers")
@@ -196,31 +256,54 @@ ALIST, a catalog entry."
                                           (entry (list (string-append
                                                         "--entry-point=" entry))))))))
 
-(define (image-job store entry system)
-  "Return the job of ENTRY, an image of the catalog, for SYSTEM."
+(define (image-jobs store entry system)
+  "Return the jobs of ENTRY, an image of the catalog, built on SYSTEM: one per
+architecture it ships that SYSTEM builds, natively or cross-compiled."
   (match entry
     ((name . alist) (let ((job-name (string-append "image." name))
                           (file (lambda (key)
                                   (string-append (checkout-directory) "/"
                                                  (assoc-ref alist key)))))
-                      (match (assoc-ref alist "builder")
-                        ("guix-system" (system-image-job store job-name
-                                                         (file "file") system))
-                        ("guix-pack" (package-set-image-job store job-name
-                                                            alist
-                                                            (file "manifest")
-                                                            system)))))))
+                      (filter-map (match-lambda
+                                    (((? (cut string=? system <>)) . target) (match 
+                                                                                    (assoc-ref
+                                                                                     alist
+                                                                                     "builder")
+                                                                               
+                                                                               
+                                                                               ("guix-system"
+                                                                                (system-image-job
+                                                                                 store
+                                                                                 job-name
+
+                                                                                 
+                                                                                 (file
+                                                                                  "file")
+                                                                                 system
+                                                                                 target))
+
+                                                                               
+                                                                               ("guix-pack"
+                                                                                (package-set-image-job
+                                                                                 store
+                                                                                 job-name
+                                                                                 alist
+
+                                                                                 
+                                                                                 (file
+                                                                                  "manifest")
+                                                                                 system
+                                                                                 target))))
+                                    (_ #f))
+                                  (catalog-entry-builds entry))))))
 
 (define (system-jobs store system)
   "Return the jobs of this channel for SYSTEM: its packages, and the images
-of the catalog that ship for SYSTEM."
+of the catalog built on SYSTEM."
   (parameterize ((%graft? #f))
     (append (map (cut package-job store <> system)
                  (channel-packages))
-            (filter-map (lambda (entry)
-                          (and (member system
-                                       (catalog-entry-systems entry))
-                               (image-job store entry system)))
+            (append-map (cut image-jobs store <> system)
                         (guix-catalog-entries)))))
 
 (define %calls

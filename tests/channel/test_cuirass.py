@@ -25,6 +25,8 @@ PACKAGES = ["distribution-registry", "fsdgimg"]
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
 ARCH_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
 AMD64_ONLY = "guix-registry"
+CROSS = ("guix-hello", "guix-minimal")     # also riscv64, cross-compiled on x86_64-linux
+CROSS_JOBS = [f"image.{name}.riscv64-linux-gnu.x86_64-linux" for name in CROSS]
 
 
 def guix_entries() -> dict[str, dict]:
@@ -34,6 +36,8 @@ def guix_entries() -> dict[str, dict]:
 
 
 def toml_value(value) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return str(value) if isinstance(value, int) else '"' + value + '"'
@@ -47,8 +51,11 @@ def checkout(tmp_path_factory) -> Path:
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     tables = []
     for name, entry in guix_entries().items():
-        entry = {k: v for k, v in entry.items() if k not in ("system", "architecture")}
+        entry = {k: v for k, v in entry.items() if k not in ("system", "systems", "architecture")}
         entry["architectures"] = ["amd64"] if name == AMD64_ONLY else ["amd64", "arm64"]
+        if name in CROSS:
+            entry["architectures"].append("riscv64")
+            entry["systems"] = {"riscv64": "x86_64-linux"}
         tables.append(f"[images.{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in entry.items()))
     (root / "manifests/catalog.toml").write_text("\n".join(tables))
     return root
@@ -77,7 +84,8 @@ def test_each_call_returns_exactly_its_systems_jobs(per_system):
         names = sorted(name for label, name, _ in per_system if label == system)
         arch = next(a for a, s in ARCH_SYSTEM.items() if s == system)
         images = [n for n in guix_entries() if arch == "amd64" or n != AMD64_ONLY]
-        assert names == sorted([f"{p}.{system}" for p in PACKAGES] + [f"image.{n}.{system}" for n in images])
+        cross = CROSS_JOBS if system == "x86_64-linux" else []
+        assert names == sorted([f"{p}.{system}" for p in PACKAGES] + [f"image.{n}.{system}" for n in images] + cross)
     # Every image of the catalog has an arm64 job but the amd64-only one.
     assert f"image.{AMD64_ONLY}.aarch64-linux" not in {name for _, name, _ in per_system}
 
@@ -85,7 +93,7 @@ def test_each_call_returns_exactly_its_systems_jobs(per_system):
 def test_every_job_derivation_is_for_its_system(per_system):
     for label, name, drv in per_system:
         assert name.endswith("." + label)
-        assert derivation_system(drv) == label, (name, drv)
+        assert derivation_system(drv) == label, (name, drv)   # a cross build runs on the build system
 
 
 def test_image_jobs_are_the_command_lines_derivations(checkout, per_system):
@@ -110,6 +118,31 @@ def test_one_call_with_every_system_gives_the_same_jobs(checkout, per_system):
     """(gnu ci) given several systems calls the module once per system with the same arguments."""
     together = jobs(checkout, "--together", *SYSTEMS)
     assert sorted(t[1:] for t in together) == sorted(t[1:] for t in per_system)
+
+
+def test_cross_compiled_image_jobs_are_the_command_lines_derivations(checkout, per_system):
+    """An architecture the catalog builds on another system: `--system` and `--target`."""
+    got = {name: drv for _, name, drv in per_system}
+    common = ["-L", "channel", "-d", "--no-grafts", "--save-provenance", "--system=x86_64-linux",
+              "--target=riscv64-linux-gnu"]
+    for name, job in zip(CROSS, CROSS_JOBS):
+        entry = guix_entries()[name]
+        if entry["builder"] == "guix-pack":
+            out = guix("pack", "-f", "docker", *common, f"--max-layers={entry['max-layers']}",
+                       f"--entry-point={entry['entry-point']}", "-m", entry["manifest"], cwd=checkout).stdout
+        else:
+            out = guix("system", "image", "--image-type=docker", *common, entry["file"], cwd=checkout).stdout
+        assert derivations(out) == [got[job]], name
+
+
+def test_architecture_table_is_fsdgimgs():
+    """ci.scm maps OCI names to Guix systems as fsdgimg/platforms.py does (the Cuirass evaluation
+    runs in Guix alone, without the Python side)."""
+    from fsdgimg import platforms
+    names = [a.name for a in platforms.ARCHES]
+    out = guix("repl", "-L", "channel", "--", "tests/guix/eval.scm",
+               "(map (@ (fsdgimg ci) architecture->system) '(" + " ".join(f'"{n}"' for n in names) + "))").stdout
+    assert out == "(" + " ".join(f'"{a.guix_system}"' if a.guix_system else "#f" for a in platforms.ARCHES) + ")"
 
 
 def test_catalog_systems_from_architectures():

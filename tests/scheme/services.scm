@@ -376,9 +376,15 @@
          ("b" ("architecture" . "386"))
          ("c" ("architecture" . "amd64") ("system" . "x86_64-linux")))))
 
+(test-equal "ci: builds, native or cross-compiled as 'systems' says"
+  '(("x86_64-linux" . #f) ("armhf-linux" . #f)
+    ("x86_64-linux" . "riscv64-linux-gnu"))
+  (catalog-entry-builds '("a" ("architectures" "amd64" "arm/v7" "riscv64")
+                          ("systems" ("riscv64" . "x86_64-linux")))))
+
 (test-equal "ci: OCI architectures and Guix systems"
-  '("aarch64-linux" "armhf-linux" #f)
-  (map architecture->system '("arm64" "arm" "s390x")))
+  '("aarch64-linux" "armhf-linux" "armhf-linux" #f)
+  (map architecture->system '("arm64" "arm/v7" "arm" "s390x")))
 
 (test-equal "ci: packages of the channel"
   '("distribution-registry" "fsdgimg")
