@@ -3,9 +3,10 @@ system of the specification, with `(systems . (SYSTEM))`. Each call returns exac
 jobs — the channel's packages and the catalog's Guix images that ship for the system — and every
 image job is the derivation `guix system image`/`guix pack --system=SYSTEM` computes.
 
-The catalog used here is a copy of the real one whose Guix entries ship for amd64 and arm64 (one
-of them for amd64 only): which images each system has comes from the catalog, which systems run
-from the specification."""
+The catalog used here is a copy of the real one whose Guix entries all ship for amd64 and arm64
+(two of them also for riscv64, cross-compiled on x86_64-linux), plus an entry for arm64 only:
+which images each system has comes from the catalog, which systems run from the specification.
+So every Guix entry of the catalog yields derivations for aarch64-linux and x86_64-linux here."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ pytestmark = pytest.mark.usefixtures("guix_chroot")
 
 PACKAGES = ["distribution-registry", "fsdgimg"]
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
-ARCH_SYSTEM = {"amd64": "x86_64-linux", "arm64": "aarch64-linux"}
-AMD64_ONLY = "guix-registry"
+ARM64_ONLY = "hello-arm64-only"   # an extra entry: no job on x86_64-linux
 CROSS = ("guix-hello", "guix-minimal")     # also riscv64, cross-compiled on x86_64-linux
 CROSS_JOBS = [f"image.{name}.riscv64-linux-gnu.x86_64-linux" for name in CROSS]
 
@@ -52,11 +52,14 @@ def checkout(tmp_path_factory) -> Path:
     tables = []
     for name, entry in guix_entries().items():
         entry = {k: v for k, v in entry.items() if k not in ("system", "systems", "architecture")}
-        entry["architectures"] = ["amd64"] if name == AMD64_ONLY else ["amd64", "arm64"]
+        entry["architectures"] = ["amd64", "arm64"]
         if name in CROSS:
             entry["architectures"].append("riscv64")
             entry["systems"] = {"riscv64": "x86_64-linux"}
         tables.append(f"[images.{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in entry.items()))
+    hello = {k: v for k, v in guix_entries()["guix-hello"].items() if k not in ("system", "systems", "architecture")}
+    tables.append(f"[images.{ARM64_ONLY}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in
+                                                       {**hello, "architectures": ["arm64"]}.items()))
     (root / "manifests/catalog.toml").write_text("\n".join(tables))
     return root
 
@@ -82,12 +85,10 @@ def per_system(checkout):
 def test_each_call_returns_exactly_its_systems_jobs(per_system):
     for system in SYSTEMS:
         names = sorted(name for label, name, _ in per_system if label == system)
-        arch = next(a for a, s in ARCH_SYSTEM.items() if s == system)
-        images = [n for n in guix_entries() if arch == "amd64" or n != AMD64_ONLY]
+        images = list(guix_entries()) + ([ARM64_ONLY] if system == "aarch64-linux" else [])
         cross = CROSS_JOBS if system == "x86_64-linux" else []
         assert names == sorted([f"{p}.{system}" for p in PACKAGES] + [f"image.{n}.{system}" for n in images] + cross)
-    # Every image of the catalog has an arm64 job but the amd64-only one.
-    assert f"image.{AMD64_ONLY}.aarch64-linux" not in {name for _, name, _ in per_system}
+    assert f"image.{ARM64_ONLY}.x86_64-linux" not in {name for _, name, _ in per_system}
 
 
 def test_every_job_derivation_is_for_its_system(per_system):
