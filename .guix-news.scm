@@ -2,6 +2,27 @@
 ;; Newest entries first; 'commit' is the commit that brought the change.
 (channel-news
  (version 0)
+ (entry (commit "d795a0a72df4208ab1afdcf9de95af49eaaaff8a")
+        (title
+         (en "Registry services: checked addresses, debug server, Home record"))
+        (body
+         (en "@code{registry-configuration} now refuses an invalid address
+or a relative storage or htpasswd file name, pointing at the offending value,
+and has a @code{debug-address} serving @code{/debug/health} and
+@code{/metrics}.  @code{home-registry-service-type} takes the new
+@code{home-registry-configuration}, which has no user, group or log file.")))
+ (entry (commit "fe35d69f4d30a769472ac445ad9db2b91c2f5454")
+        (title
+         (en "Containers policy: @file{policy.json} and Docker Hub blocked"))
+        (body
+         (en "@code{containers-registries-service-type} now also writes
+@file{/etc/containers/policy.json}, which rejects images except from the
+configured FSDG registries (and local transports), and can require sigstore
+or GPG signatures.  Docker Hub is blocked under all its names and refused in
+any spelling.  @code{home-containers-registries-service-type} writes the same
+files for one user.  With @code{rootless-podman-service-type}, pass
+@code{containers-registries-file} and @code{containers-policy-file} to it
+instead of adding this service.")))
  (entry (commit "856d4a9fa185a65ca09520c12fc662e9d56f42e0")
         (title
          (en "fsdgimg channel: registry services and image systems"))
