@@ -237,3 +237,13 @@ def test_a_new_destination_is_one_module_and_one_registration(oci_image, tmp_pat
         assert (tmp_path / "out" / "blobs" / "sha256" / image.digest.hex).is_file()
         for d in image.layers:
             assert (tmp_path / "out" / "blobs" / "sha256" / d.digest.hex).is_file()
+
+
+def test_convert_digestfile_reports_the_manifest_and_is_checked_first(oci_image, tmp_path):
+    out = tmp_path / "o"
+    bad = fsdgimg("convert", f"oci:{oci_image}", f"oci:{out}:t", "--digestfile", tmp_path / "no" / "d", check=False)
+    assert bad.returncode == 2 and "--digestfile" in bad.stderr.decode() and not out.exists()
+    result = json.loads(fsdgimg("convert", f"oci:{oci_image}", f"oci:{out}:t", "--digestfile", tmp_path / "d",
+                                "--json").stdout)
+    assert (tmp_path / "d").read_text() == result["digest"]
+    assert json.loads((out / "index.json").read_text())["manifests"][0]["digest"] == result["digest"]

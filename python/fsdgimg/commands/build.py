@@ -93,6 +93,9 @@ def run(args) -> int:
         diffoscope_timeout=args.diffoscope_timeout,
         keep=args.keep,
         annotations=dict(args.annotation))
+    if args.digestfile:
+        from fsdgimg.commands.options import check_output_file
+        check_output_file(args.digestfile, "--digestfile")
     several = len(entries) > 1
     entries, missing = multiplatform.available(entries, args.skip_unavailable)
     if several:

@@ -30,6 +30,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from fsdgimg.convert import convert
+    if args.digestfile:
+        from fsdgimg.commands.options import check_output_file
+        check_output_file(args.digestfile, "--digestfile")
     result = convert(args.src, args.dest, image_options_from(args))
     if args.digestfile:
         Path(args.digestfile).write_text(result["digest"])

@@ -36,6 +36,9 @@ def run(args) -> int:
     options = image_options_from(args)
     if options.platform is not None:
         raise UsageError("--platform: each SRC says its own platform; an index holds them all")
+    if args.digestfile:
+        from fsdgimg.commands.options import check_output_file
+        check_output_file(args.digestfile, "--digestfile")
     dest = parse(args.dest, for_writing=True)
     if dest.kind == "docker-archive":
         raise UsageError(f"{args.dest}: a docker archive holds one image, not an index")

@@ -4,6 +4,8 @@ platform, source date epoch, annotations) and --json."""
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from fsdgimg.compression import COMPRESSIONS, Compression
 from fsdgimg.errors import InputError, UsageError, printable
@@ -93,3 +95,16 @@ def emit(args, obj, line: str) -> int:
     else:
         print(printable(line))  # names and paths in it may come from an archive or a registry
     return 0
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """Before anything is published: an output file that cannot be written would turn a publish that
+    happened into a failure."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{flag} {path}: not writable")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from, usage_value
+from fsdgimg.commands.options import add_image_options, add_json, check_output_file, emit, image_options_from, usage_value
 from fsdgimg.errors import UsageError
 from fsdgimg.reference import check_tag
 from fsdgimg.transport import parse
@@ -59,20 +59,6 @@ def _read_password(args) -> str | None:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _check_output_file(path: str, flag: str) -> None:
-    """Before anything is published: an output file that cannot be written would turn a publish that
-    happened into a failure."""
-    import os
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UsageError(f"{flag} {path}: not writable")
-
-
 def run(args) -> int:
     from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
@@ -86,7 +72,7 @@ def run(args) -> int:
         raise UsageError("--password-stdin needs --username")
     options = image_options_from(args)
     if args.digestfile:
-        _check_output_file(args.digestfile, "--digestfile")
+        check_output_file(args.digestfile, "--digestfile")
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
