@@ -313,3 +313,31 @@ def test_full_disk_names_where_and_leaves_nothing(tmp_path, small_disk):
         err = assert_one_line(proc.returncode, proc.stderr.decode(), status=(1,))
         assert str(small_disk) in err and "No space left on device" in err, err
         assert list(small_disk.iterdir()) == []
+
+
+# TOML values of every shape for every key the catalog knows, and keys it does not.
+toml_values = st.recursive(
+    st.one_of(st.integers(-2**70, 2**70).map(str).map(g.raw), st.sampled_from([g.raw("true"), g.raw("false")]),
+              g.hostile_text.map(json.dumps).map(g.raw),
+              st.text("abcdefgh-./:", max_size=12).map(json.dumps).map(g.raw),
+              st.sampled_from(["1979-05-27T07:32:00Z", "1e400", "inf", "nan", "0x10"]).map(g.raw)),
+    lambda inner: st.lists(inner, max_size=3).map(lambda xs: g.raw("[" + ", ".join(xs) + "]"))
+    | st.dictionaries(st.sampled_from(["url", "sha256", "member", "x"]), inner, max_size=3).map(
+        lambda d: g.raw("{" + ", ".join(f"{k} = {v}" for k, v in d.items()) + "}")),
+    max_leaves=5)
+CATALOG_KEYS = ["builder", "distribution", "description", "architecture", "architectures", "tag", "cmd", "entry-point", "file",
+                "channels", "system", "systems", "manifest", "max-layers", "mirror", "suite", "components",
+                "include", "keyring", "keyring-source", "hooks", "packages", "unknown-key"]
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(CATALOG_KEYS), toml_values, min_size=1, max_size=3))
+def test_hostile_catalog_values(tmp_path_factory, entry):
+    path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
+    path.write_text(g.catalog(**entry))
+    for args in (["list", "--catalog", path], ["list", "--catalog", path, "--json"]):
+        code, out, err = run(*args)
+        if code != 0:
+            assert_one_line(code, err, status=(1,))
+        else:
+            assert not RAW_CONTROL.search(out.replace("\n", "")), repr(out)
