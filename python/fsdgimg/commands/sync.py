@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from fsdgimg.errors import UsageError
+from fsdgimg.errors import UsageError, printable
 
 
 def register(sub) -> None:
@@ -61,7 +61,8 @@ def run(args) -> int:
         return 0
     for item in report.images:
         extra = f" ({item.blobs_missing} blob(s), {item.bytes_missing / 1e6:.1f} MB)" if item.state != "unchanged" else ""
-        print(f"{item.state:10} {item.source} -> {item.destination} {item.digest}{extra}")
+        # repository names and tags come from the source registry's answers
+        print(printable(f"{item.state:10} {item.source} -> {item.destination} {item.digest}{extra}"))
     verb = "would copy" if args.dry_run else "copied"
     print(f"{len(report.images)} image(s): {sum(i.state in ('copied', 'would copy') for i in report.images)} "
           f"{verb}, {report.unchanged} unchanged; {report.blobs_sent} blob(s) sent, {report.blobs_mounted} mounted "
