@@ -117,3 +117,25 @@ def _referrer(tree, images, tmp_path_factory):
     image = referrer_image(tmp_path_factory.mktemp("referrer"), subject)
     report = StaticPublisher(tree).publish(image, "static/a", None)
     assert f"v2/static/a/_referrers/{digest}.json" in report.files_rewritten
+
+
+@pytest.mark.parametrize("kind", ["fsdgimg-serve", "caddy"])
+def test_pagination_with_link(kind, servers):
+    """n= and last= on the catalog and tag lists, with a Link to the next page: `fsdgimg serve`, and
+    Caddy through its template (nginx and Apache return the whole list: docs/publish.md)."""
+    server = servers(kind)
+    r = fetch(server.port, "/v2/_catalog?n=1")
+    assert r.status == 200 and r.json() == {"repositories": ["other/a"]}, r
+    assert r.headers["link"] == '</v2/_catalog?n=1&last=other%2Fa>; rel="next"'
+    assert r.headers["cache-control"] == responses.REVALIDATE
+    assert fetch(server.port, "/v2/_catalog?n=1&last=other%2Fa").json() == {"repositories": ["static/a"]}
+    r = fetch(server.port, "/v2/_catalog?n=2&last=static%2Fa")
+    assert r.json() == {"repositories": ["static/d2", "static/multi"]} and "link" not in r.headers
+    r = fetch(server.port, "/v2/_catalog?n=10")
+    assert r.json() == {"repositories": ["other/a", "static/a", "static/d2", "static/multi"]} and "link" not in r.headers
+    r = fetch(server.port, "/v2/static/a/tags/list?n=0")
+    assert r.status == 200 and r.json() == {"name": "static/a", "tags": []}
+    assert fetch(server.port, "/v2/static/a/tags/list?last=v0").json() == {"name": "static/a", "tags": ["v1"]}
+    assert fetch(server.port, "/v2/static/a/tags/list?last=v1").json() == {"name": "static/a", "tags": []}
+    assert fetch(server.port, "/v2/static/a/tags/list?n=x").status == 400
+    assert fetch(server.port, "/v2/nope/tags/list?n=1").json()["errors"][0]["code"] == "NAME_UNKNOWN"

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from fsdgimg import mediatypes as mt
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import load_json
 from fsdgimg.manifest import ImageIndex, parse_manifest
-from fsdgimg.static.layout import KIND_OF, Tree
+from fsdgimg.static.layout import Tree
 
 MAX_CONFIG = 8 << 20
 
@@ -35,11 +37,6 @@ class TagEntry:
     created: str | None = None
     platforms: list[PlatformEntry] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)
-
-
-def tag_kinds(tree: Tree, name: str) -> dict[str, tuple[Digest, str]]:
-    """tag -> (digest, file kind) for the Apache/Caddy tag map."""
-    return {tag: (digest, KIND_OF[media_type]) for tag, (digest, media_type) in tree.tags(name).items()}
 
 
 def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
@@ -78,9 +75,9 @@ def real_date(created: str | None) -> str | None:
     return created if year.isdigit() and int(year) > 1980 else None
 
 
-def describe(tree: Tree) -> dict[str, list[TagEntry]]:
+def describe(tree: Tree, names: list[str] | None = None) -> dict[str, list[TagEntry]]:
     out: dict[str, list[TagEntry]] = {}
-    for name in tree.repositories():
+    for name in (tree.repositories() if names is None else names):
         entries = []
         for tag, (digest, media_type) in tree.tags(name).items():
             entry = TagEntry(tag, str(digest), media_type)
@@ -121,10 +118,54 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"), a
 _env.filters["human_size"] = human_size
 
 
-def render_index(tree: Tree, public_host: str | None = None) -> str:
-    repos = describe(tree)
-    stored = {d: n for entries in repos.values() for e in entries for d, n in e.blobs.items()}
-    total = sum(stored.values())  # what the tree stores: a blob shared by tags or repositories once
-    return _env.get_template("index.html.j2").render(
-        repositories=repos, host=public_host or "", total=total,
-        short=lambda d: d.split(":", 1)[-1][:12])
+PAGE_VERSION = "2"  # change when the templates change: stored sections of older pages are then redone
+
+
+def stored_bytes(tree: Tree) -> int:
+    """What the tree stores: every blob and manifest once, however many tags share it."""
+    total = 0
+    try:
+        with os.scandir(tree.store) as entries:
+            for e in entries:
+                if not e.name.startswith("."):
+                    try:
+                        total += e.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        pass
+    except OSError:
+        pass
+    return total
+
+
+def page_files(tree: Tree, repositories: list[str], changed: list[str] | None,
+               public_host: str | None = None, total: int | None = None) -> dict[Path, bytes]:
+    """index.html and the per-repository sections it is assembled from (_web/pages/NAME.html): only the
+    sections of `changed` repositories (all when None) are rendered again, and the total stored is kept
+    is given by the caller (kept in _web/pages/stored, recounted on a full refresh), so a publish costs the same whatever the number
+    of tags elsewhere."""
+    host = public_host or ""
+    key = f"<!-- fsdgimg page {PAGE_VERSION} host={host} -->\n".encode()
+    out: dict[Path, bytes] = {}
+    sections = []
+    for name in repositories:
+        path = tree.web / "pages" / f"{name}.html"
+        data = None
+        if changed is not None and name not in changed:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = None
+            if data is not None and not data.startswith(key):
+                data = None
+        if data is None:
+            data = key + _env.get_template("repository.html.j2").render(
+                name=name, tags=describe(tree, [name])[name], host=host,
+                short=lambda d: d.split(":", 1)[-1][:12]).encode()
+            out[path] = data
+        sections.append(data[len(key):])
+    marker = "<!-- fsdgimg sections -->"
+    page = _env.get_template("index.html.j2").render(
+        sections=[markupsafe.Markup(marker)], count=len(repositories), host=host, total=stored_bytes(tree) if total is None else total)
+    head, _, tail = page.encode().partition(marker.encode())
+    out[tree.root / "index.html"] = head + b"".join(sections) + tail
+    return out

@@ -22,7 +22,6 @@ from fsdgimg import mediatypes as mt
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import dump_json
-from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest
 from fsdgimg.static import files
 from fsdgimg.static.layout import TMP_PREFIX, Tree, parse_manifest_file
 
@@ -49,39 +48,52 @@ def _young(path: Path, now: float, grace: float) -> bool:
         return False
 
 
-def _refs(tree: Tree, name: str, digest: Digest, media_type: str) -> tuple[set[Digest], set[Digest]]:
-    """(manifest digests, blob digests) reached from one manifest, children included."""
-    manifests, blobs = set(), set()
-    todo = [(digest, media_type)]
+def _reachable(present: dict[str, str], roots: list[str], referrers_dir: str) -> tuple[set[str], set[str]]:
+    """(manifest digests, blob digests) reached from `roots`: children of indexes, config and layers,
+    the subject of a manifest, and what refers to a kept manifest (its referrers index). Digests stay
+    strings and manifests are read as plain JSON: gc reads every manifest of a big tree."""
+    try:
+        indexed = set(os.listdir(referrers_dir))
+    except OSError:
+        indexed = set()
+    keep_manifests: set[str] = set()
+    keep_blobs: set[str] = set()
+    todo = list(roots)
     while todo:
-        d, m_type = todo.pop()
-        if d in manifests:
+        d = todo.pop()
+        if d in keep_manifests:
             continue
-        manifests.add(d)
-        path = tree.find_manifest(name, d)
+        keep_manifests.add(d)
+        if f"{d}.json" in indexed:
+            try:
+                listed = json.loads(_read(os.path.join(referrers_dir, f"{d}.json")))["manifests"]
+                todo += [r["digest"] for r in listed if isinstance(r, dict) and r.get("digest") in present]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        path = present.get(d)
         if path is None:
             continue
         try:
-            m = parse_manifest(path.read_bytes(), str(path), m_type)
-        except (OSError, InputError):
+            obj = json.loads(_read(path))
+        except (OSError, ValueError):
             continue
-        if isinstance(m, ImageIndex):
-            todo += [(c.digest, c.media_type) for c in m.manifests if c.media_type in mt.MANIFESTS]
-        elif isinstance(m, ImageManifest):
-            blobs.add(m.config.digest)
-            blobs.update(layer.digest for layer in m.layers)
-            if m.subject:
-                manifests.add(m.subject.digest)
-    return manifests, blobs
+        if not isinstance(obj, dict):
+            continue
+        for child in obj.get("manifests") or ():
+            if isinstance(child, dict) and child.get("mediaType") in mt.MANIFESTS and isinstance(child.get("digest"), str):
+                todo.append(child["digest"])
+        for blob in [obj.get("config"), *(obj.get("layers") or ())]:
+            if isinstance(blob, dict) and isinstance(blob.get("digest"), str):
+                keep_blobs.add(blob["digest"])
+        subject = obj.get("subject")
+        if isinstance(subject, dict) and isinstance(subject.get("digest"), str):
+            todo.append(subject["digest"])
+    return keep_manifests, keep_blobs
 
 
-def _referrers(tree: Tree, name: str, subject: Digest) -> list[tuple[Digest, str]]:
-    try:
-        index = json.loads(tree.referrers_path(name, subject).read_bytes())
-        return [(Digest.parse(d["digest"]), d["mediaType"]) for d in index["manifests"]
-                if d.get("mediaType") in mt.MANIFESTS]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError):
-        return []
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(8 << 20)
 
 
 def _prune_referrers(tree: Tree, name: str) -> None:
@@ -125,44 +137,38 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
         publisher = StaticPublisher(root)  # checks the stored web options before anything is removed
         if not dry_run:
             report.recovered = publisher.recover()
-        for name in tree.repositories():
+        repositories = tree.repositories()
+        for name in repositories:
             manifest_dir = tree.v2 / name / "_manifests"
-            roots = [(d, m) for d, m in tree.tags(name).values()]
-            present = {}
+            present: dict[str, str] = {}  # digest -> manifest file
+            roots = []
             for entry in (os.listdir(manifest_dir) if manifest_dir.is_dir() else []):
                 parsed = parse_manifest_file(entry)
                 if parsed:
-                    present[parsed[0]] = (manifest_dir / entry, parsed[1])
-                    if _young(manifest_dir / entry, now, grace):
-                        roots.append(parsed)
-            keep_manifests, keep_blobs = set(), set()
-            while roots:  # what tags reach, then what refers to that (signatures, SBOMs), and so on
-                for d, m_type in roots:
-                    ms, bs = _refs(tree, name, d, m_type)
-                    keep_manifests |= ms
-                    keep_blobs |= bs
-                roots = [r for d in keep_manifests for r in _referrers(tree, name, d)
-                         if r[0] not in keep_manifests and r[0] in present]
-            for d, (path, _) in present.items():
+                    path = os.path.join(manifest_dir, entry)
+                    present[str(parsed[0])] = path
+                    if _young(Path(path), now, grace):
+                        roots.append(str(parsed[0]))
+            roots += [str(d) for d, _ in tree.tags(name).values()]
+            keep_manifests, keep_blobs = _reachable(present, roots, str(tree.v2 / name / "_referrers"))
+            for d, path in present.items():
                 if d not in keep_manifests:
-                    remove(path, "manifests_removed")
+                    remove(Path(path), "manifests_removed")
                 else:
-                    linked.add(d.hex)
+                    linked.add(d.split(":", 1)[1])
             blob_dir = tree.v2 / name / "_blobs"
             for entry in (os.listdir(blob_dir) if blob_dir.is_dir() else []):
                 path = blob_dir / entry
                 if entry.startswith(TMP_PREFIX):
                     remove(path, "temporaries_removed")
                     continue
-                try:
-                    d = Digest.parse(entry)
-                except InputError:
+                if not entry.startswith("sha256:"):
                     continue
-                if d in keep_blobs:
-                    linked.add(d.hex)
+                if entry in keep_blobs:
+                    linked.add(entry[7:])
                     continue
                 if _young(path, now, grace):
-                    linked.add(d.hex)
+                    linked.add(entry[7:])
                     report.kept_in_grace += 1
                     continue
                 remove(path, "blob_links_removed")
@@ -188,7 +194,11 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     continue
                 remove(path, "store_files_removed")
         if not dry_run:
-            for name in tree.repositories():
+            for name in repositories:
                 _prune_referrers(tree, name)
-            publisher.refresh()
+            # Tags did not move: only the pages of the repositories that lost manifests change (a
+            # removed platform of an index, say), and the store's total.
+            touched = sorted({p.split("/_manifests/")[0][len("v2/"):] for p in report.removed
+                              if "/_manifests/" in p})
+            publisher.refresh(names=touched, recount=True)
     return report

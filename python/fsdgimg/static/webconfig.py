@@ -171,5 +171,10 @@ def render(kind: str, root: Path, *, server_name: str | None = None, listen: str
     raise UsageError(f"unknown web server {kind!r} (use {', '.join(KINDS)})")
 
 
+def caddy_list_template() -> str:
+    """The Go template Caddy cuts tag lists and the catalog with (copied as it is: no jinja2 here)."""
+    return (Path(__file__).resolve().parent.parent / "templates" / "caddy-list.tmpl").read_text()
+
+
 def caddy_tag_template(root: Path) -> str:
     return _env.get_template("caddy-tag.tmpl.j2").render(_context(root))

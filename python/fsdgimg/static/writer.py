@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from fsdgimg.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.jsonio import dump_json
 from fsdgimg.reference import check_name, check_tag
 from fsdgimg.static import files, responses, webconfig
-from fsdgimg.static.layout import Tree, check_kind, read_tag_link, tag_target
+from fsdgimg.static.layout import KIND_OF, Tree, check_kind, read_tag_link, tag_target
 
 
 @dataclass
@@ -92,6 +93,7 @@ class StaticPublisher:
         else:
             self.web_options = webconfig.check_options(web_options)
         self._referrers: dict[Path, bytes] = {}
+        self._added = 0  # bytes this publish added to the store (the page's total is kept incrementally)
 
     # --- blobs and manifests (content by digest: new files, listed in the journal first) -----------
     def _store_blob(self, image: Image, desc: Descriptor, report: StaticReport) -> None:
@@ -222,6 +224,7 @@ class StaticPublisher:
             report.blobs_total = len(blobs)
             order = sorted(blobs.values(), key=lambda item: -item[1].size)
             created = self._new_paths(artifact, name, order)
+            self._added = 0
             journal = None
             staged: list[tuple[Path, Path]] = []
             stage = "starting"
@@ -237,6 +240,7 @@ class StaticPublisher:
                 for x in walk(artifact):
                     self._store_manifest(x, name, report)
                 stage = "staging the tags, tag lists, catalog and page"
+                self._added = sum(p.stat().st_size for p in created if p.parent == self.tree.store)
                 self.tree.pending = {name: {t: (artifact.digest, artifact.manifest.media_type) for t in tags}}
                 staged = self._stage_tags(name, tags, artifact, report)
                 staged += self._stage(self._derived([name]))
@@ -293,7 +297,7 @@ class StaticPublisher:
         self._previous = []
 
     # --- derived files: computed, staged beside their final names, then renamed ------------------------
-    def _derived(self, names: list[str] | None) -> dict[Path, bytes]:
+    def _derived(self, names: list[str] | None, recount: bool = False) -> dict[Path, bytes]:
         """The content every derived file should have now (tags lists of `names`, or of all)."""
         from fsdgimg.static import catalog
         out: dict[Path, bytes] = {self.tree.v2 / "index.json": b"{}",
@@ -302,21 +306,59 @@ class StaticPublisher:
         for code, body in responses.error_documents().items():
             out[self.tree.web / "errors" / f"{code}.json"] = body.encode()
         out.update(self._referrers)
-        repos = self.tree.repositories()
+        repos = self._repositories(names)
         for name in (names if names is not None else repos):
             out[self.tree.tags_list_path(name)] = dump_json({"name": name, "tags": sorted(self.tree.tags(name))})
         out[self.tree.v2 / "_catalog.json"] = dump_json({"repositories": repos})
-        out[self.tree.web / "tags.map"] = "".join(
-            f"{name}/{tag} {digest}.{kind}\n" for name in repos
-            for tag, (digest, kind) in catalog.tag_kinds(self.tree, name).items()).encode()
-        out[self.tree.root / "index.html"] = catalog.render_index(
-            self.tree, public_host=self.web_options.get("public_host")).encode()
+        out[self.tree.web / "tags.map"] = self._tag_map(repos, names)
+        stored = self.tree.web / "pages" / "stored"
+        try:
+            total = None if names is None or recount else int(stored.read_text()) + self._added
+        except (OSError, ValueError):
+            total = None
+        if total is None:
+            total = catalog.stored_bytes(self.tree)
+        out[stored] = str(total).encode()
+        out.update(catalog.page_files(self.tree, repos, names, self.web_options.get("public_host"), total))
         for kind, filename in webconfig.FILES.items():
             out[self.tree.web / filename] = webconfig.render(
                 kind, self.tree.root, **{k: v for k, v in self.web_options.items()
                                          if k in ("server_name", "listen")}).encode()
         out[self.tree.web / "tag.txt"] = webconfig.caddy_tag_template(self.tree.root).encode()
+        out[self.tree.web / "list.txt"] = webconfig.caddy_list_template().encode()
         return out
+
+    def _repositories(self, names: list[str] | None) -> list[str]:
+        """Every repository: the catalog and `names` for a publish (no walk over a big tree), the walk
+        for a full refresh."""
+        if names is not None:
+            try:
+                listed = json.loads((self.tree.v2 / "_catalog.json").read_bytes())["repositories"]
+                if isinstance(listed, list) and all(isinstance(n, str) for n in listed):
+                    return sorted(set(listed) | set(names))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        return self.tree.repositories()
+
+    def _tag_map(self, repos: list[str], names: list[str] | None) -> bytes:
+        """Apache's and Caddy's tag map (one line a tag, in no particular order: both look a tag up by
+        its key): for a publish, the lines of `names` replaced, the rest of the file kept as it is."""
+        def lines(name: str) -> bytes:
+            return "".join(f"{name}/{tag} {digest}.{KIND_OF[media_type]}\n"
+                           for tag, (digest, media_type) in self.tree.tags(name).items()).encode()
+        if names is not None:
+            try:
+                data = (self.tree.web / "tags.map").read_bytes()
+            except OSError:
+                data = None
+            if data is not None:
+                for name in names:
+                    pattern = re.compile(rb"(?m)^" + re.escape(name.encode()) + rb"/[^/ \n]+ [^\n]*\n")
+                    new = lines(name)
+                    if b"".join(m.group(0) for m in pattern.finditer(data)) != new:  # else: left as it is
+                        data = pattern.sub(b"", data) + new
+                return data
+        return b"".join(lines(name) for name in repos)
 
     def _stage(self, contents: dict[Path, bytes]) -> list[tuple[Path, Path]]:
         """Write every changed file at a temporary name beside its final one; on any failure remove
@@ -349,8 +391,11 @@ class StaticPublisher:
             os.replace(tmp, final)
             changed.append(str(final.relative_to(self.tree.root)))
         self._referrers = {}
+        self._added = 0
 
-    def refresh(self, report: StaticReport | None = None, names: list[str] | None = None) -> None:
+    def refresh(self, report: StaticReport | None = None, names: list[str] | None = None,
+                recount: bool = False) -> None:
         """Rewrite the derived files (tags lists, catalog, tag map, index.html, web configurations)
-        where their content changed."""
-        self._commit(self._stage(self._derived(names)), report.files_rewritten if report else [])
+        where their content changed: those of the repositories `names`, or of all; `recount` counts
+        the store again for the page's total (after gc)."""
+        self._commit(self._stage(self._derived(names, recount)), report.files_rewritten if report else [])

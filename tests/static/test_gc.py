@@ -1,0 +1,31 @@
+"""gc and content discovery: what refers to a kept manifest stays with it, and goes with it."""
+
+from __future__ import annotations
+
+import json
+
+from static.conftest import publish, referrer_image, run_json
+
+from fsdgimg.static.writer import StaticPublisher
+
+
+def test_gc_keeps_referrers_of_kept_manifests_and_drops_the_others(images, tmp_path):
+    tree = tmp_path / "tree"
+    publish(images, images.a, tree, "g/a")
+    digest = images.digest(images.a)
+    size = len((images.a / "blobs" / "sha256" / digest[7:]).read_bytes())
+    subject = {"mediaType": images.media_type(images.a), "digest": digest, "size": size}
+    sig = referrer_image(tmp_path / "sig", subject)
+    StaticPublisher(tree).publish(sig, "g/a", None)  # no tag: reached only through its subject
+    index = tree / "v2" / "g" / "a" / "_referrers" / f"{digest}.json"
+    sig_file = tree / "v2" / "g" / "a" / "_manifests" / f"{sig.digest}.oci-manifest"
+    report = run_json("gc", f"static:{tree}", "--grace", "0")
+    assert report["manifests_removed"] == 0 and sig_file.exists() and index.exists()
+    layer = tree / "v2" / "g" / "a" / "_blobs" / str(sig.manifest.layers[0].digest)
+    assert layer.exists()
+    # the subject's tag moves away: the subject and its signature go, and the referrers index with them
+    run_json("publish", images.src(images.b), "--to", f"static:{tree}", "--name", "g/a:v1")
+    report = run_json("gc", f"static:{tree}", "--grace", "0")
+    assert report["manifests_removed"] == 2 and not sig_file.exists() and not layer.exists()
+    assert not index.exists()
+    assert json.loads((tree / "v2" / "g" / "a" / "_tags.json").read_text())["tags"] == ["v1"]
