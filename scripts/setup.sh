@@ -11,6 +11,8 @@ packages=(
   # real peers the tests and benchmarks run against
   skopeo umoci podman containerd docker-registry nginx apache2 caddy docker.io
   apache2-utils openssl uidmap fuse-overlayfs curl time python3-venv
+  # OpenPGP image signatures (fsdgimg sign --gpg-key)
+  gnupg
   # foreign architectures: qemu-user emulation registered with binfmt_misc, and arch-test to ask
   # whether this host can run an architecture's binaries
   qemu-user-static binfmt-support arch-test
@@ -65,6 +67,6 @@ fi
 stamp=.venv/.fsdgimg-installed
 if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -e "python[test]" >&2
+  .venv/bin/python -m pip install -q -e "python[test,spdx]" >&2
   touch "$stamp"
 fi

@@ -66,6 +66,9 @@ class BuildOptions:
     platform: Platform | None = None   # None: the catalog entry's architecture
     annotations: dict[str, str] = field(default_factory=dict)   # added last (--annotation)
     write_options: object = None   # fsdgimg.publish.WriteOptions for --publish (None: defaults)
+    strict: bool = False           # the FSDG audit fails on unknown licenses too
+    sign_key: Path | None = None   # sign what --publish wrote (cosign's format)
+    sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
 
 
 @dataclass
@@ -205,9 +208,19 @@ def stage_publish(r: BuildRun) -> None:
     r.outcome.published = publish(r.final, r.entry, r.opts.publish, r.opts.write_options)
 
 
+def _trust(name: str):
+    """A stage of fsdgimg.audit.stage (SBOM, FSDG audit, attachments, signature), imported when run."""
+    def run(r: BuildRun) -> None:
+        from fsdgimg.audit import stage
+        getattr(stage, name)(r)
+    return run
+
+
 STAGES: list[Stage] = [Stage("build", stage_build), Stage("import", stage_import), Stage("check", stage_check),
+                       Stage("sbom-audit", _trust("stage_sbom_audit")),
                        Stage("annotate", stage_annotate), Stage("write", stage_write),
-                       Stage("publish", stage_publish)]
+                       Stage("trust-reports", _trust("stage_trust_reports")),
+                       Stage("publish", stage_publish), Stage("attach-sign", _trust("stage_attach_sign"))]
 
 
 def insert(stages: list[Stage], stage: Stage, *, before: str | None = None, after: str | None = None) -> list[Stage]:

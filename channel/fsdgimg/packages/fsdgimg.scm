@@ -214,8 +214,15 @@ or test products."
                          %test-files))))))
 
 (define (requirement->package name)
-  ;; Guix names Python libraries "python-" followed by their PyPI name.
-  (specification->package (string-append "python-" name)))
+  ;; Guix names Python libraries "python-" followed by their PyPI name; those
+  ;; upstream Guix lacks are in (fsdgimg packages python-xyz).
+  (let* ((spec (string-append "python-" name))
+         (ours (module-variable (resolve-interface '(fsdgimg packages
+                                                             python-xyz))
+                                (string->symbol spec))))
+    (if ours
+        (variable-ref ours)
+        (specification->package spec))))
 
 (define-public fsdgimg
   (package

@@ -11,4 +11,8 @@ COMMANDS = [
     "build",
     "list",
     "sync",
+    "sbom",
+    "audit",
+    "sign",
+    "verify",
 ]

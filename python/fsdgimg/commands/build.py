@@ -52,6 +52,12 @@ def register(sub) -> None:
     p.add_argument("--skip-unavailable", action="store_true",
                    help="build the platforms this host can build (natively or under emulation) and record "
                         "the others as missing, instead of failing")
+    p.add_argument("--sign-key", type=Path, metavar="KEY",
+                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
+    p.add_argument("--sign-identity", metavar="HOST/NAME",
+                   help="the repository the signature names (needed for static trees)")
+    p.add_argument("--strict", action="store_true",
+                   help="the FSDG license audit fails on unknown licenses too (nonfree always fails)")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
 
@@ -92,7 +98,16 @@ def run(args) -> int:
         diffoscope=not args.no_diffoscope,
         diffoscope_timeout=args.diffoscope_timeout,
         keep=args.keep,
-        annotations=dict(args.annotation))
+        annotations=dict(args.annotation),
+        strict=args.strict,
+        sign_key=args.sign_key,
+        sign_identity=args.sign_identity)
+    if args.sign_key:
+        if not args.publish:
+            from fsdgimg.errors import UsageError
+            raise UsageError("--sign-key signs what --publish writes: give --publish docker://… or static:…")
+        from fsdgimg.sign.keys import load_private_key
+        load_private_key(args.sign_key)     # a wrong key or password stops the build before it starts
     if args.digestfile:
         from fsdgimg.commands.options import check_output_file
         check_output_file(args.digestfile, "--digestfile")
@@ -115,8 +130,11 @@ def run(args) -> int:
         if outcome.verdict is not None:
             print(f"{entry.name}: {outcome.verdict} ({len(outcome.digests)} builds: "
                   f"{', '.join(sorted(set(outcome.digests)))})")
-        if outcome.report:
+        if outcome.report.get("text"):
             print(f"{entry.name}: report {outcome.report['text']} and {outcome.report['html']}")
+        if outcome.report.get("audit-text"):
+            print(f"{entry.name}: FSDG audit passed ({outcome.report['audit-text']}); "
+                  f"SBOM {outcome.report['sbom']}")
         if outcome.published:
             print(f"{entry.name}: published {outcome.published}")
     if outcome.verdict == NOT_REPRODUCIBLE:

@@ -6,12 +6,24 @@ channel's static-registry-service-type includes that output in its server. Keep 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+from fsdgimg.errors import UsageError
 
 
 def register(sub) -> None:
     p = sub.add_parser("web-config", help="print an nginx, Apache or Caddy configuration for a static tree")
-    p.add_argument("server", choices=("nginx", "apache", "caddy"))
-    p.add_argument("--root", required=True, metavar="DIR", help="the static tree (the directory holding v2/)")
+    p.add_argument("server", choices=("nginx", "apache", "caddy", "policy", "registries.d"),
+                   help="a web server, or the client side: containers policy.json / registries.d "
+                        "requiring the distribution's signatures")
+    p.add_argument("--root", metavar="DIR", help="the static tree (the directory holding v2/)")
+    p.add_argument("--registry", action="append", default=[], metavar="HOST[:PORT][/NAMESPACE]",
+                   help="policy, registries.d: where the official images are pulled from (repeatable)")
+    p.add_argument("--sigstore-key", action="append", default=[], type=Path, metavar="PUB",
+                   help="policy: a cosign public key that signs them (repeatable: any one)")
+    p.add_argument("--gpg-key", action="append", default=[], type=Path, metavar="KEYRING",
+                   help="policy: an OpenPGP public keyring that signs them")
+    p.add_argument("--lookaside", metavar="URL", help="registries.d: where OpenPGP signatures are served")
     p.add_argument("--server-name", help="server name (nginx server_name, Apache ServerName, Caddy site)")
     p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
     p.add_argument("--locations-only", action="store_true",
@@ -20,8 +32,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
+    if args.server in ("policy", "registries.d"):
+        from fsdgimg.sign.policy import policy, registries_d
+        if not args.registry:
+            raise UsageError(f"{args.server} needs --registry HOST[:PORT]")
+        if args.server == "policy":
+            if not args.sigstore_key and not args.gpg_key:
+                raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING")
+            sys.stdout.buffer.write(policy(args.registry, args.sigstore_key, args.gpg_key))
+        else:
+            sys.stdout.buffer.write(registries_d(args.registry, args.lookaside))
+        return 0
+    if not args.root:
+        raise UsageError(f"--root DIR is required for {args.server}")
     from fsdgimg.static.webconfig import render
     sys.stdout.write(render(args.server, Path(args.root), server_name=args.server_name, listen=args.listen,
                             locations_only=args.locations_only))

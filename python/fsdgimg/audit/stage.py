@@ -1,0 +1,129 @@
+"""The SBOM and audit stage of `fsdgimg build`: after the check, before anything is written.
+
+A Guix image's bill of materials comes from the channel (the same pinned guix that built it);
+every other image's from its root file system. A failing audit stops the build: the reports are
+written beside the destination (`OUT.audit/`), the image is neither written nor published.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsdgimg.audit.audit import PASS, AuditReport, audit
+from fsdgimg.audit.licenses import NONFREE, UNKNOWN
+from fsdgimg.errors import FsdgimgError
+from fsdgimg.sbom import spdx
+from fsdgimg.sbom.model import Bom
+
+SBOM_FILE = "sbom.spdx.json"
+AUDIT_DIR = "audit"
+VERDICT = "org.fsdgimg.audit.verdict"
+COUNTS = "org.fsdgimg.audit.packages"
+# The digest of the image as built, before annotations: what a rebuild must reproduce and what the
+# SBOM describes (`fsdgimg verify --rebuild` compares with it).
+BUILT = "org.fsdgimg.built"
+
+
+class AuditFailed(FsdgimgError):
+    pass
+
+
+@dataclass
+class TrustStage:
+    bom: Bom
+    report: AuditReport
+
+    @property
+    def passed(self) -> bool:
+        return self.report.verdict == PASS
+
+    def annotations(self) -> dict[str, str]:
+        c = self.report.counts
+        return {BUILT: self.bom.image_digest, VERDICT: self.report.verdict,
+                COUNTS: f"{c['free']} free, {c['nonfree']} nonfree, {c['unknown']} unknown"}
+
+    def save(self, directory: Path) -> dict[str, Path]:
+        """sbom.spdx.json and audit/report.{txt,html,json} in `directory`."""
+        from fsdgimg.audit.report import save
+        from fsdgimg.static.files import write_bytes
+        files = {f"audit-{k}": v for k, v in save(self.report, directory / AUDIT_DIR).items()}
+        write_bytes(directory / SBOM_FILE, spdx.to_bytes(self.bom))
+        files["sbom"] = directory / SBOM_FILE
+        return files
+
+    def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
+                      identity: str | None = None) -> dict:
+        """Attach the SBOM, the audit report and the reproducibility report to the published image,
+        then sign it (registries and static trees; nothing for other destinations)."""
+        from fsdgimg.audit.report import render_json
+        from fsdgimg.sign import attachments as att
+        from fsdgimg.sign.publishing import after_publish
+        items = [att.Attachment(att.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
+                 att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json")]
+        if check_report is not None and check_report.is_file():
+            items.append(att.Attachment(att.CHECK_TYPE, check_report.read_bytes(), "check-report.json"))
+        return after_publish(destination, attachments=items, created=self.bom.created,
+                             sign_key=sign_key, identity=identity)
+
+    def failure(self, name: str, where: Path) -> AuditFailed:
+        bad = self.report.of(NONFREE)
+        if bad:
+            what = "nonfree: " + ", ".join(f"{f.name} ({f.reasons[0]})" for f in bad[:10])
+        else:
+            what = "unknown licenses (--strict): " + ", ".join(f.name for f in self.report.of(UNKNOWN)[:10])
+        return AuditFailed(f"{name}: FSDG audit failed, not written or published: {what}; "
+                           f"report in {where / AUDIT_DIR / 'report.txt'}")
+
+
+def run_stage(entry, image, ctx, *, strict: bool = False) -> TrustStage:
+    """SBOM (from the channel for Guix entries, else from the image) and its audit."""
+    from fsdgimg.sbom.generate import bom_for_image
+    bom = None
+    if entry.is_guix:
+        from fsdgimg.builders.guix_builders import guix_for
+        from fsdgimg.sbom.guix import describe
+        try:
+            bom = describe([entry], guix_for(entry, ctx))[entry.name]
+            bom.image_digest, bom.created = str(image.digest), image.created
+        except FsdgimgError as e:
+            # Still an SBOM (store item names, no licenses: the audit lists them as unknown).
+            reason = str(e).splitlines()[0]
+            print(f"fsdgimg build: note: {entry.name}: the channel could not describe the image "
+                  f"({reason}); its SBOM lists the image's store items", file=sys.stderr)
+            bom = bom_for_image(image, entry.name)
+            bom.notes.append(f"the channel could not describe the image: {reason}")
+    if bom is None:
+        bom = bom_for_image(image, entry.name)
+    bom.name = f"{entry.name}:{entry.tag}"
+    return TrustStage(bom, audit(bom, strict=strict))
+
+
+# -- the build's stages (fsdgimg.pipeline): "sbom-audit" before "annotate", "trust-reports" after
+# "write", "attach-sign" after "publish". The TrustStage rides on the run as `r.trust`.
+
+def stage_sbom_audit(r) -> None:
+    r.say(f"{r.entry.name}: bill of materials and FSDG audit")
+    trust = run_stage(r.entry, r.image, r.ctx, strict=r.opts.strict)
+    r.trust = trust
+    if not trust.passed:
+        where = r.out.parent / f"{r.out.name}.audit"
+        trust.save(where)
+        raise trust.failure(r.entry.name, where)
+    r.annotations.update(trust.annotations())
+
+
+def stage_trust_reports(r) -> None:
+    from fsdgimg.pipeline import EXTRA_DIR
+    if getattr(r, "trust", None) is not None:
+        r.outcome.report.update(r.trust.save(r.out / EXTRA_DIR))
+
+
+def stage_attach_sign(r) -> None:
+    if not r.outcome.published or getattr(r, "trust", None) is None:
+        return
+    attached = r.trust.after_publish(r.outcome.published.split()[0], r.outcome.report.get("json"),
+                                     sign_key=r.opts.sign_key, identity=r.opts.sign_identity)
+    if attached:
+        r.outcome.extra["attached"] = attached

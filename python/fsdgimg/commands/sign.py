@@ -1,0 +1,72 @@
+"""fsdgimg sign REF --key KEY | --generate-key PREFIX"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsdgimg.errors import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sign", help="sign a published image's manifest digest (cosign's format)",
+                       description="REF: docker://HOST/NAME[:TAG|@DIGEST] or static:DIR/NAME[:TAG]. "
+                                   "Signs the manifest digest with an ECDSA P-256 key (cosign's key "
+                                   "files work; the password comes from COSIGN_PASSWORD) and stores the "
+                                   "signature as cosign does, at the tag sha256-<hex>.sig of the same "
+                                   "repository; `cosign verify --key` and podman/skopeo with a "
+                                   "sigstoreSigned policy check it. With --generate-key PREFIX, write "
+                                   "PREFIX.key (encrypted like cosign's) and PREFIX.pub instead.")
+    p.add_argument("ref", nargs="?", metavar="REF")
+    p.add_argument("--key", type=Path, help="private key (cosign.key, or PEM)")
+    p.add_argument("--gpg-key", metavar="KEYID",
+                   help="sign with this OpenPGP key instead (gpg; containers simple signing)")
+    p.add_argument("--lookaside", type=Path, metavar="DIR",
+                   help="with --gpg-key: the lookaside directory a web server serves (registries.d lookaside)")
+    p.add_argument("--gnupghome", type=Path, help="with --gpg-key: gpg's home directory")
+    p.add_argument("--generate-key", type=Path, metavar="PREFIX", help="make a key pair and stop")
+    p.add_argument("--identity", metavar="HOST/NAME",
+                   help="the repository the signature names (default: the registry's HOST/NAME; "
+                        "for a static tree, where it is served)")
+    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from fsdgimg.sign import keys
+    if args.generate_key:
+        key, pub = keys.generate(args.generate_key)
+        if args.json:
+            from fsdgimg.cli import emit_json
+            emit_json({"private_key": str(key), "public_key": str(pub)})
+        else:
+            print(f"{key} (private, encrypted with COSIGN_PASSWORD) and {pub}")
+        return 0
+    if not args.ref or not (args.key or args.gpg_key):
+        raise UsageError("sign needs REF and --key or --gpg-key (or --generate-key PREFIX)")
+    if args.gpg_key and not args.lookaside:
+        raise UsageError("--gpg-key needs --lookaside DIR, where the signatures are served from")
+    from fsdgimg.sign.remote import target
+    t = target(args.ref, insecure=args.insecure)
+    if t.kind == "static" and not args.identity:
+        raise UsageError(f"{args.ref}: a static tree does not know where it is served: give "
+                         "--identity HOST[:PORT]/NAME, the reference users pull")
+    if args.gpg_key:
+        from fsdgimg.sign.openpgp import sign_openpgp
+        out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome)
+        if args.json:
+            from fsdgimg.cli import emit_json
+            emit_json(out)
+        else:
+            print(f"{out['image']} {out['digest']}: signed by OpenPGP key {out['key']} for {out['identity']} "
+                  f"({out['signature']})")
+        return 0
+    from fsdgimg.sign.signing import sign_sigstore
+    out = sign_sigstore(t, args.key, args.identity)
+    if args.json:
+        from fsdgimg.cli import emit_json
+        emit_json(out)
+    else:
+        print(f"{out['image']} {out['digest']}: signed by key {out['key']} for {out['identity']} "
+              f"({out['signatures']} signature{'s' * (out['signatures'] > 1)} at {out['signature']})")
+    return 0

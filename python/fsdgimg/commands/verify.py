@@ -1,0 +1,57 @@
+"""fsdgimg verify REF [--key PUB ...] [--rebuild]"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check an official image: signatures, SBOM and FSDG audit, rebuild",
+                       description="REF: docker://HOST/NAME[:TAG|@DIGEST] or static:DIR/NAME[:TAG]. Checks "
+                                   "the image's signatures against the given public keys (cosign's "
+                                   "format), fetches its attached SBOM and judges the FSDG audit from it, "
+                                   "and with --rebuild builds the catalog entry again and compares the "
+                                   "digests. Exit status 0 only when everything asked holds.")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("--key", type=Path, action="append", default=[], metavar="PUB",
+                   help="a public key (cosign.pub) whose signature is required; repeat for several "
+                        "(any one of them suffices)")
+    p.add_argument("--no-sbom", action="store_true", help="do not require an attached SBOM")
+    p.add_argument("--strict", action="store_true", help="unknown licenses fail the audit too")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog and compare digests")
+    p.add_argument("--catalog", type=Path, help="image catalog for --rebuild")
+    p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
+                   help="--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
+    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from fsdgimg.sign.remote import target
+    from fsdgimg.verify import verify
+    if not args.key and args.no_sbom and not args.rebuild:
+        from fsdgimg.errors import UsageError
+        raise UsageError("nothing to verify: give --key, --rebuild, or leave out --no-sbom")
+    v = verify(target(args.ref, insecure=args.insecure), keys=args.key, require_sbom=not args.no_sbom,
+               strict=args.strict, rebuild=args.rebuild, catalog_path=args.catalog, tools=args.tools)
+    if args.json:
+        from fsdgimg.cli import emit_json
+        emit_json(v.to_json())
+    else:
+        print(f"{v.image} {v.digest}")
+        for s in v.signatures:
+            print(f"  signed by {s['key']} (key {s['key_id']}) for {s['identity']}")
+        if v.sbom:
+            print(f"  SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']})")
+        if v.audit:
+            c = v.audit["counts"]
+            print(f"  FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "
+                  f"{c['unknown']} unknown)")
+        if v.rebuild:
+            print(f"  rebuild: {'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} "
+                  f"({v.rebuild['rebuilt']})")
+    for line in v.failures:
+        print(f"fsdgimg verify: {line}", file=sys.stderr)
+    return 0 if v.ok else 1

@@ -1,0 +1,156 @@
+"""Debian-family images (Debian, Trisquel, PureOS): dpkg's status database, the machine-readable
+copyright file of each package, and the archive component each package came from.
+
+The component comes from apt's lists when the image kept them (they also give the .deb's pool path
+and SHA256), else from the package's Section: Debian-family archives prefix the sections of every
+component but main (`non-free/utils`, `contrib/net`; Ubuntu-based ones `universe/…`).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fsdgimg.sbom.files import RootView
+from fsdgimg.sbom.licenses import conjunction, dep5_expression
+from fsdgimg.sbom.model import Package
+
+STATUS = "var/lib/dpkg/status"
+DOC = "usr/share/doc"
+LISTS = "var/lib/apt/lists"
+_LIST_NAME = re.compile(r"^(?P<site>.+?)_dists_(?P<suite>[^_]+)_(?P<component>[^_]+)_binary-(?P<arch>[^_]+)_Packages$")
+
+
+def wanted(path: str) -> bool:
+    if path == STATUS or path in ("etc/os-release", "usr/lib/os-release"):
+        return True
+    if path.startswith(DOC + "/") and path.endswith("/copyright") and path.count("/") == 4:
+        return True
+    return path.startswith(LISTS + "/") and path.endswith("_Packages")
+
+
+def wanted_link(path: str) -> bool:
+    return (path.startswith(DOC + "/") and path.count("/") == 3) or path in ("etc/os-release",)
+
+
+def is_debian(view: RootView) -> bool:
+    return view.get(STATUS) is not None
+
+
+def paragraphs(text: str):
+    """deb822 paragraphs as dicts (field names as written; continuation lines joined with newlines)."""
+    fields: dict[str, str] = {}
+    last = None
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                yield fields
+            fields, last = {}, None
+            continue
+        if line[0] in " \t":
+            if last is not None:
+                fields[last] += "\n" + line.strip()
+            continue
+        if line.startswith("#"):
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        last = name.strip()
+        fields[last] = value.strip()
+    if fields:
+        yield fields
+
+
+def os_release(view: RootView) -> dict[str, str]:
+    data = view.get("etc/os-release") or view.get("usr/lib/os-release") or b""
+    out = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip().strip('"\'')
+    return out
+
+
+def copyright_license(data: bytes | None) -> tuple[str | None, str | None]:
+    """(SPDX expression, the License lines verbatim) of a DEP-5 copyright file; (None, None) when
+    the file is missing or not machine-readable."""
+    if not data:
+        return None, None
+    text = data.decode("utf-8", "replace")
+    if not re.match(r"^Format:\s*\S", text):
+        return None, None
+    raw, exprs = [], []
+    for para in paragraphs(text):
+        lic = para.get("License")
+        if lic is None or ("Files" not in para and "Format" not in para):
+            continue     # a stand-alone License paragraph only gives a text
+        first = lic.split("\n", 1)[0].strip()
+        if first:
+            raw.append(first)
+            exprs.append(dep5_expression(first))
+    return conjunction(exprs), " | ".join(dict.fromkeys(raw)) or None
+
+
+def _apt_index(view: RootView) -> dict[tuple[str, str, str], dict]:
+    """(package, version, arch) -> {component, download, sha256} from apt's Packages lists."""
+    index = {}
+    for path in view.glob_dir(LISTS):
+        m = _LIST_NAME.match(path.rsplit("/", 1)[1])
+        if not m:
+            continue
+        site = "http://" + m.group("site").replace("_", "/")
+        for para in paragraphs(view.files[path].decode("utf-8", "replace")):
+            key = (para.get("Package", ""), para.get("Version", ""), para.get("Architecture", ""))
+            index[key] = {"component": m.group("component"), "sha256": para.get("SHA256"),
+                          "download": f"{site}/{para['Filename']}" if para.get("Filename") else None}
+    return index
+
+
+def _purl(vendor: str, name: str, version: str, arch: str, source: str | None) -> str:
+    q = [f"arch={arch}"] if arch else []
+    if source and source != name:
+        q.append(f"upstream={quote(source, safe='')}")
+    return f"pkg:deb/{vendor}/{quote(name, safe='')}@{quote(version, safe='')}" + ("?" + "&".join(q) if q else "")
+
+
+def _dep_names(field: str | None) -> list[str]:
+    names = []
+    for alt in (field or "").split(","):
+        first = alt.split("|")[0].strip()
+        name = re.split(r"[\s(:\[]", first, maxsplit=1)[0]
+        if name:
+            names.append(name)
+    return names
+
+
+def packages(view: RootView) -> tuple[str, str, list[Package]]:
+    """(distribution id, its name, the installed packages)."""
+    release = os_release(view)
+    vendor = release.get("ID", "debian").lower() or "debian"
+    distro_name = release.get("NAME") or vendor
+    apt = _apt_index(view)
+    status = view.get(STATUS) or b""
+    out: list[Package] = []
+    for para in paragraphs(status.decode("utf-8", "replace")):
+        state = para.get("Status", "").split()
+        name, version = para.get("Package"), para.get("Version")
+        if not name or not version or len(state) < 3 or state[2] in ("not-installed", "config-files"):
+            continue
+        arch = para.get("Architecture", "")
+        source = para.get("Source", name).split(" ")[0] or name
+        section = para.get("Section", "")
+        from_apt = apt.get((name, version, arch), {})
+        component = from_apt.get("component") or (section.split("/", 1)[0] if "/" in section else "main")
+        license_expr, license_raw = copyright_license(view.get(f"{DOC}/{name}/copyright"))
+        pkg = Package(
+            name=name, version=version, license=license_expr, license_source=license_raw,
+            supplier=f"Organization: {distro_name}", home_page=para.get("Homepage"),
+            source_name=source, component=component, download=from_apt.get("download"),
+            purl=_purl(vendor, name, version, arch, source),
+            depends=_dep_names(para.get("Pre-Depends")) + _dep_names(para.get("Depends")))
+        if from_apt.get("sha256"):
+            pkg.checksums["SHA256"] = from_apt["sha256"]
+        out.append(pkg)
+    out.sort(key=lambda p: (p.name, p.version or ""))
+    return vendor, distro_name, out

@@ -1,0 +1,49 @@
+"""An image's bill of materials, from whatever package database its root file system holds."""
+
+from __future__ import annotations
+
+import re
+
+from fsdgimg.image import Image
+from fsdgimg.sbom import debian, pacman
+from fsdgimg.sbom.files import read_root
+from fsdgimg.sbom.model import Bom, Package
+
+_STORE_ITEM = re.compile(r"^gnu/store/[0-9a-df-np-sv-z]{32}-([^/]+)")
+_NAME_VERSION = re.compile(r"^(.+?)-(\d[^-]*)$")
+
+
+def _store_package(item: str) -> Package:
+    """`/gnu/store/HASH-NAME-VERSION` -> a package with that name and version (no license: the
+    channel knows it, the image does not; `build` asks the channel instead)."""
+    m = _NAME_VERSION.match(item)
+    name, ver = (m.group(1), m.group(2)) if m else (item, None)
+    return Package(name=name, version=ver, supplier="Organization: GNU Guix",
+                   purl=f"pkg:guix/{name}@{ver}" if ver else f"pkg:guix/{name}")
+
+
+def bom_for_image(image: Image, name: str) -> Bom:
+    store_items: set[str] = set()
+
+    def note(path: str) -> None:
+        m = _STORE_ITEM.match(path)
+        if m:
+            store_items.add(m.group(1))
+
+    view = read_root(image, lambda p: debian.wanted(p) or pacman.wanted(p), debian.wanted_link, note=note)
+    bom = Bom(name=name, distribution="unknown", packages=[], image_digest=str(image.digest),
+              created=image.created)
+    if debian.is_debian(view):
+        bom.distribution, _, bom.packages = debian.packages(view)
+    elif pacman.is_pacman(view):
+        bom.packages = pacman.packages(view)
+        bom.distribution = debian.os_release(view).get("ID", "parabola") or "parabola"
+    elif store_items:
+        bom.distribution = "guix"
+        items = sorted(i for i in store_items if not i.endswith((".drv", "-profile", ".scm")))
+        bom.packages = [_store_package(i) for i in items]
+        bom.notes.append("packages read from store item names; licenses come from the channel "
+                         "(fsdgimg build records them)")
+    else:
+        bom.notes.append("no package database found (dpkg, pacman or a Guix store)")
+    return bom

@@ -1,0 +1,56 @@
+"""SRC -> Bom for the commands: a catalog entry built by Guix (from the channel), else any image."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from fsdgimg.compression import Compression
+from fsdgimg.descriptor import Platform
+from fsdgimg.errors import UsageError
+from fsdgimg.image import Image, Index
+from fsdgimg.sbom.generate import bom_for_image
+from fsdgimg.sbom.model import Bom
+
+
+def pick_image(artifact, platform: Platform | None, what: str) -> Image:
+    if isinstance(artifact, Image):
+        return artifact
+    images = [c for c in artifact.children if isinstance(c, Image)]
+    if platform is not None:
+        images = [c for c in images if platform.matches(c.platform)]
+    if len(images) != 1:
+        raise UsageError(f"{what}: an index of {len(artifact.children)} images; choose one with --platform")
+    return images[0]
+
+
+def _catalog_entry(src: str, catalog_path: Path | None):
+    if ":" in src or os.path.exists(src):
+        return None
+    from fsdgimg import catalog
+    try:
+        cat = catalog.load(catalog_path)
+    except Exception:
+        if catalog_path is not None:
+            raise
+        return None
+    return cat.entries.get(src)
+
+
+@contextmanager
+def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path | None = None):
+    """Yield (Bom, Image or None)."""
+    entry = _catalog_entry(src, catalog_path)
+    if entry is not None:
+        if not entry.is_guix:
+            raise UsageError(f"{src}: a catalog entry built by {entry.builder}; build it and give the "
+                             "image (its SBOM is read from the built root file system)")
+        from fsdgimg.sbom.guix import describe
+        yield describe([entry])[entry.name], None
+        return
+    from fsdgimg.source import open_source
+    with open_source(src, compression=Compression("none"), platform=platform) as artifact:
+        image = pick_image(artifact, platform, src)
+        name = image.name or (f"{image.name}:{image.tag}" if image.name else src)
+        yield bom_for_image(image, name), image

@@ -1,0 +1,94 @@
+"""Sigstore-style key-pair signatures in the form cosign and containers/image share.
+
+The signed payload is the "simple signing" JSON naming the image's repository and manifest digest;
+the signature is ECDSA P-256 over the payload's exact bytes. Both travel as one layer of an OCI
+image tagged `sha256-<hex>.sig` in the same repository (cosign's tag scheme, which podman and
+skopeo read with `use-sigstore-attachments`): the layer is the payload, its annotation
+`dev.cosignproject.cosign/signature` the base64 signature. A second key adds a layer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.jsonio import load_json
+
+PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+COSIGN_TYPE = "cosign container image signature"
+MAX_PAYLOAD = 64 << 10
+MAX_LAYERS = 64
+
+
+def signature_tag(digest: Digest) -> str:
+    return f"{digest.algorithm}-{digest.hex}.sig"
+
+
+def payload(repository: str, digest: Digest) -> bytes:
+    """cosign's simple-signing payload, byte for byte as cosign writes it (Go's encoding/json)."""
+    return (f'{{"critical":{{"identity":{{"docker-reference":"{repository}"}},'
+            f'"image":{{"docker-manifest-digest":"{digest}"}},"type":"{COSIGN_TYPE}"}},'
+            f'"optional":null}}').encode()
+
+
+@dataclass
+class Signed:
+    """One signature layer, parsed but not yet trusted."""
+    payload: bytes
+    signature: bytes
+    layer: dict
+
+    def claims(self, where: str) -> tuple[str, str]:
+        """(docker-reference, docker-manifest-digest) the payload claims; one-line errors."""
+        obj = load_json(self.payload, f"{where}: signature payload", MAX_PAYLOAD)
+        try:
+            critical = obj["critical"]
+            if critical["type"] not in (COSIGN_TYPE, "atomic container signature"):
+                raise InputError(f"{where}: signature payload of type {critical['type']!r}")
+            return str(critical["identity"]["docker-reference"]), str(critical["image"]["docker-manifest-digest"])
+        except (KeyError, TypeError):
+            raise InputError(f"{where}: signature payload is not a simple-signing document") from None
+
+
+def config_blob(layers: list[dict]) -> bytes:
+    """The image config cosign writes for a signature image: the payloads as diff IDs."""
+    config = {"architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
+              "history": [{"created": "0001-01-01T00:00:00Z"}] * len(layers), "os": "",
+              "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}
+    return json.dumps(config, separators=(",", ":")).encode()
+
+
+def layer(payload_bytes: bytes, signature: bytes) -> dict:
+    return {"mediaType": PAYLOAD_TYPE, "size": len(payload_bytes), "digest": str(Digest.of(payload_bytes)),
+            "annotations": {SIGNATURE_ANNOTATION: base64.b64encode(signature).decode()}}
+
+
+def signature_layers(manifest: bytes, where: str) -> list[dict]:
+    """The simple-signing layers of a `.sig` manifest (validated in shape, nothing trusted)."""
+    obj = load_json(manifest, where, 4 << 20)
+    layers = obj.get("layers") if isinstance(obj, dict) else None
+    if not isinstance(layers, list):
+        raise InputError(f"{where}: signature manifest has no layers")
+    if len(layers) > MAX_LAYERS:
+        raise InputError(f"{where}: signature manifest has {len(layers)} layers (at most {MAX_LAYERS})")
+    out = []
+    for n, l in enumerate(layers, 1):
+        if not isinstance(l, dict) or l.get("mediaType") != PAYLOAD_TYPE:
+            continue
+        ann = l.get("annotations") if isinstance(l.get("annotations"), dict) else {}
+        if not isinstance(ann.get(SIGNATURE_ANNOTATION), str) or not isinstance(l.get("digest"), str) \
+                or not isinstance(l.get("size"), int) or l["size"] > MAX_PAYLOAD:
+            raise InputError(f"{where}: signature layer {n} is malformed")
+        out.append(l)
+    return out
+
+
+def decode_signature(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise InputError(f"{where}: signature is not base64") from None

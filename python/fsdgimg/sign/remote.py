@@ -1,0 +1,147 @@
+"""Reading manifests and small blobs where images are published (registry or static tree on disk),
+for the signatures and attachments that live beside an image. Everything read is bounded and its
+digest checked; a hostile mirror gets one line, never trust."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError, UsageError
+from fsdgimg.transport import parse
+
+MAX_MANIFEST = 4 << 20
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+
+@dataclass
+class Target:
+    """Where an image is published: `docker://HOST/NAME[:TAG|@DIGEST]` or `static:DIR/NAME[:TAG]`."""
+    kind: str                 # "docker" or "static"
+    name: str                 # repository
+    reference: str            # tag or digest
+    registry: str | None = None
+    root: Path | None = None
+    insecure: bool = False
+    _client: object = None
+
+    @property
+    def display(self) -> str:
+        sep = "@" if self.reference.startswith("sha256:") else ":"
+        if self.kind == "docker":
+            return f"docker://{self.registry}/{self.name}{sep}{self.reference}"
+        return f"static:{self.root}/{self.name}{sep}{self.reference}"
+
+    @property
+    def repository(self) -> str:
+        """HOST/NAME for a registry (the docker-reference a signature names)."""
+        return f"{self.registry}/{self.name}" if self.registry else self.name
+
+    def client(self):
+        if self._client is None:
+            from fsdgimg.registry.client import RegistryClient
+            self._client = RegistryClient(self.registry, insecure=self.insecure)
+            self._client.add_scopes([f"repository:{self.name}:pull,push"])
+        return self._client
+
+    def with_reference(self, reference: str) -> "Target":
+        return Target(self.kind, self.name, reference, self.registry, self.root, self.insecure, self._client)
+
+    # -- reading ------------------------------------------------------------------------------
+    def manifest(self, reference: str | None = None) -> tuple[bytes, str, Digest] | None:
+        """(bytes, media type, digest) of a manifest, or None when the tag does not exist."""
+        ref = reference or self.reference
+        if self.kind == "docker":
+            resp = self.client().request("GET", f"/v2/{self.name}/manifests/{ref}", what=f"manifest {ref}",
+                                         headers={"Accept": ACCEPT}, allow=(404,), stream=True)
+            with resp:
+                if resp.status_code == 404:
+                    return None
+                data = resp.raw.read(MAX_MANIFEST + 1, decode_content=True)
+                media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        else:
+            path = self._static_manifest(ref)
+            if path is None:
+                return None
+            data = path.read_bytes()[:MAX_MANIFEST + 1]
+            from fsdgimg.static.layout import MEDIA_TYPE_OF
+            # A tag is a symlink to _manifests/DIGEST.KIND: the kind names the media type.
+            kind = Path(os.path.realpath(path)).name.rsplit(".", 1)[-1]
+            media_type = MEDIA_TYPE_OF.get(kind, "")
+            if not media_type:
+                raise InputError(f"{self.display}: manifest {ref} has no media type in this tree")
+        if len(data) > MAX_MANIFEST:
+            raise InputError(f"{self.display}: manifest {ref} is over {MAX_MANIFEST} bytes")
+        digest = Digest.of(data)
+        if ref.startswith("sha256:") and str(digest) != ref:
+            raise InputError(f"{self.display}: manifest {ref} does not match its digest (got {digest})")
+        return data, media_type, digest
+
+    def _static_manifest(self, ref: str) -> Path | None:
+        repo = self.root / "v2" / self.name
+        if ref.startswith("sha256:"):
+            found = sorted((repo / "_manifests").glob(f"{ref}.*")) if (repo / "_manifests").is_dir() else []
+            return found[0] if found else None
+        tag = repo / "_tags" / ref
+        return tag if tag.exists() else None
+
+    def blob(self, digest: str, limit: int) -> bytes:
+        d = Digest.parse(digest)
+        if self.kind == "docker":
+            resp = self.client().request("GET", f"/v2/{self.name}/blobs/{d}", what=f"blob {d.short}",
+                                         stream=True)
+            with resp:
+                data = resp.raw.read(limit + 1, decode_content=True)
+        else:
+            path = self.root / "v2" / self.name / "_blobs" / str(d)
+            if not path.is_file():
+                raise InputError(f"{self.display}: blob {d} is missing")
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        if len(data) > limit:
+            raise InputError(f"{self.display}: blob {d.short} is over {limit} bytes")
+        if Digest.of(data) != d:
+            raise InputError(f"{self.display}: blob {d.short} does not match its digest")
+        return data
+
+    def resolve(self) -> Digest:
+        found = self.manifest()
+        if found is None:
+            raise InputError(f"{self.display}: no such image")
+        return found[2]
+
+
+def target(text: str, insecure: bool = False) -> Target:
+    if text.startswith("static:"):
+        return _static_target(text)
+    loc = parse(text)
+    if loc.kind == "docker":
+        ref = loc.reference
+        return Target("docker", ref.name, ref.digest or ref.tag or "latest", registry=ref.registry,
+                      insecure=insecure)
+    raise UsageError(f"{text}: signatures and attachments live where images are published: "
+                     "docker://HOST/NAME[:TAG] or static:DIR/NAME[:TAG]")
+
+
+def _static_target(text: str) -> Target:
+    """static:DIR/NAME[:TAG|@DIGEST]: DIR is the shortest leading path that holds v2/."""
+    rest = text[len("static:"):]
+    parts = Path(rest).parts
+    for i in range(1, len(parts)):
+        root = Path(*parts[:i])
+        if (root / "v2").is_dir():
+            image = "/".join(parts[i:])
+            if "@" in image:
+                name, _, ref = image.partition("@")
+            else:
+                head, _, last = image.rpartition("/")
+                last, colon, tag = last.partition(":")
+                name, ref = (head + "/" if head else "") + last, (tag if colon else "latest")
+            return Target("static", name, ref, root=root)
+    raise UsageError(f"{text}: no static tree (a directory holding v2/) on that path; "
+                     "use static:DIR/NAME[:TAG]")

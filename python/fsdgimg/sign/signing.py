@@ -1,0 +1,68 @@
+"""`fsdgimg sign`: sign a published image's manifest digest, adding to the signatures already there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.sign import attach, cosign, keys
+from fsdgimg.sign.remote import Target
+
+
+def existing_signatures(target: Target, digest: Digest) -> list[tuple[dict, bytes]]:
+    """(layer, payload) of every simple-signing layer already at the `.sig` tag."""
+    found = target.manifest(cosign.signature_tag(digest))
+    if found is None:
+        return []
+    where = f"{target.display}: {cosign.signature_tag(digest)}"
+    return [(l, target.blob(l["digest"], cosign.MAX_PAYLOAD)) for l in cosign.signature_layers(found[0], where)]
+
+
+def sign_sigstore(target: Target, key_file: Path, identity: str | None = None) -> dict:
+    key = keys.load_private_key(key_file)
+    digest = target.resolve()
+    repository = identity or target.repository
+    data = cosign.payload(repository, digest)
+    signature = keys.sign(key, data)
+    layers = existing_signatures(target, digest)
+    public = key.public_key()
+    # One signature per key and identity: re-signing replaces this key's earlier layer.
+    kept = [(l, p) for l, p in layers
+            if not (p == data and keys.verify(public, p, cosign.decode_signature(
+                l["annotations"][cosign.SIGNATURE_ANNOTATION], target.display)))]
+    all_layers = [l for l, _ in kept] + [cosign.layer(data, signature)]
+    payloads = [p for _, p in kept] + [data]
+    config = cosign.config_blob(all_layers)
+    manifest = attach.manifest_bytes(config, attach.OCI_CONFIG, all_layers)
+    tag = cosign.signature_tag(digest)
+    written = attach.write(target, tag, manifest, [config, *dict.fromkeys(payloads)])
+    return {"image": target.display, "digest": str(digest), "identity": repository,
+            "key": keys.key_id(key), "signature": f"{target.with_reference(tag).display}",
+            "signature_digest": written, "signatures": len(all_layers)}
+
+
+def verify_sigstore(target: Target, public_keys: list[Path]) -> list[dict]:
+    """Every signature at the `.sig` tag that one of `public_keys` made over THIS digest.
+    Raises with one line when there are none."""
+    digest = target.resolve()
+    pubs = [(p, keys.load_public_key(p)) for p in public_keys]
+    tag = cosign.signature_tag(digest)
+    where = f"{target.display}: {tag}"
+    good, problems = [], []
+    for layer, data in existing_signatures(target, digest):
+        signature = cosign.decode_signature(layer["annotations"][cosign.SIGNATURE_ANNOTATION], where)
+        for path, pub in pubs:
+            if keys.verify(pub, data, signature):
+                ref, claimed = cosign.Signed(data, signature, layer).claims(where)
+                if claimed != str(digest):
+                    problems.append(f"signature by {path} is for {claimed}, not {digest}")
+                elif ref != target.repository and target.kind == "docker":
+                    problems.append(f"signature by {path} names {ref}, not {target.repository}")
+                else:
+                    good.append({"key": str(path), "key_id": keys.key_id(pub), "identity": ref})
+    if not good:
+        detail = "; ".join(problems) if problems else \
+            ("no signature by the given keys" if existing_signatures(target, digest) else "no signatures")
+        raise InputError(f"{target.display}: {digest}: {detail}")
+    return good
