@@ -67,11 +67,12 @@ def test_registry_signatures_checked_by_cosign_and_skopeo(images, tmp_path):
     work = images
     with Registry(tmp_path / "registry") as reg:
         ref = f"docker://{reg.host}/hello"
-        _ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"{ref}:1"))
-        _ok(run_cli("publish", f"oci:{work / 'b'}:1", "--to", f"{ref}:unsigned"))
-        signed = json.loads(_ok(run_cli("sign", f"{ref}:1", "--key", work / "fsdg.key", "--json",
-                                        env={"COSIGN_PASSWORD": "s3cret"})).stdout)
+        # publish --sign-key: pushed and signed in one command.
+        published = json.loads(_ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"{ref}:1", "--sign-key",
+                                           work / "fsdg.key", "--json", env={"COSIGN_PASSWORD": "s3cret"})).stdout)
+        signed = published["signature"]
         assert signed["signature"].endswith(f"/hello:sha256-{signed['digest'][7:]}.sig")
+        _ok(run_cli("publish", f"oci:{work / 'b'}:1", "--to", f"{ref}:unsigned"))
         _check_clients(work, reg.host, tmp_path)
         # A second key (cosign's own encrypted key file) adds a signature; both verify.
         twice = json.loads(_ok(run_cli("sign", f"{ref}:1", "--key", work / "cosign" / "cosign.key", "--json",

@@ -46,6 +46,11 @@ def register(sub) -> None:
     s.add_argument("--copy-blobs", action="store_true",
                    help="copy blobs even when the source is on the same file system (default: hard-link them)")
     s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
+    t = p.add_argument_group("signature (docker:// and static:)")
+    t.add_argument("--sign-key", type=Path, metavar="KEY",
+                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
+    t.add_argument("--sign-identity", metavar="HOST/NAME",
+                   help="the repository the signature names (default: the registry's; needed for static:)")
     add_image_options(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -73,6 +78,13 @@ def run(args) -> int:
     options = image_options_from(args)
     if args.digestfile:
         check_output_file(args.digestfile, "--digestfile")
+    if args.sign_key:
+        if dest.kind not in ("docker", "static"):
+            raise UsageError("--sign-key: signatures live in registries and static trees (docker://, static:)")
+        if dest.kind == "static" and not args.sign_identity:
+            raise UsageError("--sign-key to a static tree needs --sign-identity HOST[:PORT]/NAME, where users pull it")
+        from fsdgimg.sign.keys import load_private_key
+        load_private_key(args.sign_key)     # a wrong key or password stops before anything is written
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
@@ -84,6 +96,10 @@ def run(args) -> int:
     if args.digestfile:
         Path(args.digestfile).write_text(written.digest)
     r = written.report
+    if args.sign_key:
+        from fsdgimg.sign.publishing import after_publish
+        r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
+                                   insecure=args.insecure))
     if not args.json and dest.kind in ("docker", "static"):
         print(_summary(dest.kind, r), file=sys.stderr)
     return emit(args, r, str(written))
