@@ -83,7 +83,8 @@ def test_an_inserted_stage_sees_the_check_and_annotates(tmp_path):
         r.files["sbom.json"] = b"{}\n"
 
     stages = insert(STAGES, Stage("sbom", sbom), before="annotate")
-    assert [s.name for s in stages] == ["build", "import", "check", "sbom", "annotate", "write", "publish"]
+    assert [s.name for s in stages] == ["build", "import", "check", "sbom-audit", "sbom", "annotate", "write",
+                                        "trust-reports", "publish", "attach-sign"]
     outcome = run_build(ENTRY, BuildOptions(out=tmp_path / "layout", check=True, epoch=1700000000,
                                             progress=False), builder=TreeBuilder(), stages=stages)
     assert seen == {"verdict": REPRODUCIBLE}

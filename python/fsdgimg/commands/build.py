@@ -114,6 +114,10 @@ def run(args) -> int:
     several = len(entries) > 1
     entries, missing = multiplatform.available(entries, args.skip_unavailable)
     if several:
+        if args.sign_key:
+            from fsdgimg.errors import UsageError
+            raise UsageError("--sign-key signs single-platform builds; sign a multi-platform index with "
+                             "'fsdgimg sign' once it is published")
         outcome = multiplatform.build_platforms(entries, missing, opts)
         if args.digestfile:
             Path(args.digestfile).write_text(outcome.digest)

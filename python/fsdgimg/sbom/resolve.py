@@ -29,12 +29,13 @@ def _catalog_entry(src: str, catalog_path: Path | None):
     if ":" in src or os.path.exists(src):
         return None
     from fsdgimg import catalog
+    from fsdgimg.errors import FsdgimgError
     try:
         cat = catalog.load(catalog_path)
-    except Exception:
+    except FsdgimgError:
         if catalog_path is not None:
             raise
-        return None
+        return None     # no catalog here: SRC is an image after all (open_source says what is wrong)
     return cat.entries.get(src)
 
 
@@ -52,5 +53,5 @@ def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path |
     from fsdgimg.source import open_source
     with open_source(src, compression=Compression("none"), platform=platform) as artifact:
         image = pick_image(artifact, platform, src)
-        name = image.name or (f"{image.name}:{image.tag}" if image.name else src)
+        name = f"{image.name}:{image.tag}" if image.name and image.tag else (image.name or src)
         yield bom_for_image(image, name), image
