@@ -163,3 +163,21 @@ def test_download_cut_short_resumes_with_range(tmp_path):
         ranges = [r["headers"].get("Range") for r in reg.requests if "/blobs/" in r["path"] and r["method"] == "GET"]
         resumed = [r for r in ranges if r and r.startswith("bytes=")]
         assert resumed and all(0 < int(r[6:-1]) <= 2_500_000 for r in resumed), ranges
+
+
+def test_large_blob_not_matching_its_digest_is_refused(tmp_path):
+    """A blob above the read-ahead threshold is checked on the read-ahead thread: the same one line."""
+    (tmp_path / "rootfs" / "srv").mkdir(parents=True)
+    (tmp_path / "rootfs" / "srv" / "noise").write_bytes(os.urandom(2_500_000))
+    big = tmp_path / "big"
+    fsdgimg("convert", tmp_path / "rootfs", f"oci:{big}:v1", "--source-date-epoch", "1")
+    manifest = json.loads((big / "blobs" / "sha256" / _digest(big).split(":")[1]).read_text())
+    layer = manifest["layers"][0]["digest"]
+    with HostileRegistry() as reg:
+        assert push(tmp_path, big, reg).returncode == 0
+        reg.corrupt = {layer}
+        for dest, out in ((f"static:{tmp_path / 'tree'}", tmp_path / "tree"), (f"oci:{tmp_path / 'oci'}:v1", tmp_path / "oci")):
+            extra = ["--name", "c:v1"] if dest.startswith("static:") else []
+            proc = cli(tmp_path, "publish", f"docker://{reg.host}/h/a:v1", "--to", dest, *extra)
+            one_line(proc, layer, "content has digest")
+            assert not list(out.rglob(layer.split(":")[1])), list(out.rglob("*"))

@@ -108,14 +108,17 @@ class _BlobStream:
 
 
 class _ReadAhead:
-    """Reads the next chunks of a stream on a thread of its own while the consumer hashes and writes
+    """Reads and hashes the next chunks of a blob on a thread of its own while the consumer writes
     the previous ones (socket reads, sha256 and file writes all release the GIL), at most DEPTH
-    chunks ahead: memory stays bounded whatever the blob's size."""
+    chunks ahead: memory stays bounded whatever the blob's size. At the end it hands over either
+    the end of the stream or the DigestMismatch that the bytes earned."""
 
     DEPTH = 4
 
-    def __init__(self, stream: "_BlobStream"):
+    def __init__(self, stream: "_BlobStream", desc: Descriptor, what: str):
         self._stream = stream
+        self._desc = desc
+        self._what = what
         self._queue: queue.Queue = queue.Queue(self.DEPTH)
         self._stop = threading.Event()
         self._rest = b""
@@ -124,12 +127,26 @@ class _ReadAhead:
         self._thread.start()
 
     def _run(self) -> None:
+        digest, size, what = self._desc.digest, self._desc.size, self._what
+        hasher, seen = digest.hasher(), 0
         try:
             while not self._stop.is_set():
                 data = self._stream.read(CHUNK)
-                self._put(data)
                 if not data:
-                    return
+                    break
+                hasher.update(data)
+                seen += len(data)
+                if seen > size:
+                    raise DigestMismatch(f"{what}: larger than its descriptor's size {size}")
+                self._put(data)
+            else:
+                return
+            if seen != size:
+                raise DigestMismatch(f"{what}: {seen} bytes, but its descriptor says {size}")
+            actual = Digest.from_hash(hasher)
+            if actual != digest:
+                raise DigestMismatch(f"{what}: content has digest {actual}, expected {digest}")
+            self._put(b"")
         except BaseException as e:  # handed to the consumer, raised there
             self._put(e)
 
@@ -165,6 +182,18 @@ class _ReadAhead:
         self._thread.join(timeout=5)
 
 
+class _VerifiedAhead(VerifyingReader):
+    """A VerifyingReader whose hashing and checks run on the read-ahead thread."""
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while chunk := self._raw.read(CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        return self._raw.read(n)
+
+
 class RegistryBlobs:
     """The blob source of a registry repository: open(desc) streams and verifies, path() is None."""
 
@@ -187,8 +216,9 @@ class RegistryBlobs:
     def open(self, desc: Descriptor, what: str | None = None) -> VerifyingReader:
         what = what or f"{self.where}: blob {desc.digest}"
         stream = _BlobStream(self, desc, what)
-        source = _ReadAhead(stream) if desc.size > CHUNK else stream
-        return VerifyingReader(source, desc.digest, desc.size, what)
+        if desc.size > CHUNK:
+            return _VerifiedAhead(_ReadAhead(stream, desc, what), desc.digest, desc.size, what)
+        return VerifyingReader(stream, desc.digest, desc.size, what)
 
     def read_bytes(self, desc: Descriptor, what: str | None = None, limit: int = 4 << 20) -> bytes:
         if desc.size > limit:
