@@ -280,7 +280,15 @@ def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: Bui
             if not result.path.exists():
                 raise InputError(f"{entry.name}: build output {result.path} is not visible on this machine "
                                  "(set FSDGIMG_GUIX_STORE_PREFIX when guix-daemon runs in a chroot)")
-            return load_docker_archive(result.path, store, opts.compression, progress=bar)
+            image = load_docker_archive(result.path, store, opts.compression, progress=bar)
+            # Guix writes the architecture without its variant (arm64, arm): the entry's platform
+            # spells it out (arm64/v8, arm/v7), as the rootfs builds' configs and the index do.
+            want = platform or entry.platform
+            got = image.platform
+            if (got.os, got.architecture) == (want.os, want.architecture) and want.variant and not got.variant:
+                from fsdgimg.mutate import set_platform
+                image = set_platform(image, want)
+            return image
         from fsdgimg.sources.rootfs import load_rootfs
         return load_rootfs(result.path, store, opts.compression,
                            platform=platform or entry.platform, epoch=opts.epoch or 0,
