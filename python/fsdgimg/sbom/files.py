@@ -32,7 +32,13 @@ class RootView:
         self.files: dict[str, bytes] = {}
         self.links: dict[str, str] = {}
 
+    def _replace(self, path: str) -> None:
+        """A member at `path` replaces what an earlier layer had there (O(1): every member calls it)."""
+        self.files.pop(path, None)
+        self.links.pop(path, None)
+
     def _remove(self, path: str, opaque: bool = False) -> None:
+        """A whiteout: `path` and everything under it go (an opaque one keeps `path` itself)."""
         prefix = path.rstrip("/") + "/"
         for table in (self.files, self.links):
             for p in [p for p in table if p.startswith(prefix) or (not opaque and p == path)]:
@@ -81,7 +87,7 @@ def read_root(image: Image, want: Callable[[str], bool], want_link: Callable[[st
                     view._remove(posixpath.join(posixpath.dirname(path), base[4:]))
                     continue
                 if info.issym():
-                    view._remove(path)
+                    view._replace(path)
                     if want_link is not None and want_link(path):
                         view.links[path] = info.linkname
                     continue
@@ -92,7 +98,7 @@ def read_root(image: Image, want: Callable[[str], bool], want_link: Callable[[st
                     continue
                 if info.isdir():
                     continue
-                view._remove(path)
+                view._replace(path)
                 if info.isfile() and want(path):
                     if info.size > limit:
                         raise InputError(f"{what}: {path} is {info.size} bytes, over the {limit}-byte "
