@@ -22,7 +22,6 @@ from guixrun import CHROOT, REPO, derivations, guix, guix_chroot  # noqa: F401 (
 
 pytestmark = pytest.mark.usefixtures("guix_chroot")
 
-PACKAGES = ["distribution-registry", "fsdgimg"]
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
 ARM64_ONLY = "hello-arm64-only"   # an extra entry: no job on x86_64-linux
 CROSS = ("guix-hello", "guix-minimal")     # also riscv64, cross-compiled on x86_64-linux
@@ -33,6 +32,15 @@ def guix_entries() -> dict[str, dict]:
     catalog = tomllib.loads((REPO / "manifests/catalog.toml").read_text())
     return {name: entry for name, entry in catalog["images"].items()
             if entry.get("builder") in ("guix-system", "guix-pack")}
+
+
+@lru_cache(maxsize=None)
+def channel_packages() -> tuple[str, ...]:
+    out = guix("repl", "-L", "channel", "--", "tests/guix/eval.scm",
+               "(string-join (map (@ (guix packages) package-name) ((@ (fsdgimg ci) channel-packages))))").stdout
+    names = tuple(out.split())
+    assert {"distribution-registry", "fsdgimg"} <= set(names)
+    return names
 
 
 def toml_value(value) -> str:
@@ -87,7 +95,7 @@ def test_each_call_returns_exactly_its_systems_jobs(per_system):
         names = sorted(name for label, name, _ in per_system if label == system)
         images = list(guix_entries()) + ([ARM64_ONLY] if system == "aarch64-linux" else [])
         cross = CROSS_JOBS if system == "x86_64-linux" else []
-        assert names == sorted([f"{p}.{system}" for p in PACKAGES] + [f"image.{n}.{system}" for n in images] + cross)
+        assert names == sorted([f"{p}.{system}" for p in channel_packages()] + [f"image.{n}.{system}" for n in images] + cross)
     assert f"image.{ARM64_ONLY}.x86_64-linux" not in {name for _, name, _ in per_system}
 
 
