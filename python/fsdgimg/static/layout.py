@@ -13,7 +13,11 @@ distribution API (the configurations in fsdgimg/templates do the mapping).
     DIR/v2/<name>/_referrers/sha256:<hex>.json      GET /v2/<name>/referrers/<digest> (an OCI index of
                                                     the manifests whose subject is <digest>)
     DIR/v2/_referrers-none.json                     the same for a subject nothing refers to
-    DIR/_web/                                       generated nginx, Apache and Caddy configurations
+    DIR/_web/                                       generated nginx, Apache and Caddy configurations,
+                                                    tags.map (Apache, Caddy), tag.txt and list.txt (Caddy's
+                                                    templates), errors/ (JSON error bodies), pages/ (each
+                                                    repository's section of index.html, and the store's total)
+    DIR/.fsdgimg-attempt.json                       the journal of a publish under way (see writer.py)
 
 Repository names never start with '_' (distribution grammar), so the '_' entries cannot collide with
 a repository, whatever its depth. A manifest's file extension (<kind>) tells the web server its media
