@@ -38,7 +38,8 @@ def _check_oras(ref: str, layout: Path, out: Path) -> None:
     assert packages(out / "sbom.spdx.json") == packages(layout / "fsdgimg" / "sbom.spdx.json")
 
 
-def test_build_attaches_reports_that_oras_finds_on_a_registry(free_build, tmp_path):
+def test_build_attaches_reports_that_oras_finds_on_a_registry(free_build, guix_env, tmp_path):
+    # guix_env: the Guix chroot set up, with sid's oras in it.
     work, outcome, ref = free_build
     types = sorted(a["artifactType"] for a in outcome["attached"]["attachments"])
     assert types == ["application/spdx+json", "application/vnd.fsdgimg.audit.v1+json"]
@@ -72,7 +73,7 @@ def test_verify_rebuild_reproduces_the_published_digest(free_build, trust_catalo
     assert rebuild["reproduced"] and rebuild["rebuilt"] == outcome["builds"][0]
 
 
-def test_static_tree_attachments_signature_and_verify(free_build, signing_key, tmp_path):
+def test_static_tree_attachments_signature_and_verify(free_build, signing_key, guix_env, tmp_path):
     work, outcome, _ = free_build
     tree = tmp_path / "public"
     assert run_cli("publish", f"oci:{work / 'layout'}:latest", "--to", f"static:{tree}",
