@@ -69,7 +69,8 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
                 Progress(f"reading {loc.path.name}", size, enabled=progress) as bar:
             if loc.kind == "docker-archive":
                 from fsdgimg.sources.docker_archive import load_docker_archive
-                image = load_docker_archive(loc.path, store, compression, tag=tag, docker=docker, progress=bar)
+                wanted = f"{loc.reference.name}:{loc.tag}" if loc.reference else tag
+                image = load_docker_archive(loc.path, store, compression, tag=wanted, docker=docker, progress=bar)
                 if platform is not None and not platform.matches(image.platform):
                     raise UsageError(f"{loc.path}: image is for {image.platform}, not {platform}")
             else:

@@ -22,6 +22,8 @@ class Location:
             return f"docker://{self.reference}"
         if self.kind == "static" and self.reference is not None:
             return f"static:{self.path}/{self.reference}"
+        if self.kind == "docker-archive" and self.reference is not None:
+            return f"docker-archive:{self.path}:{self.reference.name}:{self.tag}"
         s = f"{self.kind}:{self.path}"
         return f"{s}:{self.tag}" if self.tag else s
 
@@ -41,6 +43,26 @@ def _split_tag(rest: str) -> tuple[str, str | None]:
         raise UsageError(str(e)) from None
 
 
+def _split_archive(rest: str) -> tuple[str, str | None, Reference | None]:
+    """docker-archive:FILE[:NAME[:TAG]] or FILE[:TAG], split at the first ':' as skopeo does
+    (a file whose own name holds ':' is taken whole when it exists). Splitting at the last ':'
+    would make 'b.tar:pushed/b:v1' a file 'b' in a directory 'b.tar:pushed'."""
+    path, sep, ref = rest.partition(":")
+    if not sep or os.path.lexists(rest):
+        return rest, None, None
+    try:
+        if "/" not in ref and ":" not in ref:
+            return path, check_tag(ref), None      # FILE:TAG, fsdgimg's short form
+        parsed = Reference.parse(ref)
+    except InputError as e:
+        raise UsageError(f"docker-archive:{path}: {e}") from None
+    if parsed.digest is not None:
+        raise UsageError(f"docker-archive:{path}: an archive names its images NAME:TAG, not by digest")
+    name = f"{parsed.registry}/{parsed.name}" if parsed.registry else parsed.name
+    tag = parsed.tag or "latest"
+    return path, tag, Reference(None, name, tag)
+
+
 def parse(text: str, *, for_writing: bool = False) -> Location:
     if not text:
         raise UsageError("empty image location")
@@ -54,13 +76,16 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
     for kind in ("oci", "docker-archive", "rootfs"):
         if text.startswith(kind + ":"):
             rest = text[len(kind) + 1:]
-            if kind in ("oci", "docker-archive"):
+            reference = None
+            if kind == "oci":
                 path, tag = _split_tag(rest)
+            elif kind == "docker-archive":
+                path, tag, reference = _split_archive(rest)
             else:
                 path, tag = rest, None
             if not path:
                 raise UsageError(f"{text!r}: no path after '{kind}:'")
-            return Location(kind, Path(path), tag)
+            return Location(kind, Path(path), tag, reference)
     if ":" in text.split("/")[0] and not os.path.exists(text):
         kind, _, rest = text.partition(":")
         if for_writing and rest and _is_destination(kind):   # a destination registered in fsdgimg.publish

@@ -145,6 +145,24 @@ def test_docker_archive_round_trip(guix_archives, tmp_path):
     assert skopeo("inspect", f"oci:{back}:latest")["Digest"] == skopeo("inspect", f"oci:{layout}:latest")["Digest"]
 
 
+def test_docker_archive_reference_split_like_skopeo(oci_image, tmp_path):
+    """docker-archive:FILE:NAME:TAG names the file up to the first ':' (skopeo's syntax): the
+    archive is FILE, tagged NAME:TAG, and that reference selects it again when read."""
+    archive = tmp_path / "b.tar"
+    fsdgimg("convert", f"oci:{oci_image}:latest", f"docker-archive:{archive}:pushed/b:v1")
+    assert archive.is_file() and not (tmp_path / "b.tar:pushed").exists()
+    assert skopeo("inspect", f"docker-archive:{archive}:pushed/b:v1")["Layers"]
+    with tarfile.open(archive) as tf:
+        assert json.load(tf.extractfile("manifest.json"))[0]["RepoTags"] == ["pushed/b:v1"]
+    back = json.loads(fsdgimg("convert", f"docker-archive:{archive}:pushed/b:v1", f"oci:{tmp_path / 'back'}",
+                              "--json").stdout)
+    assert back["tag"] == "v1"
+    bad = fsdgimg("convert", f"oci:{oci_image}:latest", f"docker-archive:{tmp_path / 'c.tar'}:x@sha256:{'0' * 64}",
+                  check=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "c.tar").exists()
+
+
 def test_docker_save_archive_written_by_skopeo_is_read(guix_archives, tmp_path):
     layout = tmp_path / "layout"
     fsdgimg("convert", guix_archives["single.tar"], f"oci:{layout}:latest")

@@ -46,7 +46,8 @@ def write(artifact, loc, options) -> "Written":
     from fsdgimg.publish import Written, default_tag
     from fsdgimg.sinks import realized
     tag = loc.tag or default_tag(artifact, options)
-    repo_tag = f"{artifact.name or 'image'}:{tag}"
+    name = loc.reference.name if loc.reference is not None else artifact.name or 'image'
+    repo_tag = f"{name}:{tag}"
     with realized(artifact, Path(loc.path).resolve().parent) as image:
         report = write_docker_archive(loc.path, image, repo_tag)
     report = {"destination": f"docker-archive:{loc.path}", "format": "docker-archive", "tag": tag,
