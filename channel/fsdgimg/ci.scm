@@ -118,23 +118,29 @@ pairs, where ALIST maps the keys of the entry's table to their values."
                   '())
               '())))
 
+(define (architectures-file)
+  ;; The table of architectures fsdgimg itself reads (python/fsdgimg/platforms.py):
+  ;; one place for what each tool calls an architecture.
+  (string-append (checkout-directory) "/python/fsdgimg/architectures.toml"))
+
 (define %architecture-systems
   ;; OCI architecture names, as the catalog spells them, and the Guix system
-  ;; types that build them natively.  The same table as the Python side's
-  ;; fsdgimg/platforms.py (a test compares them): the Cuirass evaluation runs
-  ;; in Guix alone.
-  '(("amd64" . "x86_64-linux") ("386" . "i686-linux")
-    ("arm64" . "aarch64-linux")
-    ("arm/v7" . "armhf-linux")
-    ("arm" . "armhf-linux")
-    ("ppc64le" . "powerpc64le-linux")
-    ("riscv64" . "riscv64-linux")
-    ("mips64le" . "mips64el-linux")))
+  ;; types that build them natively.
+  (delay (filter-map (match-lambda
+                       ((name . alist) (let ((system (assoc-ref alist
+                                                                "guix-system")))
+                                         (and system
+                                              (cons name system)))))
+                     (if (file-exists? (architectures-file))
+                         (or (assoc-ref (parse-toml-file (architectures-file))
+                                        "architectures")
+                             '())
+                         '()))))
 
 (define (architecture->system architecture)
   "Return the Guix system type that builds ARCHITECTURE, an OCI name such as
 \"arm64\", natively, or #f."
-  (assoc-ref %architecture-systems architecture))
+  (assoc-ref (force %architecture-systems) architecture))
 
 (define (catalog-entry-builds entry)
   "Return the builds of ENTRY, a catalog entry, as (SYSTEM . TARGET) pairs: one

@@ -4,7 +4,8 @@ The catalog names architectures as OCI does (`amd64`, `arm64`, `arm/v7`, …); e
 own dialect — Debian's dpkg architecture for mmdebstrap and arch-test, Guix's system type for
 `--system` and its GNU triplet for `--target`, pacman's `Architecture` — and every image's config
 and index entry carry the OCI platform with its variant (`linux/arm64/v8`, `linux/arm/v7`), which
-is what docker, podman and containerd match `--platform` against.
+is what docker, podman and containerd match `--platform` against. The table itself is data,
+`architectures.toml` beside this module, which the Cuirass jobs read too.
 """
 
 from __future__ import annotations
@@ -34,17 +35,18 @@ class Arch:
         return self.name
 
 
-# Variants as containerd normalizes them: arm64 is always v8; 32-bit arm hard-float is v7.
-ARCHES: tuple[Arch, ...] = (
-    Arch("amd64", "amd64", None, "amd64", "x86_64-linux", "x86_64-linux-gnu", "x86_64", "x86_64"),
-    Arch("386", "386", None, "i386", "i686-linux", "i686-linux-gnu", "i686", "i686"),
-    Arch("arm64", "arm64", "v8", "arm64", "aarch64-linux", "aarch64-linux-gnu", "aarch64", "aarch64"),
-    Arch("arm/v7", "arm", "v7", "armhf", "armhf-linux", "arm-linux-gnueabihf", "armv7h", "armv7l"),
-    Arch("ppc64le", "ppc64le", None, "ppc64el", "powerpc64le-linux", "powerpc64le-linux-gnu", None, "ppc64le"),
-    Arch("riscv64", "riscv64", None, "riscv64", "riscv64-linux", "riscv64-linux-gnu", "riscv64", "riscv64"),
-    Arch("s390x", "s390x", None, "s390x", None, None, None, "s390x"),
-    Arch("mips64le", "mips64le", None, "mips64el", "mips64el-linux", "mips64el-linux-gnu", None, "mips64"),
-)
+def _load() -> tuple[Arch, ...]:
+    # The table is data shared with the Cuirass jobs (channel/fsdgimg/ci.scm), which evaluate in
+    # Guix without this package: architectures.toml beside this module is its one place.
+    import tomllib
+    from pathlib import Path
+    table = tomllib.loads((Path(__file__).with_name("architectures.toml")).read_text(encoding="utf-8"))
+    return tuple(Arch(name, t["architecture"], t.get("variant"), t.get("debian"), t.get("guix-system"),
+                      t.get("guix-target"), t.get("pacman"), t["uname"])
+                 for name, t in table["architectures"].items())
+
+
+ARCHES: tuple[Arch, ...] = _load()
 _BY_NAME = {a.name: a for a in ARCHES}
 # Spellings that mean the same OCI platform: the variant containerd would add anyway.
 _ALIASES = {"arm64/v8": "arm64", "linux/arm64/v8": "arm64", "linux/arm64": "arm64", "linux/arm/v7": "arm/v7",

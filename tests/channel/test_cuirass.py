@@ -145,8 +145,9 @@ def test_cross_compiled_image_jobs_are_the_command_lines_derivations(checkout, p
 
 
 def test_architecture_table_is_fsdgimgs():
-    """ci.scm maps OCI names to Guix systems as fsdgimg/platforms.py does (the Cuirass evaluation
-    runs in Guix alone, without the Python side)."""
+    """ci.scm maps OCI names to Guix systems as fsdgimg/platforms.py does: both read
+    python/fsdgimg/architectures.toml (the Cuirass evaluation runs in Guix alone, without the Python
+    side), and both read it right."""
     from fsdgimg import platforms
     names = [a.name for a in platforms.ARCHES]
     out = guix("repl", "-L", "channel", "--", "tests/guix/eval.scm",
