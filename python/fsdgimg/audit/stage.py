@@ -7,6 +7,7 @@ written beside the destination (`OUT.audit/`), the image is neither written nor 
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,16 @@ class TrustStage:
         from fsdgimg.sign import attachments as att
         from fsdgimg.sign.publishing import after_publish
         items = [att.Attachment(att.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
-                 att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json")]
+                 att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json",
+                                self.report.verdict)]
         if check_report is not None and check_report.is_file():
-            items.append(att.Attachment(att.CHECK_TYPE, check_report.read_bytes(), "check-report.json"))
+            data = check_report.read_bytes()
+            try:
+                verdict = json.loads(data).get("verdict")
+            except (ValueError, AttributeError):
+                verdict = None
+            items.append(att.Attachment(att.CHECK_TYPE, data, "check-report.json",
+                                        verdict if isinstance(verdict, str) else None))
         return after_publish(destination, attachments=items, created=self.bom.created,
                              sign_key=sign_key, identity=identity)
 

@@ -62,7 +62,7 @@ def run(args) -> int:
         if t is None:
             from fsdgimg.errors import UsageError
             raise UsageError(f"--attach: {args.src} is not a registry or static tree image")
-        att.attach_all(t, [att.Attachment(att.AUDIT_TYPE, render_json(report), "audit-report.json")])
+        att.attach_all(t, [att.Attachment(att.AUDIT_TYPE, render_json(report), "audit-report.json", report.verdict)])
     if args.json:
         sys.stdout.buffer.write(render_json(report))
     else:

@@ -25,6 +25,9 @@ SBOM_TYPE = "application/spdx+json"
 AUDIT_TYPE = "application/vnd.fsdgimg.audit.v1+json"
 CHECK_TYPE = "application/vnd.fsdgimg.check.v1+json"
 TITLE = "org.opencontainers.image.title"
+# The verdict an audit or reproducibility report reached, repeated on its artifact manifest so that a
+# referrers listing tells it without fetching the report (the static tree's index.html shows it).
+VERDICT = "org.fsdgimg.verdict"
 MAX_REFERRERS = 1000
 MAX_ATTACHMENT = 64 << 20
 
@@ -34,6 +37,7 @@ class Attachment:
     artifact_type: str
     data: bytes
     title: str          # a file name: oras pull writes the layer under it
+    verdict: str | None = None
 
 
 def fallback_tag(digest: Digest) -> str:
@@ -43,9 +47,11 @@ def fallback_tag(digest: Digest) -> str:
 def artifact_manifest(subject: dict, a: Attachment, created: str | None) -> bytes:
     layer = {"mediaType": a.artifact_type, "digest": str(Digest.of(a.data)), "size": len(a.data),
              "annotations": {TITLE: a.title}}
-    annotations = {"org.opencontainers.image.created": created} if created else None
+    annotations = {"org.opencontainers.image.created": created} if created else {}
+    if a.verdict:
+        annotations[VERDICT] = a.verdict
     return attach.manifest_bytes(EMPTY_CONFIG, EMPTY_CONFIG_TYPE, [layer], subject=subject,
-                                 artifact_type=a.artifact_type, annotations=annotations)
+                                 artifact_type=a.artifact_type, annotations=annotations or None)
 
 
 def _registry_has_referrers_api(target: Target, digest: Digest) -> bool:
@@ -93,7 +99,8 @@ def attach_all(target: Target, attachments: list[Attachment], created: str | Non
     for a in attachments:
         manifest = artifact_manifest(subject, a, created)
         desc = {"mediaType": attach.OCI_MANIFEST, "digest": str(Digest.of(manifest)), "size": len(manifest),
-                "artifactType": a.artifact_type, "annotations": {TITLE: a.title}}
+                "artifactType": a.artifact_type,
+                "annotations": {TITLE: a.title, **({VERDICT: a.verdict} if a.verdict else {})}}
         if target.kind == "docker":
             _put_blob(target, EMPTY_CONFIG)
             _put_blob(target, a.data)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +16,19 @@ from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import load_json
 from fsdgimg.manifest import ImageIndex, parse_manifest
+from fsdgimg.sign import attachments as att
+from fsdgimg.sign.cosign import signature_tag
 from fsdgimg.static.layout import Tree
 
 MAX_CONFIG = 8 << 20
+MAX_SMALL = 1 << 20     # a referrers index, a signature or artifact manifest: small JSON, never a layer
+# cosign's companion tags (`sha256-<hex>.sig`, `.att`, `.sbom`) and the referrers fallback tag
+# (`sha256-<hex>`): machinery about an image, not images to pull, so the page does not list them.
+COMPANION_TAG = re.compile(r"sha256-[a-f0-9]{64}(\.[a-z]+)?\Z")
+# artifact type -> what the page calls the attached report
+REPORT_KINDS = {att.SBOM_TYPE: "SBOM", att.AUDIT_TYPE: "FSDG audit", att.CHECK_TYPE: "reproducibility"}
+CHECK_VERDICT = "org.fsdgimg.check.verdict"   # on the image (or index) a checked build produced
+AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (audit/stage.py)
 
 
 @dataclass
@@ -26,6 +38,14 @@ class PlatformEntry:
     size: int
     created: str | None
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size: manifest, config, layers
+    verdicts: dict[str, str] = field(default_factory=dict)  # the image's own check and audit verdicts
+
+
+@dataclass
+class Report:
+    kind: str           # SBOM, FSDG audit, reproducibility
+    blob: str           # the report's digest: served at /v2/NAME/blobs/<blob>
+    verdict: str | None
 
 
 @dataclass
@@ -37,6 +57,10 @@ class TagEntry:
     created: str | None = None
     platforms: list[PlatformEntry] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)
+    signatures: int = 0                                  # simple-signing layers at the `.sig` tag
+    reports: list[Report] = field(default_factory=list)
+    audit: str | None = None
+    reproducible: str | None = None
 
 
 def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
@@ -63,7 +87,64 @@ def _image_entry(tree: Tree, name: str, digest: Digest, media_type: str, platfor
     created = real_date(m.annotations.get("org.opencontainers.image.created") or created)
     blobs = {str(digest): len(m.to_bytes()), str(m.config.digest): m.config.size,
              **{str(d.digest): d.size for d in m.layers}}
-    return PlatformEntry(str(platform_hint or platform or "unknown"), str(digest), size, created, blobs)
+    return PlatformEntry(str(platform_hint or platform or "unknown"), str(digest), size, created, blobs,
+                         _verdicts(m.annotations))
+
+
+def _verdicts(annotations: dict) -> dict[str, str]:
+    return {k: v[:40] for k in (CHECK_VERDICT, AUDIT_VERDICT)
+            if isinstance(v := annotations.get(k), str) and v}
+
+
+def _small_json(data: bytes | None):
+    if data is None or len(data) > MAX_SMALL:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _signatures(tree: Tree, name: str, digest: Digest, tags: dict) -> int:
+    """How many signatures cosign's `sha256-<hex>.sig` image of `digest` holds (0: unsigned). What
+    is counted is their presence: who signed is for `fsdgimg verify` / `cosign verify` to establish."""
+    found = tags.get(signature_tag(digest))
+    if found is None:
+        return 0
+    try:
+        obj = _small_json(_read(tree.manifest_path(name, *found), MAX_SMALL))
+    except (OSError, InputError):
+        obj = None
+    layers = obj.get("layers") if isinstance(obj, dict) else None
+    return max(1, len(layers)) if isinstance(layers, list) else 1
+
+
+def _reports(tree: Tree, name: str, digest: Digest) -> list[Report]:
+    """The SBOM, audit and reproducibility reports attached to `digest` (OCI 1.1 referrers), read from
+    its referrers index and each report's manifest: small JSON files, never the reports themselves."""
+    index = _small_json(tree.referrers(name, digest))
+    listed = index.get("manifests") if isinstance(index, dict) else None
+    out = []
+    for d in (listed if isinstance(listed, list) else [])[:100]:
+        if not isinstance(d, dict) or d.get("artifactType") not in REPORT_KINDS:
+            continue
+        try:
+            path = tree.find_manifest(name, Digest.parse(str(d.get("digest"))))
+            obj = _small_json(_read(path, MAX_SMALL)) if path else None
+        except (OSError, InputError, ValueError):
+            obj = None
+        layers = obj.get("layers") if isinstance(obj, dict) else None
+        if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+            continue
+        try:
+            blob = str(Digest.parse(str(layers[0].get("digest"))))
+        except (InputError, ValueError):
+            continue
+        annotations = obj.get("annotations") if isinstance(obj.get("annotations"), dict) else {}
+        verdict = annotations.get(att.VERDICT)
+        out.append(Report(REPORT_KINDS[d["artifactType"]], blob,
+                          verdict[:40] if isinstance(verdict, str) and verdict else None))
+    return sorted(out, key=lambda r: (list(REPORT_KINDS.values()).index(r.kind), r.blob))
 
 
 def real_date(created: str | None) -> str | None:
@@ -79,13 +160,22 @@ def describe(tree: Tree, names: list[str] | None = None) -> dict[str, list[TagEn
     out: dict[str, list[TagEntry]] = {}
     for name in (tree.repositories() if names is None else names):
         entries = []
-        for tag, (digest, media_type) in tree.tags(name).items():
+        tags = tree.tags(name)
+        for tag, (digest, media_type) in tags.items():
+            if COMPANION_TAG.match(tag):
+                continue
             entry = TagEntry(tag, str(digest), media_type)
+            entry.signatures = _signatures(tree, name, digest, tags)
+            entry.reports = _reports(tree, name, digest)
+            entry.audit = next((r.verdict or "attached" for r in entry.reports if r.kind == "FSDG audit"), None)
+            entry.reproducible = next((r.verdict or "attached" for r in entry.reports
+                                       if r.kind == "reproducibility"), None)
             try:
                 if media_type in mt.INDEXES:
                     path = tree.manifest_path(name, digest, media_type)
                     index = parse_manifest(_read(path), str(path), media_type)
                     assert isinstance(index, ImageIndex)
+                    own = _verdicts(index.annotations)
                     for d in index.manifests:
                         if d.media_type in mt.IMAGE_MANIFESTS:
                             entry.platforms.append(_image_entry(tree, name, d.digest, d.media_type, d.platform))
@@ -95,6 +185,9 @@ def describe(tree: Tree, names: list[str] | None = None) -> dict[str, list[TagEn
                     p = _image_entry(tree, name, digest, media_type)
                     entry.platforms.append(p)
                     entry.size = p.size
+                    own = p.verdicts
+                entry.reproducible = entry.reproducible or own.get(CHECK_VERDICT)
+                entry.audit = entry.audit or own.get(AUDIT_VERDICT)
                 entry.created = max((p.created for p in entry.platforms if p.created), default=None)
                 for p in entry.platforms:
                     entry.blobs.update(p.blobs)
@@ -118,7 +211,7 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"), a
 _env.filters["human_size"] = human_size
 
 
-PAGE_VERSION = "2"  # change when the templates change: stored sections of older pages are then redone
+PAGE_VERSION = "3"  # change when the templates change: stored sections of older pages are then redone
 
 
 def stored_bytes(tree: Tree) -> int:

@@ -59,6 +59,8 @@ class Tree:
         # name -> {tag: (digest, media type)}: tags a publish is about to move, seen by tags() so that
         # the files derived from them can be written before the tag symlinks are renamed into place
         self.pending: dict[str, dict[str, tuple[Digest, str]]] = {}
+        # path -> bytes: referrers indexes a publish is about to write, read by the page through referrers()
+        self.staged_referrers: dict[Path, bytes] = {}
 
     def store_path(self, digest: Digest) -> Path:
         return self.v2 / "_store" / digest.algorithm / digest.hex
@@ -84,6 +86,17 @@ class Tree:
 
     def referrers_path(self, name: str, digest: Digest) -> Path:
         return self.v2 / name / "_referrers" / f"{digest}.json"
+
+    def referrers(self, name: str, digest: Digest) -> bytes | None:
+        """The referrers index of `digest` as it is about to be served (None: nothing refers to it)."""
+        path = self.referrers_path(name, digest)
+        if path in self.staged_referrers:
+            return self.staged_referrers[path]
+        try:
+            with open(path, "rb") as f:
+                return f.read(4 << 20)
+        except OSError:
+            return None
 
     def repositories(self) -> list[str]:
         """Every repository: a directory holding _tags or _manifests, found by walking v2/."""

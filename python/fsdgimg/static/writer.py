@@ -306,6 +306,7 @@ class StaticPublisher:
         for code, body in responses.error_documents().items():
             out[self.tree.web / "errors" / f"{code}.json"] = body.encode()
         out.update(self._referrers)
+        self.tree.staged_referrers = dict(self._referrers)
         repos = self._repositories(names)
         for name in (names if names is not None else repos):
             out[self.tree.tags_list_path(name)] = dump_json({"name": name, "tags": sorted(self.tree.tags(name))})
