@@ -140,13 +140,18 @@ def open_decompressed(stream: BinaryIO, algorithm: str, what: str) -> BinaryIO:
 
 class _GzipReader(io.RawIOBase):
     """Streaming gzip decompression with ISA-L: several members, trailing zero padding
-    (as tar blocking leaves) tolerated; a stream cut short is an error."""
+    (as tar blocking leaves) tolerated; a stream cut short is an error.
+
+    Decompressed output is handed out from an offset into one buffer: a tar reader asks for 512-byte
+    headers and small members, and re-slicing a megabytes-long buffer on each read cost more than
+    the decompression itself."""
 
     def __init__(self, raw: BinaryIO):
         self._raw = raw
         self._d = isal_zlib.decompressobj(47)
         self._eof = False
         self._pending = b""
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
@@ -154,7 +159,19 @@ class _GzipReader(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = 1 << 62
-        while not self._pending and not self._eof:
+        if self._pos >= len(self._pending):
+            self._pending, self._pos = self._fill(), 0
+        pending, pos = self._pending, self._pos
+        if pos == 0 and n >= len(pending):
+            self._pos = len(pending)
+            return pending
+        out = pending[pos:pos + n]
+        self._pos = pos + len(out)
+        return out
+
+    def _fill(self) -> bytes:
+        """The next decompressed bytes (b"" at the end of the stream)."""
+        while not self._eof:
             if self._d.eof:
                 rest = self._d.unused_data.lstrip(b"\0")
                 while not rest:
@@ -171,9 +188,10 @@ class _GzipReader(io.RawIOBase):
                 data = self._d.unconsumed_tail or self._raw.read(_BLOCK)
                 if not data:
                     raise EOFError("compressed stream ended before its end-of-stream marker")
-            self._pending = self._d.decompress(data, _BLOCK * 4)
-        out, self._pending = self._pending[:n], self._pending[n:]
-        return out
+            out = self._d.decompress(data, _BLOCK * 4)
+            if out:
+                return out
+        return b""
 
 
 class _Checked(io.RawIOBase):

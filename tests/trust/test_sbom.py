@@ -95,6 +95,28 @@ def test_parabola_sbom_from_pacman_local_database(tmp_path):
     assert verdicts == {"bash": "free", "readline": "free", "iana-etc": "unknown"}
 
 
+def test_debian_copyright_file_larger_than_a_decompressed_chunk(tmp_path):
+    """A gzip layer is decompressed a chunk at a time: a copyright file spanning chunks (here
+    20 MiB of license text before its last paragraph) is still read whole, its last License too."""
+    text = " This line of a long license text repeats.\n" * ((20 << 20) // 44)
+    copyright_file = ("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+                      f"Files: *\nLicense: GPL-2+\n{text}\nFiles: late/*\nLicense: Expat\n").encode()
+    assert len(copyright_file) > 16 << 20
+    rootfs = _rootfs(tmp_path / "debian.tar", {
+        "etc/os-release": b'NAME="Debian GNU/Linux"\nID=debian\n',
+        "var/lib/dpkg/status": b"Package: big\nStatus: install ok installed\nVersion: 1.0-1\n"
+                               b"Architecture: all\n\n",
+        "usr/share/doc/big/copyright": copyright_file,
+    })
+    layout = f"oci:{tmp_path / 'layout'}:1"
+    proc = run_cli("convert", rootfs, layout, "--compression", "gzip")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "sbom.json"
+    proc = run_cli("sbom", layout, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert _packages(json.loads(out.read_text()))["big"]["licenseDeclared"] == "GPL-2.0-or-later AND MIT"
+
+
 GUIX_ENTRIES = sorted(name for name, t in tomllib.loads((REPO / "manifests" / "catalog.toml").read_text())
                       ["images"].items() if t["builder"].startswith("guix-"))
 

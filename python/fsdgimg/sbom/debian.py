@@ -8,6 +8,7 @@ component but main (`non-free/utils`, `contrib/net`; Ubuntu-based ones `universe
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote
 
@@ -37,19 +38,22 @@ def is_debian(view: RootView) -> bool:
     return view.get(STATUS) is not None
 
 
-def paragraphs(text: str):
-    """deb822 paragraphs as dicts (field names as written; continuation lines joined with newlines)."""
-    fields: dict[str, str] = {}
+def paragraphs(text: str, continuations: bool = True):
+    """deb822 paragraphs as dicts (field names as written; continuation lines joined with newlines).
+
+    Without `continuations` a field keeps only its first line: a copyright file's License fields
+    carry whole license texts, and the first line is all that names the license."""
+    fields: dict[str, list[str]] = {}
     last = None
     for line in text.splitlines():
         if not line.strip():
             if fields:
-                yield fields
+                yield {k: "\n".join(v) for k, v in fields.items()}
             fields, last = {}, None
             continue
         if line[0] in " \t":
-            if last is not None:
-                fields[last] += "\n" + line.strip()
+            if last is not None and continuations:
+                fields[last].append(line.strip())
             continue
         if line.startswith("#"):
             continue
@@ -57,9 +61,9 @@ def paragraphs(text: str):
         if not sep:
             continue
         last = name.strip()
-        fields[last] = value.strip()
+        fields[last] = [value.strip()]
     if fields:
-        yield fields
+        yield {k: "\n".join(v) for k, v in fields.items()}
 
 
 def os_release(view: RootView) -> dict[str, str]:
@@ -72,6 +76,10 @@ def os_release(view: RootView) -> dict[str, str]:
     return out
 
 
+# The same few License lines (GPL-2+, BSD-3-clause …) recur across hundreds of copyright files.
+_dep5 = functools.lru_cache(maxsize=4096)(dep5_expression)
+
+
 def copyright_license(data: bytes | None) -> tuple[str | None, str | None]:
     """(SPDX expression, the License lines verbatim) of a DEP-5 copyright file; (None, None) when
     the file is missing or not machine-readable."""
@@ -81,14 +89,14 @@ def copyright_license(data: bytes | None) -> tuple[str | None, str | None]:
     if not re.match(r"^Format:\s*\S", text):
         return None, None
     raw, exprs = [], []
-    for para in paragraphs(text):
+    for para in paragraphs(text, continuations=False):
         lic = para.get("License")
         if lic is None or ("Files" not in para and "Format" not in para):
             continue     # a stand-alone License paragraph only gives a text
         first = lic.split("\n", 1)[0].strip()
         if first:
             raw.append(first)
-            exprs.append(dep5_expression(first))
+            exprs.append(_dep5(first))
     return conjunction(exprs), " | ".join(dict.fromkeys(raw)) or None
 
 

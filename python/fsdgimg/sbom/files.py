@@ -64,6 +64,18 @@ class RootView:
         return sorted(p for p in self.files if p.startswith(prefix))
 
 
+def _read_all(data, size: int) -> bytes:
+    """A member's whole data: one read() may return less (it ends where decompressed output does)."""
+    parts, left = [], size
+    while left:
+        chunk = data.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
 def read_root(image: Image, want: Callable[[str], bool], want_link: Callable[[str], bool] | None = None,
               limit: int = MAX_FILE, note: Callable[[str], None] | None = None) -> RootView:
     """`note(path)` sees every member's path (to learn, say, which store items an image holds)."""
@@ -103,7 +115,7 @@ def read_root(image: Image, want: Callable[[str], bool], want_link: Callable[[st
                     if info.size > limit:
                         raise InputError(f"{what}: {path} is {info.size} bytes, over the {limit}-byte "
                                          "limit for a package database file")
-                    view.files[path] = data.read()
+                    view.files[path] = _read_all(data, info.size)
             # Read to the end through the verifying reader: the layer's digest is checked.
             while raw.read(1 << 20):
                 pass
