@@ -25,6 +25,7 @@
 ;;; Code:
 
 (use-modules (gnu system)
+             (gnu services)
              (guix packages)
              (guix profiles)
              (guix licenses)
@@ -47,78 +48,13 @@
     ("licenses" . ,(list->vector (license->strings (package-license package))))
     ("home-page" . ,(or (package-home-page package) ""))))
 
-(define (os-packages os)
-  ;; Entries are packages or (PACKAGE OUTPUT) lists.
-  (filter-map (match-lambda
-                ((? package? p) p)
-                (((? package? p) _ ...) p)
-                (_ #f))
-              (operating-system-packages os)))
-
-(define (manifest-packages manifest)
-  (filter-map (lambda (entry)
-                (let ((item (manifest-entry-item entry)))
-                  (and (package? item) item)))
-              (manifest-entries manifest)))
-
 (define (sorted-packages packages)
   (sort (delete-duplicates packages eq?)
         (lambda (a b)
           (string<? (package-full-name a) (package-full-name b)))))
 
-(define (load-value file modules)
-  ;; As `guix system' and `guix pack -m' do: the value of the file's last
-  ;; expression, read in a fresh user module.  Not `load*', which reports
-  ;; errors and exits: one bad file must not hide the others.
-  (save-module-excursion
-   (lambda ()
-     (set-current-module (make-user-module modules))
-     (primitive-load file))))
+(include "describe.scm")
 
-(define (describe-image kind name file)
-  (define base
-    `(("name" . ,name) ("kind" . ,kind) ("file" . ,file)))
-  (catch #t
-    (lambda ()
-      (match kind
-        ("system"
-         (let ((os (load-value file '((gnu system) (gnu services)))))
-           (unless (operating-system? os)
-             (error "file does not evaluate to an operating-system" file))
-           (append base
-                   `(("host-name" . ,(operating-system-host-name os))
-                     ("packages" . ,(list->vector
-                                     (map package->json
-                                          (sorted-packages (os-packages os)))))))))
-        ("manifest"
-         (let ((manifest (load-value file '((guix profiles) (gnu)))))
-           (unless (manifest? manifest)
-             (error "file does not evaluate to a manifest" file))
-           (append base
-                   `(("packages" . ,(list->vector
-                                     (map package->json
-                                          (sorted-packages
-                                           (manifest-packages manifest)))))))))
-        (_ (error "unknown kind (expected system or manifest)" kind))))
-    (lambda (key . args)
-      (append base
-              `(("error" . ,(call-with-output-string
-                              (lambda (port)
-                                (print-exception port #f key args)))))))))
-
-(define (triples lst)
-  (match lst
-    (() '())
-    ((kind name file rest ...)
-     (cons (list kind name file) (triples rest)))
-    (_ (error "arguments must be KIND NAME FILE triples"))))
-
-(define (main args)
-  (let ((images (map (match-lambda
-                       ((kind name file) (describe-image kind name file)))
-                     (triples args))))
-    (scm->json `(("guix" . ,%guix-version)
-                 ("images" . ,(list->vector images))))
-    (newline)))
-
-(main (cdr (command-line)))
+(describe-images (cdr (command-line))
+                 (lambda (packages)
+                   (list->vector (map package->json (sorted-packages packages)))))
