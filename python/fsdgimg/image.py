@@ -29,6 +29,9 @@ class Image:
     # Blobs this process wrote and hashed moments ago: they can be linked instead of re-read.
     fresh: bool = False
     _config: dict | None = field(default=None, repr=False)
+    # What the import pass collected of each layer, by diff ID (fsdgimg.sbom.files.LayerFiles): the
+    # SBOM of an image imported in this process reads no layer again. Not a constructor field.
+    collected: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def config(self) -> dict:

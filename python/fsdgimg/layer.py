@@ -112,6 +112,8 @@ class LayerBlob:
     diff_id: Digest
     uncompressed_size: int
     files: int
+    # What a collector (the `collect` of import_layer) kept of the members, e.g. an SBOM's files.
+    collected: object = None
 
 
 class _Tee:
@@ -134,8 +136,9 @@ class _Tee:
 
 
 def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, what: str,
-                 docker: bool = False) -> LayerBlob:
-    """Read a layer tar (plain, gzip or zstd: told by its magic number) once and store it compressed."""
+                 docker: bool = False, collect=None) -> LayerBlob:
+    """Read a layer tar (plain, gzip or zstd: told by its magic number) once and store it compressed.
+    `collect(what)`, when given, makes the collector the members are fed to (see TarWalker)."""
     head = b""
     while len(head) < 4 and (more := stream.read(4 - len(head))):  # short reads are allowed
         head += more
@@ -143,7 +146,8 @@ def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, w
     plain = open_decompressed(_Prefixed(head, stream), source_compression, what)
     with store.writer() as blob:
         compressor = compression.writer(blob)
-        walker = TarWalker(what)
+        collector = collect(what) if collect is not None else None
+        walker = TarWalker(what, collector)
         tee = _Tee(plain, compressor, walker)
         try:
             tee.run()
@@ -151,7 +155,7 @@ def import_layer(stream: BinaryIO, store: BlobStore, compression: Compression, w
             compressor.close()
         digest = blob.commit()
     return LayerBlob(_descriptor(compression, digest, blob.size, docker), Digest.from_hash(tee.hash),
-                     tee.total, walker.members)
+                     tee.total, walker.members, collector)
 
 
 class _Prefixed:
@@ -191,8 +195,9 @@ class _DiffWriter:
 
 
 def import_layer_from_writer(produce, store: BlobStore, compression: Compression, what: str,
-                             docker: bool = False) -> LayerBlob:
-    """Store a layer that `produce(fileobj)` writes as tar (used for directories we archive ourselves)."""
+                             docker: bool = False, collected: object = None) -> LayerBlob:
+    """Store a layer that `produce(fileobj)` writes as tar (used for directories we archive ourselves);
+    `collected`: what the producer's collector kept, carried on the LayerBlob."""
     with store.writer() as blob:
         compressor = compression.writer(blob)
         diff = _DiffWriter(compressor)
@@ -204,7 +209,7 @@ def import_layer_from_writer(produce, store: BlobStore, compression: Compression
             compressor.close()
         digest = blob.commit()
     return LayerBlob(_descriptor(compression, digest, blob.size, docker), Digest.from_hash(diff.hash),
-                     diff.total, 0)
+                     diff.total, 0, collected)
 
 
 def _descriptor(compression: Compression, digest: Digest, size: int, docker: bool) -> Descriptor:

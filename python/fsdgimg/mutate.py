@@ -108,6 +108,13 @@ def _needs(desc: Descriptor, compression: Compression) -> bool:
     return compression.level is not None and desc.annotations.get(ANNOTATION) != compression.describe()
 
 
+def _carry(new: Image, old: Image) -> Image:
+    """What the import pass collected of the layers stays with the image: it is keyed by diff ID,
+    which no change here alters (recompressing changes layer digests, not what the tars hold)."""
+    new.collected = getattr(old, "collected", None)
+    return new
+
+
 def _images(x: Artifact):
     if isinstance(x, Index):
         for c in x.children:
@@ -155,8 +162,8 @@ def _recompressed(x: Artifact, store: BlobStore, compression: Compression) -> Ar
         layers.append(blob.descriptor)
     m = x.manifest
     manifest = ImageManifest(m.media_type, m.config, layers, dict(m.annotations), m.subject)
-    return Image(manifest, x.config_bytes, StackedBlobs(store, x.blobs), x.name, x.tag, x.where,
-                 fresh=x.fresh)
+    return _carry(Image(manifest, x.config_bytes, StackedBlobs(store, x.blobs), x.name, x.tag, x.where,
+                        fresh=x.fresh), x)
 
 
 def annotate(x: Lazy, annotations: dict[str, str]) -> Lazy:
@@ -177,7 +184,7 @@ def annotate(x: Lazy, annotations: dict[str, str]) -> Lazy:
         return Index(new, x.children, x.blobs, x.name, x.tag, x.where, x.fresh)
     base = to_oci(m)
     new = ImageManifest(base.media_type, base.config, list(base.layers), merged, m.subject)
-    return Image(new, x.config_bytes, x.blobs, x.name, x.tag, x.where, x.fresh)
+    return _carry(Image(new, x.config_bytes, x.blobs, x.name, x.tag, x.where, x.fresh), x)
 
 
 def set_platform(x: Image, platform: Platform) -> Image:
@@ -195,4 +202,5 @@ def set_platform(x: Image, platform: Platform) -> Image:
     desc = Descriptor(x.manifest.config.media_type, Digest.of(data), len(data))
     m = x.manifest
     manifest = ImageManifest(m.media_type, desc, list(m.layers), dict(m.annotations), m.subject)
-    return Image(manifest, data, MemoryBlobs(x.blobs, {desc.digest: data}), x.name, x.tag, x.where, x.fresh)
+    return _carry(Image(manifest, data, MemoryBlobs(x.blobs, {desc.digest: data}), x.name, x.tag, x.where,
+                        x.fresh), x)

@@ -143,7 +143,10 @@ def stage_build(r: BuildRun) -> None:
 
 
 def stage_import(r: BuildRun) -> None:
-    r.image = import_result(r.first, r.entry, r.scratch(), r.opts, "build 1", r.platform)
+    from fsdgimg.sbom.generate import collector
+    # The SBOM's files are collected in this pass, the one read of every layer ("sbom-audit" then
+    # only parses them).
+    r.image = import_result(r.first, r.entry, r.scratch(), r.opts, "build 1", r.platform, collector)
     r.builder.discard(r.first)
     r.digests = [str(r.image.digest)]
 
@@ -271,8 +274,9 @@ def run_build(entry: Entry, opts: BuildOptions, builder: Builder | None = None,
 
 
 def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: BuildOptions,
-                  label: str, platform: Platform | None = None) -> Image:
-    """The builder's output as an image of the core, in `store` (one pass: hash and compress)."""
+                  label: str, platform: Platform | None = None, collect=None) -> Image:
+    """The builder's output as an image of the core, in `store` (one pass: hash and compress; and
+    `collect`'s collector fed each layer's members, see fsdgimg.tarwalk.TarWalker)."""
     size = result.path.stat().st_size if result.path.is_file() else None
     with Progress(f"{entry.name}: importing {label}", size, enabled=_interactive(opts)) as bar:
         if result.kind == "docker-archive":
@@ -280,7 +284,7 @@ def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: Bui
             if not result.path.exists():
                 raise InputError(f"{entry.name}: build output {result.path} is not visible on this machine "
                                  "(set FSDGIMG_GUIX_STORE_PREFIX when guix-daemon runs in a chroot)")
-            image = load_docker_archive(result.path, store, opts.compression, progress=bar)
+            image = load_docker_archive(result.path, store, opts.compression, progress=bar, collect=collect)
             # Guix writes the architecture without its variant (arm64, arm): the entry's platform
             # spells it out (arm64/v8, arm/v7), as the rootfs builds' configs and the index do.
             want = platform or entry.platform
@@ -292,7 +296,7 @@ def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: Bui
         from fsdgimg.sources.rootfs import load_rootfs
         return load_rootfs(result.path, store, opts.compression,
                            platform=platform or entry.platform, epoch=opts.epoch or 0,
-                           cmd=entry.get("cmd"), progress=bar)
+                           cmd=entry.get("cmd"), progress=bar, collect=collect)
 
 
 def build_annotations(r: BuildRun) -> dict[str, str]:

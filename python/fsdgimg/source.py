@@ -51,11 +51,12 @@ def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
 def open_source(text: str | Location, *, compression: Compression | None = None, tag: str | None = None,
                 platform: Platform | None = None, scratch_parent: Path | None = None,
                 epoch: int | None = None, docker: bool = False,
-                progress: bool | None = None, registry=None) -> Iterator[Artifact]:
+                progress: bool | None = None, registry=None, collect=None) -> Iterator[Artifact]:
     """Yield the Image or Index at `text`. Archives and root file systems are imported (once, in
     one pass, compressed with `compression`) into a scratch store that lives until the block ends.
     Registries and static trees stream their blobs from where they are; `registry` is the
-    fsdgimg.publish.RegistryOptions (credentials, TLS, retries) for docker:// locations."""
+    fsdgimg.publish.RegistryOptions (credentials, TLS, retries) for docker:// locations. `collect`:
+    a collector factory the import pass feeds each layer to (fsdgimg.sbom.generate.collector)."""
     loc = parse(text) if isinstance(text, str) else text
     tag = loc.tag or tag
     compression = compression or Compression()
@@ -70,14 +71,16 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
             if loc.kind == "docker-archive":
                 from fsdgimg.sources.docker_archive import load_docker_archive
                 wanted = f"{loc.reference.name}:{loc.tag}" if loc.reference else tag
-                image = load_docker_archive(loc.path, store, compression, tag=wanted, docker=docker, progress=bar)
+                image = load_docker_archive(loc.path, store, compression, tag=wanted, docker=docker, progress=bar,
+                                            collect=collect)
                 if platform is not None and not platform.matches(image.platform):
                     raise UsageError(f"{loc.path}: image is for {image.platform}, not {platform}")
             else:
                 from fsdgimg.sources.rootfs import load_rootfs
                 e = epoch if epoch is not None else epoch_from_env()
                 image = load_rootfs(loc.path, store, compression, platform=platform,
-                                    epoch=e if e is not None else 0, docker=docker, progress=bar)
+                                    epoch=e if e is not None else 0, docker=docker, progress=bar,
+                                    collect=collect)
                 image.tag = tag
             bar.close()
             yield image

@@ -180,15 +180,20 @@ def extension_size(info: tarfile.TarInfo, what: str) -> int | None:
 
 
 class TarWalker:
-    def __init__(self, what: str):
+    """`collector`, when given, sees every member as `collector.member(path, info)` (the path as the
+    checker normalised it) and, when that returns True, the member's data as `collector.data(bytes)`
+    before the next member (fsdgimg.sbom.files.LayerFiles: an SBOM's files, in the import pass)."""
+
+    def __init__(self, what: str, collector=None):
         self.what = what
         self.checker = MemberChecker(what)
+        self.collector = collector
         self.members = 0
         self._header = bytearray()
         self._skip = 0           # bytes of member data (with padding) still to pass over
-        self._collect: bytearray | None = None  # data of an extension header being gathered
+        self._collect: bytearray | None = None  # data of an extension header (or a collected member)
         self._collect_size = 0
-        self._collect_type = b""
+        self._collect_type: bytes | None = b""  # None: a member's data, for the collector
         self._extensions = Extensions(what)     # what extension headers say about later members
         self._ended = False
         self._trailing = 0
@@ -237,14 +242,24 @@ class TarWalker:
             if not self._skip:
                 self._extension_done()
             return
-        self.checker.check(self._extensions.apply(info))
+        info = self._extensions.apply(info)
+        name = self.checker.check(info)
         self.members += 1
         self._skip = data_size(info)
+        if self.collector is not None and self.collector.member(name, info):
+            self._collect = bytearray()
+            self._collect_size = info.size
+            self._collect_type = None
+            if not self._skip:
+                self._extension_done()
 
     def _extension_done(self) -> None:
         data = bytes(self._collect[:self._collect_size])
         self._collect = None
-        self._extensions.add(self._collect_type, data)
+        if self._collect_type is None:
+            self.collector.data(data)
+        else:
+            self._extensions.add(self._collect_type, data)
 
     def finish(self) -> None:
         """The stream is over: it must have ended at an end-of-archive block."""

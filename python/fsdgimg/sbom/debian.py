@@ -22,6 +22,10 @@ LISTS = "var/lib/apt/lists"
 _LIST_NAME = re.compile(r"^(?P<site>.+?)_dists_(?P<suite>[^_]+)_(?P<component>[^_]+)_binary-(?P<arch>[^_]+)_Packages$")
 
 
+# Every path wanted() or wanted_link() accepts starts with one of these.
+PREFIXES = (STATUS, "etc/os-release", "usr/lib/os-release", DOC + "/", LISTS + "/")
+
+
 def wanted(path: str) -> bool:
     if path == STATUS or path in ("etc/os-release", "usr/lib/os-release"):
         return True

@@ -6,11 +6,32 @@ import re
 
 from fsdgimg.image import Image
 from fsdgimg.sbom import debian, pacman
-from fsdgimg.sbom.files import read_root
+from fsdgimg.sbom.files import LayerFiles, Wanted, read_root
 from fsdgimg.sbom.model import Bom, Package
 
+STORE = "gnu/store/"
 _STORE_ITEM = re.compile(r"^gnu/store/[0-9a-df-np-sv-z]{32}-([^/]+)")
 _NAME_VERSION = re.compile(r"^(.+?)-(\d[^-]*)$")
+
+
+def _store_item(path: str) -> str | None:
+    m = _STORE_ITEM.match(path)
+    return m.group(1) if m else None
+
+
+def _wanted_file(path: str) -> bool:
+    return debian.wanted(path) or pacman.wanted(path)
+
+
+# The files every distribution's SBOM reader needs, and the Guix store items an image holds.
+WANTED = Wanted(file=_wanted_file, link=debian.wanted_link, note=_store_item,
+                prefixes=debian.PREFIXES + pacman.PREFIXES + (STORE,))
+
+
+def collector(what: str | None = None) -> LayerFiles:
+    """What an import pass feeds each layer's members to (sources' `collect=`), so that the SBOM
+    of the imported image reads no layer again."""
+    return LayerFiles(WANTED)
 
 
 def _store_package(item: str) -> Package:
@@ -23,14 +44,8 @@ def _store_package(item: str) -> Package:
 
 
 def bom_for_image(image: Image, name: str) -> Bom:
-    store_items: set[str] = set()
-
-    def note(path: str) -> None:
-        m = _STORE_ITEM.match(path)
-        if m:
-            store_items.add(m.group(1))
-
-    view = read_root(image, lambda p: debian.wanted(p) or pacman.wanted(p), debian.wanted_link, note=note)
+    view = read_root(image, WANTED)
+    store_items = view.notes
     bom = Bom(name=name, distribution="unknown", packages=[], image_digest=str(image.digest),
               created=image.created)
     if debian.is_debian(view):

@@ -11,6 +11,9 @@ from fsdgimg.sbom.model import Package
 LOCAL = "var/lib/pacman/local"
 
 
+PREFIXES = (LOCAL + "/",)    # of every path wanted() accepts
+
+
 def wanted(path: str) -> bool:
     return path.startswith(LOCAL + "/") and path.endswith("/desc") and path.count("/") == 5
 

@@ -50,8 +50,10 @@ def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path |
         from fsdgimg.sbom.guix import describe
         yield describe([entry])[entry.name], None
         return
+    from fsdgimg.sbom.generate import collector
     from fsdgimg.source import open_source
-    with open_source(src, compression=Compression("none"), platform=platform) as artifact:
+    # An archive or a root file system is imported first: its SBOM files are collected on the way.
+    with open_source(src, compression=Compression("none"), platform=platform, collect=collector) as artifact:
         image = pick_image(artifact, platform, src)
         name = f"{image.name}:{image.tag}" if image.name and image.tag else (image.name or src)
         yield bom_for_image(image, name), image

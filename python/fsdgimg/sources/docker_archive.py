@@ -81,7 +81,7 @@ class _Scan:
 
 
 def _scan(path: Path, store: BlobStore, compression: Compression, docker: bool,
-          progress: Progress | None) -> _Scan:
+          progress: Progress | None, collect=None) -> _Scan:
     what = str(path)
     raw, stream = _open(path, progress)
     small: dict[str, bytes] = {}
@@ -108,7 +108,7 @@ def _scan(path: Path, store: BlobStore, compression: Compression, docker: bool,
                     raise InputError(f"{what}: more than {SMALL_TOTAL} bytes of small members; not an image archive")
                 small[name] = data.read()
                 continue
-            layers[name] = import_layer(data, store, compression, f"{what}: {name}", docker)
+            layers[name] = import_layer(data, store, compression, f"{what}: {name}", docker, collect)
     finally:
         raw.close()
     return _Scan(small, layers, aliases)
@@ -132,13 +132,15 @@ def _check_named_digest(name: str, actual: Digest, kind: str, what: str) -> None
 
 def load_docker_archive(path: Path, store: BlobStore, compression: Compression = Compression(), *,
                         tag: str | None = None, docker: bool = False,
-                        progress: Progress | None = None) -> Image:
+                        progress: Progress | None = None, collect=None) -> Image:
     """Import the image of a docker archive into `store`.
 
     With several images in the archive, `tag` (NAME:TAG or TAG) chooses one by its RepoTags.
+    `collect(what)`: a collector for each layer's members (fsdgimg.sbom.generate.collector), whose
+    findings the image carries as `collected`, by diff ID.
     """
     what = str(path)
-    scan = _scan(path, store, compression, docker, progress)
+    scan = _scan(path, store, compression, docker, progress, collect)
     if "manifest.json" not in scan.small:
         raise InputError(f"{what}: manifest.json is missing (not a docker archive)")
     entries = load_json(scan.small["manifest.json"], f"{what}: manifest.json")
@@ -171,7 +173,8 @@ def load_docker_archive(path: Path, store: BlobStore, compression: Compression =
         if name in scan.layers:
             blob = scan.layers[name]
         elif name in scan.small:
-            blob = import_layer(io.BytesIO(scan.small[name]), store, compression, f"{what}: {name}", docker)
+            blob = import_layer(io.BytesIO(scan.small[name]), store, compression, f"{what}: {name}", docker,
+                                collect)
         else:
             raise InputError(f"{what}: layer {layer_name} named in manifest.json is absent")
         _check_named_digest(name, blob.diff_id, "diff_id", what)
@@ -199,7 +202,10 @@ def load_docker_archive(path: Path, store: BlobStore, compression: Compression =
     manifest = ImageManifest(mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST, config_desc,
                              [b.descriptor for b in blobs])
     name, image_tag = _repo_tag(entry, what)
-    return Image(manifest, config_bytes, store, name, image_tag, what, fresh=True)
+    image = Image(manifest, config_bytes, store, name, image_tag, what, fresh=True)
+    if collect is not None:
+        image.collected = {b.diff_id: b.collected for b in blobs if b.collected is not None}
+    return image
 
 
 def _select(entries: list[dict], tag: str | None, what: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
@@ -20,15 +21,22 @@ from fsdgimg.manifest import ImageManifest
 from fsdgimg.progress import CountingReader, Progress
 
 
-def _tar_directory(root: Path, out, epoch: int) -> None:
-    """Write `root` as a reproducible tar: sorted names, numeric owners, mtimes clamped to `epoch`."""
+def _tar_directory(root: Path, out, epoch: int, collector=None) -> None:
+    """Write `root` as a reproducible tar: sorted names, numeric owners, mtimes clamped to `epoch`.
+    `collector` sees each member as TarWalker shows it one (see fsdgimg.tarwalk.TarWalker)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tf:
         def add(path: Path, arcname: str) -> None:
             info = tf.gettarinfo(str(path), arcname)
             info.mtime = min(int(info.mtime), epoch)
             info.uname = info.gname = ""
+            wanted = collector is not None and collector.member(arcname, info)
             if info.isreg():
                 with open(path, "rb") as f:
+                    if wanted:
+                        # A small file (the collector's limit): read once, archived and kept.
+                        data = f.read(info.size)
+                        collector.data(data)
+                        f = io.BytesIO(data)
                     tf.addfile(info, f)
             else:
                 tf.addfile(info)
@@ -51,18 +59,22 @@ def _tar_directory(root: Path, out, epoch: int) -> None:
 def load_rootfs(path: Path, store: BlobStore, compression: Compression = Compression(), *,
                 platform: Platform | None = None, epoch: int = 0, docker: bool = False,
                 cmd: list[str] | None = None, env: list[str] | None = None,
-                progress: Progress | None = None) -> Image:
+                progress: Progress | None = None, collect=None) -> Image:
+    """`collect(what)`: a collector for the layer's members (fsdgimg.sbom.generate.collector), whose
+    findings the image carries as `collected`, by diff ID."""
     what = str(path)
     if path.is_dir():
+        collector = collect(what) if collect is not None else None
         blob: LayerBlob = import_layer_from_writer(
-            lambda out: _tar_directory(path, out, epoch), store, compression, what, docker)
+            lambda out: _tar_directory(path, out, epoch, collector), store, compression, what, docker,
+            collector)
     else:
         try:
             raw = open(path, "rb")
         except OSError as e:
             raise InputError(f"{what}: {e.strerror}") from None
         with raw:
-            blob = import_layer(CountingReader(raw, progress), store, compression, what, docker)
+            blob = import_layer(CountingReader(raw, progress), store, compression, what, docker, collect)
     platform = platform or Platform.host()
     config = new_config([blob.diff_id], platform, epoch, env=env, cmd=cmd or ["/bin/sh"])
     config_bytes = dump_json(config)
@@ -70,4 +82,7 @@ def load_rootfs(path: Path, store: BlobStore, compression: Compression = Compres
                              store.put_bytes(config_bytes), len(config_bytes))
     manifest = ImageManifest(mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST, config_desc,
                              [blob.descriptor])
-    return Image(manifest, config_bytes, store, None, None, what, fresh=True)
+    image = Image(manifest, config_bytes, store, None, None, what, fresh=True)
+    if blob.collected is not None:
+        image.collected = {blob.diff_id: blob.collected}
+    return image
