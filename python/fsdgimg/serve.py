@@ -41,7 +41,8 @@ from urllib.parse import parse_qs, quote
 from fsdgimg.digest import Digest
 from fsdgimg.jsonio import dump_json
 from fsdgimg.static import responses as rs
-from fsdgimg.static.layout import DIGEST_RE, MEDIA_TYPE_OF, NAME_RE, TAG_RE, Tree, read_tag_link
+from fsdgimg.static.layout import (DIGEST_RE, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, MEDIA_TYPE_OF, NAME_RE, TAG_RE, Tree,
+                                   read_tag_link)
 
 WORKERS = 32
 IDLE_TIMEOUT = 15.0  # a kept-alive connection with no request
@@ -61,6 +62,7 @@ _ROUTES = [
     ("tag", re.compile(rf"/v2/(?P<name>{NAME_RE})/manifests/(?P<tag>{TAG_RE})\Z")),
     ("referrers", re.compile(rf"/v2/(?P<name>{NAME_RE})/referrers/(?P<digest>{DIGEST_RE})\Z")),
     ("page", re.compile(r"/(?:index\.html)?\Z")),
+    ("signature", re.compile(rf"/{LOOKASIDE_ROOT}/(?P<signature>{LOOKASIDE_PATH_RE})\Z")),
 ]
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 _TLS_HANDSHAKE = 0x16
@@ -171,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(t.v2 / "index.json", "application/json", cache=rs.REVALIDATE)
         if route == "page":
             return self._file(t.root / "index.html", "text/html; charset=utf-8", cache=rs.REVALIDATE)
+        if route == "signature":
+            return self._file(t.lookaside / g["signature"], rs.SIGNATURE_MEDIA_TYPE, cache=rs.SIGNATURE_CACHE)
         if route == "catalog":
             return self._listing(t.v2 / "_catalog.json", "repositories", "/v2/_catalog", query, "NOT_FOUND")
         if route == "tags":

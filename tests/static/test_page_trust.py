@@ -3,10 +3,12 @@ verdicts, links to the attached reports, read from the tree's small JSON files o
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
 import shutil
+import subprocess
 import urllib.request
 
 import pytest
@@ -14,15 +16,18 @@ import pytest
 from static.conftest import public_tree, run
 from static.test_page import MEASURE, browser  # noqa: F401 (the Chromium fixture)
 from servers import FsdgimgServe
+from trust.test_openpgp import _gpg_key
 
 from fsdgimg import mediatypes as mt
 from fsdgimg.blobstore import BlobStore
+from fsdgimg.digest import Digest
 from fsdgimg.image import Image
 from fsdgimg.manifest import parse_manifest
 from fsdgimg.sign import attachments as att
 from fsdgimg.static.writer import StaticPublisher
 
 PASSWORD = "page-pw"
+GPG_UID = "Page Release <page-release@example.org>"
 HOSTILE = '<script>alert("x")</script>&amp;'
 
 
@@ -60,12 +65,33 @@ def trust_tree(images, tmp_path_factory):
     run("convert", images.src(images.a), f"oci:{work / 'audited'}:built",
         "--annotation", "org.fsdgimg.audit.verdict=pass")
     run("publish", f"oci:{work / 'audited'}:built", "--to", f"static:{tree}", "--name", "trust/app:built")
+    # signed with an OpenPGP key into the tree's lookaside storage
+    run("convert", images.src(images.a), f"oci:{work / 'gpg'}:gpg", "--annotation", "org.example.signed=openpgp")
+    run("publish", f"oci:{work / 'gpg'}:gpg", "--to", f"static:{tree}", "--name", "trust/app:gpg")
+    _gpg_key(work / "gnupg", GPG_UID)
+    signed = run("sign", f"static:{tree}/trust/app:gpg", "--gpg-key", GPG_UID, "--gnupghome", work / "gnupg",
+                 "--identity", "registry.example/trust/app", "--json").out
+    (base / "gpg.json").write_text(signed)
+    shutil.copy(work / "release.pub", base / "release.pub")
+    # a signature beside a manifest that no recorded key made (a mirror's forgery): not "signed"
+    run("convert", images.src(images.a), f"oci:{work / 'forged'}:forged", "--annotation", "org.example.signed=no")
+    run("publish", f"oci:{work / 'forged'}:forged", "--to", f"static:{tree}", "--name", "trust/app:forged")
+    forged = Digest.of((tree / "v2" / "trust" / "app" / "_tags" / "forged").read_bytes())
+    lookaside = tree / "sigstore" / f"trust/app@sha256={forged.hex}"
+    lookaside.mkdir(parents=True)
+    shutil.copy(next((tree / "sigstore").glob("trust/app@sha256=*/signature-1")), lookaside / "signature-1")
     data = (tree / "v2" / "trust" / "app" / "_tags" / "plain").read_bytes()
-    from fsdgimg.digest import Digest
     _hostile_audit(work, tree, "trust/app", {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(data)),
                                              "size": len(data)})
     yield tree
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _fingerprint(pem) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo, computed here with openssl (not with fsdgimg's code)."""
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(pem), "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def _rows(page: str) -> dict[str, str]:
@@ -77,11 +103,21 @@ def _rows(page: str) -> dict[str, str]:
 def test_trust_column(trust_tree):
     page = (trust_tree / "index.html").read_text()
     rows = _rows(page)
-    assert set(rows) == {"1", "plain", "built"}, list(rows)   # the `.sig` tag is no image to pull: not listed
+    assert set(rows) == {"1", "plain", "built", "gpg", "forged"}, list(rows)   # the `.sig` tag is no image to pull: not listed
     assert any(t.name.endswith(".sig") for t in (trust_tree / "v2" / "trust" / "app" / "_tags").iterdir())
     assert not re.search(r"sha256-[0-9a-f]{64}\.sig", page)
     signed, plain = rows["1"], rows["plain"]
     assert '<span class="signed">signed</span>' in signed and "unsigned" not in signed
+    assert f"SHA256:{_fingerprint(trust_tree.parent / 'release.pub')}" in signed and "OpenPGP" not in signed
+    gpg = json.loads((trust_tree.parent / "gpg.json").read_text())
+    assert re.fullmatch(r"[0-9A-F]{40}", gpg["fingerprint"]) and gpg["uid"] == GPG_UID
+    assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in rows["gpg"]
+    assert html.escape(GPG_UID) in rows["gpg"] and '<span class="signed">signed</span>' in rows["gpg"]
+    assert "SHA256:" not in rows["gpg"] and "unsigned" not in rows["gpg"]
+    # a copied signature names another digest: shown as not verified, never as signed
+    forged = rows["forged"]
+    assert '<span class="unverified">1 signature not verified</span>' in forged
+    assert 'class="signed"' not in forged and "unsigned" not in forged
     assert '<span class="unsigned">unsigned</span>' in plain
     assert "FSDG audit: pass" in signed and "reproducibility: not checked" in signed
     assert "reproducibility: reproducible" in plain
@@ -116,3 +152,8 @@ def test_trust_column_in_chromium(width, browser, trust_tree, tmp_path):  # noqa
     assert not m["overlaps"], m["overlaps"]
     assert not m["cut"] and m["scrollWidth"] <= m["width"], (m["cut"], m["scrollWidth"], m["width"])
     assert "unsigned" in m["text"] and f"FSDG audit: {HOSTILE}" in m["text"]
+    # who signed, as a reader sees it: the cosign key's fingerprint, the OpenPGP key's and its user ID
+    gpg = json.loads((trust_tree.parent / "gpg.json").read_text())
+    assert f"signed by key SHA256:{_fingerprint(trust_tree.parent / 'release.pub')}" in m["text"]
+    assert f"signed by OpenPGP key {gpg['fingerprint']} {GPG_UID}" in m["text"]
+    assert "1 signature not verified" in m["text"]

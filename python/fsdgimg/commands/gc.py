@@ -44,6 +44,7 @@ def run(args) -> int:
             print(path)
     print(f"{'would remove' if args.dry_run else 'removed'} {report.manifests_removed} manifest(s), "
           f"{report.blob_links_removed} blob link(s), {report.store_files_removed} stored file(s) "
-          f"({report.bytes_freed / 1e6:.1f} MB), {report.temporaries_removed} temporary file(s); "
+          f"({report.bytes_freed / 1e6:.1f} MB), {report.signatures_removed} signature(s), "
+          f"{report.temporaries_removed} temporary file(s); "
           f"{report.kept_in_grace} kept for the grace period", file=sys.stderr)
     return 0

@@ -21,7 +21,8 @@ def register(sub) -> None:
     p.add_argument("--gpg-key", metavar="KEYID",
                    help="sign with this OpenPGP key instead (gpg; containers simple signing)")
     p.add_argument("--lookaside", type=Path, metavar="DIR",
-                   help="with --gpg-key: the lookaside directory a web server serves (registries.d lookaside)")
+                   help="with --gpg-key: the lookaside directory a web server serves (registries.d lookaside); "
+                        "default for static:DIR/NAME: the tree's own DIR/sigstore/")
     p.add_argument("--gnupghome", type=Path, help="with --gpg-key: gpg's home directory")
     p.add_argument("--generate-key", type=Path, metavar="PREFIX", help="make a key pair and stop")
     p.add_argument("--identity", metavar="HOST/NAME",
@@ -44,8 +45,9 @@ def run(args) -> int:
         return 0
     if not args.ref or not (args.key or args.gpg_key):
         raise UsageError("sign needs REF and --key or --gpg-key (or --generate-key PREFIX)")
-    if args.gpg_key and not args.lookaside:
-        raise UsageError("--gpg-key needs --lookaside DIR, where the signatures are served from")
+    if args.gpg_key and not args.lookaside and not args.ref.startswith("static:"):
+        raise UsageError("--gpg-key needs --lookaside DIR, where the signatures are served from "
+                         "(an image in a static tree is signed into the tree's own sigstore/)")
     from fsdgimg.sign.remote import target
     t = target(args.ref, insecure=args.insecure)
     if t.kind == "static" and not args.identity:
@@ -58,8 +60,8 @@ def run(args) -> int:
             from fsdgimg.cli import emit_json
             emit_json(out)
         else:
-            print(f"{out['image']} {out['digest']}: signed by OpenPGP key {out['key']} for {out['identity']} "
-                  f"({out['signature']})")
+            print(f"{out['image']} {out['digest']}: signed by OpenPGP key {out['fingerprint']}"
+                  f"{' (' + out['uid'] + ')' if out['uid'] else ''} for {out['identity']} ({out['signature']})")
         return 0
     from fsdgimg.sign.signing import sign_sigstore
     out = sign_sigstore(t, args.key, args.identity)

@@ -23,7 +23,9 @@ def register(sub) -> None:
                    help="policy: a cosign public key that signs them (repeatable: any one)")
     p.add_argument("--gpg-key", action="append", default=[], type=Path, metavar="KEYRING",
                    help="policy: an OpenPGP public keyring that signs them")
-    p.add_argument("--lookaside", metavar="URL", help="registries.d: where OpenPGP signatures are served")
+    p.add_argument("--lookaside", metavar="URL",
+                   help="registries.d: where OpenPGP signatures are served (default: a static tree's, "
+                        "https://HOST/sigstore; http for a loopback HOST)")
     p.add_argument("--server-name", help="server name (nginx server_name, Apache ServerName, Caddy site)")
     p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
     p.add_argument("--locations-only", action="store_true",
@@ -33,9 +35,14 @@ def register(sub) -> None:
 
 def run(args) -> int:
     if args.server in ("policy", "registries.d"):
-        from fsdgimg.sign.policy import policy, registries_d
+        from fsdgimg.sign.policy import check_scope, policy, registries_d
         if not args.registry:
             raise UsageError(f"{args.server} needs --registry HOST[:PORT]")
+        for scope in args.registry:
+            check_scope(scope)
+        if args.lookaside is not None and not (args.lookaside.startswith(("https://", "http://"))
+                                               and args.lookaside.isprintable() and " " not in args.lookaside):
+            raise UsageError(f"--lookaside {args.lookaside[:80]!r}: expected an http(s):// URL")
         if args.server == "policy":
             if not args.sigstore_key and not args.gpg_key:
                 raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING")

@@ -5,21 +5,33 @@ an OpenPGP message. podman, skopeo and buildah find the message at
 `LOOKASIDE/NAME@sha256=HEX/signature-N` (N from 1) on any web server, as configured in
 registries.d (`lookaside:`), and accept it under a `signedBy` policy with the distribution's
 public keyring. The key is the one these distributions already sign their releases with.
+
+An image in a static tree is signed into the tree's own lookaside storage (DIR/sigstore/, see
+static/layout.py), served by every configuration `fsdgimg web-config` writes and by `fsdgimg serve`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
 from fsdgimg.digest import Digest
-from fsdgimg.errors import FsdgimgError, InputError
+from fsdgimg.errors import FsdgimgError, InputError, UsageError
 from fsdgimg.sign.remote import Target
+from fsdgimg.static.layout import MAX_SIGNATURES, Tree, lookaside_dir
 
-MAX_SIGNATURES = 100
+
+def _gpg(argv: list[str], homedir: Path | None, data: bytes | None = None) -> subprocess.CompletedProcess:
+    full = ["gpg", "--batch", "--no-tty", *(["--homedir", str(homedir)] if homedir is not None else []), *argv]
+    try:
+        return subprocess.run(full, input=data, capture_output=True, timeout=120,
+                              env=dict(os.environ, LC_ALL="C"))
+    except FileNotFoundError:
+        raise FsdgimgError("gpg is not installed (Debian: apt-get install gnupg)") from None
 
 
 def payload(reference: str, digest: Digest, timestamp: int | None = None) -> bytes:
@@ -30,46 +42,103 @@ def payload(reference: str, digest: Digest, timestamp: int | None = None) -> byt
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def gpg_sign(data: bytes, key: str, homedir: Path | None = None) -> bytes:
-    argv = ["gpg", "--batch", "--no-tty", "--yes", "--local-user", key, "--sign", "--output", "-"]
-    if homedir is not None:
-        argv[1:1] = ["--homedir", str(homedir)]
-    try:
-        proc = subprocess.run(argv, input=data, capture_output=True, timeout=120)
-    except FileNotFoundError:
-        raise FsdgimgError("gpg is not installed (Debian: apt-get install gnupg)") from None
+def gpg_sign(data: bytes, key: str, homedir: Path | None = None) -> tuple[bytes, str | None]:
+    """(the OpenPGP message, the fingerprint of the (sub)key that made it)."""
+    proc = _gpg(["--yes", "--status-fd", "2", "--local-user", key, "--sign", "--output", "-"], homedir, data)
     if proc.returncode != 0:
         last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
         raise InputError(f"gpg could not sign with {key!r}: {last}")
+    made_by = None
+    for line in proc.stderr.decode(errors="replace").splitlines():
+        fields = line.split()
+        if fields[:2] == ["[GNUPG:]", "SIG_CREATED"] and len(fields) >= 8:
+            made_by = fields[7]
+    return proc.stdout, made_by
+
+
+def _colon_text(text: str) -> str:
+    """A field of gpg's --with-colons output, its \\xNN escapes undone."""
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def key_identity(key: str, homedir: Path | None = None) -> tuple[str, str | None]:
+    """(primary key fingerprint, primary user ID) of the key `key` names (a fingerprint, ID or user ID)."""
+    proc = _gpg(["--with-colons", "--fixed-list-mode", "--list-keys", key], homedir)
+    if proc.returncode != 0:
+        raise InputError(f"gpg does not know the key {key!r}")
+    primary, uid = None, None
+    lines = proc.stdout.decode(errors="replace").splitlines()
+    for n, line in enumerate(lines):
+        fields = line.split(":")
+        if fields[0] == "pub" and primary is not None:
+            break  # the first key only
+        if fields[0] == "fpr" and primary is None and n and lines[n - 1].startswith("pub:"):
+            primary = fields[9]
+        elif fields[0] == "uid" and uid is None and len(fields) > 9:
+            uid = _colon_text(fields[9])
+    if primary is None:
+        raise InputError(f"gpg does not know the key {key!r}")
+    return primary, uid
+
+
+def export_key(fingerprint: str, homedir: Path | None = None) -> bytes:
+    proc = _gpg(["--export", "--export-options", "export-minimal", fingerprint], homedir)
+    if proc.returncode != 0 or not proc.stdout:
+        raise InputError(f"gpg could not export the public key {fingerprint}")
     return proc.stdout
 
 
-def lookaside_dir(root: Path, name: str, digest: Digest) -> Path:
-    return root / f"{name}@{digest.algorithm}={digest.hex}"
+def write_signature(directory: Path, signature: bytes) -> Path:
+    """Write `signature` as the next free signature-N of `directory`, never replacing one: the file is
+    written and synced at a temporary name, then hard-linked to signature-N, which fails when that name
+    exists (another signer got there first: try N+1). Readers see a whole file or none."""
+    from fsdgimg.static import files
+    files.make_dirs(directory)
+    tmp = files.tmp_name(directory / "signature")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(signature)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        for n in range(1, MAX_SIGNATURES + 1):
+            path = directory / f"signature-{n}"
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                continue
+            return path
+    finally:
+        tmp.unlink(missing_ok=True)
+    raise InputError(f"{directory}: already {MAX_SIGNATURES} signatures")
 
 
-def sign_openpgp(target: Target, key: str, lookaside: Path, *, identity: str | None = None,
+def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, identity: str | None = None,
                  homedir: Path | None = None) -> dict:
-    """Sign the image `target` names; write the signature as the next signature-N in `lookaside`."""
-    digest = target.resolve()
+    """Sign the image `target` names; write the signature as the next signature-N of its lookaside
+    directory: under `lookaside` (a directory some web server serves), or, for an image in a static
+    tree, the tree's own lookaside storage (DIR/sigstore/), whose page then shows the signer."""
+    if lookaside is None and target.kind != "static":
+        raise UsageError(f"{target.display}: give --lookaside DIR, the directory a web server serves "
+                         "the signatures from (registries.d lookaside)")
     reference = identity or target.repository
     if not target.reference.startswith("sha256:") and ":" not in reference.rsplit("/", 1)[-1]:
         reference = f"{reference}:{target.reference}"
-    signature = gpg_sign(payload(reference, digest), key, homedir)
-    directory = lookaside_dir(lookaside, target.name, digest)
-    directory.mkdir(parents=True, exist_ok=True)
-    for n in range(1, MAX_SIGNATURES + 1):
-        path = directory / f"signature-{n}"
-        if path.exists() and path.read_bytes() == signature:
-            break
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "wb") as f:
-            f.write(signature)
-        break
+    if lookaside is not None:
+        digest = target.resolve()
+        signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
+        path = write_signature(lookaside_dir(lookaside, target.name, digest), signature)
+        fingerprint, uid = key_identity(made_by or key, homedir)
     else:
-        raise InputError(f"{directory}: already {MAX_SIGNATURES} signatures")
+        from fsdgimg.static import files, signers
+        from fsdgimg.static.writer import StaticPublisher
+        with files.tree_lock(target.root, "sign"):
+            digest = target.resolve()
+            signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
+            fingerprint, uid = key_identity(made_by or key, homedir)
+            signers.record_openpgp_key(target.root, fingerprint, uid, export_key(fingerprint, homedir))
+            tree = Tree(target.root)
+            path = write_signature(tree.signature_dir(target.name, digest), signature)
+            StaticPublisher(target.root).refresh(names=[target.name])   # the page shows the signer
     return {"image": target.display, "digest": str(digest), "identity": reference, "key": key,
-            "signature": str(path)}
+            "fingerprint": fingerprint, "uid": uid, "signature": str(path)}

@@ -37,12 +37,45 @@ def policy(scopes: list[str], sigstore_keys: list[Path] = (), gpg_keys: list[Pat
     return json.dumps(doc, indent=2).encode() + b"\n"
 
 
+def check_scope(scope: str) -> str:
+    """A policy scope as the tools write it, HOST[:PORT][/NAMESPACE]; one line for anything else (the
+    value goes into YAML and JSON files a user's tools trust)."""
+    import re
+    from fsdgimg.errors import UsageError
+    from fsdgimg.static.layout import NAME_RE
+    from fsdgimg.static.webconfig import check_option
+    host, _, namespace = scope.partition("/")
+    try:
+        check_option("public_host", host)
+    except UsageError:
+        raise UsageError(f"--registry {scope[:80]!r}: expected HOST[:PORT][/NAMESPACE]") from None
+    if namespace and not re.fullmatch(NAME_RE, namespace):
+        raise UsageError(f"--registry {scope[:80]!r}: {namespace[:60]!r} is not a repository namespace")
+    return scope
+
+
+def default_lookaside(scope: str) -> str:
+    """Where a static tree served at the scope's host keeps its OpenPGP signatures: the tree's
+    lookaside root at the top of the site (https; plain http for a loopback address only, as
+    fsdgimg itself allows). Signature paths name the whole repository, so a namespace is not part
+    of the URL."""
+    import ipaddress
+    from fsdgimg.static.layout import LOOKASIDE_ROOT
+    host = scope.split("/", 1)[0]
+    bare = host[1:host.index("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+    try:
+        loopback = bare == "localhost" or ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        loopback = False
+    return f"{'http' if loopback else 'https'}://{host}/{LOOKASIDE_ROOT}"
+
+
 def registries_d(scopes: list[str], lookaside: str | None = None) -> bytes:
-    """A registries.d YAML file: sigstore attachments on, and the lookaside URL for OpenPGP ones."""
+    """A registries.d YAML file: sigstore attachments on, and where OpenPGP signatures are looked up
+    (`lookaside`: the given URL, else the lookaside root of a static tree served at each host)."""
     lines = ["docker:"]
     for scope in scopes:
-        lines.append(f"  {scope}:")
+        lines.append(f"  \"{scope}\":")  # quoted: a YAML key, and [::1]:5000 would be a list
         lines.append("    use-sigstore-attachments: true")
-        if lookaside:
-            lines.append(f"    lookaside: {lookaside}")
+        lines.append(f"    lookaside: {lookaside or default_lookaside(scope)}")
     return ("\n".join(lines) + "\n").encode()

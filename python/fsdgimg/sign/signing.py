@@ -36,6 +36,9 @@ def sign_sigstore(target: Target, key_file: Path, identity: str | None = None) -
     config = cosign.config_blob(all_layers)
     manifest = attach.manifest_bytes(config, attach.OCI_CONFIG, all_layers)
     tag = cosign.signature_tag(digest)
+    if target.kind == "static":  # the tree's page names the signer: it checks against the keys recorded
+        from fsdgimg.static.signers import record_sigstore_key
+        record_sigstore_key(target.root, public)
     written = attach.write(target, tag, manifest, [config, *dict.fromkeys(payloads)])
     return {"image": target.display, "digest": str(digest), "identity": repository,
             "key": keys.key_id(key), "signature": f"{target.with_reference(tag).display}",

@@ -17,8 +17,10 @@ from fsdgimg.errors import InputError
 from fsdgimg.jsonio import load_json
 from fsdgimg.manifest import ImageIndex, parse_manifest
 from fsdgimg.sign import attachments as att
+from fsdgimg.sign import cosign
 from fsdgimg.sign.cosign import signature_tag
 from fsdgimg.static.layout import Tree
+from fsdgimg.static.signers import Verifier
 
 MAX_CONFIG = 8 << 20
 MAX_SMALL = 1 << 20     # a referrers index, a signature or artifact manifest: small JSON, never a layer
@@ -57,7 +59,8 @@ class TagEntry:
     created: str | None = None
     platforms: list[PlatformEntry] = field(default_factory=list)
     blobs: dict[str, int] = field(default_factory=dict)
-    signatures: int = 0                                  # simple-signing layers at the `.sig` tag
+    signers: list = field(default_factory=list)          # signers.Signer of every signature that verifies
+    unverified: int = 0                                  # signatures that verify against no recorded key
     reports: list[Report] = field(default_factory=list)
     audit: str | None = None
     reproducible: str | None = None
@@ -105,18 +108,26 @@ def _small_json(data: bytes | None):
         return None
 
 
-def _signatures(tree: Tree, name: str, digest: Digest, tags: dict) -> int:
-    """How many signatures cosign's `sha256-<hex>.sig` image of `digest` holds (0: unsigned). What
-    is counted is their presence: who signed is for `fsdgimg verify` / `cosign verify` to establish."""
+def _signatures(tree: Tree, verifier: Verifier, name: str, digest: Digest, tags: dict):
+    """(signers, not verified) of `digest`: cosign's `sha256-<hex>.sig` image and the OpenPGP lookaside
+    signatures, each checked against the keys the tree's publisher recorded (static/signers.py)."""
+    layers = []
     found = tags.get(signature_tag(digest))
-    if found is None:
-        return 0
-    try:
-        obj = _small_json(_read(tree.manifest_path(name, *found), MAX_SMALL))
-    except (OSError, InputError):
-        obj = None
-    layers = obj.get("layers") if isinstance(obj, dict) else None
-    return max(1, len(layers)) if isinstance(layers, list) else 1
+    if found is not None:
+        where = f"{name}:{signature_tag(digest)}"
+        try:
+            for layer in cosign.signature_layers(_read(tree.manifest_path(name, *found), MAX_SMALL), where):
+                data = _read(tree.blob_path(name, Digest.parse(layer["digest"])), cosign.MAX_PAYLOAD)
+                if Digest.of(data) == Digest.parse(layer["digest"]):
+                    layers.append((data, cosign.decode_signature(
+                        layer["annotations"][cosign.SIGNATURE_ANNOTATION], where)))
+                else:
+                    layers.append((b"", b""))  # counted as not verified
+        except (OSError, InputError, ValueError):
+            layers.append((b"", b""))
+    signed, bad = verifier.sigstore(layers, digest) if layers else ([], 0)
+    more, more_bad = verifier.openpgp(name, digest)
+    return signed + more, bad + more_bad
 
 
 def _reports(tree: Tree, name: str, digest: Digest) -> list[Report]:
@@ -161,11 +172,12 @@ def describe(tree: Tree, names: list[str] | None = None) -> dict[str, list[TagEn
     for name in (tree.repositories() if names is None else names):
         entries = []
         tags = tree.tags(name)
+        verifier = Verifier(tree)
         for tag, (digest, media_type) in tags.items():
             if COMPANION_TAG.match(tag):
                 continue
             entry = TagEntry(tag, str(digest), media_type)
-            entry.signatures = _signatures(tree, name, digest, tags)
+            entry.signers, entry.unverified = _signatures(tree, verifier, name, digest, tags)
             entry.reports = _reports(tree, name, digest)
             entry.audit = next((r.verdict or "attached" for r in entry.reports if r.kind == "FSDG audit"), None)
             entry.reproducible = next((r.verdict or "attached" for r in entry.reports
@@ -211,7 +223,7 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"), a
 _env.filters["human_size"] = human_size
 
 
-PAGE_VERSION = "3"  # change when the templates change: stored sections of older pages are then redone
+PAGE_VERSION = "4"  # change when the templates change: stored sections of older pages are then redone
 
 
 def stored_bytes(tree: Tree) -> int:

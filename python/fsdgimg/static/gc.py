@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import dump_json
 from fsdgimg.static import files
-from fsdgimg.static.layout import TMP_PREFIX, Tree, parse_manifest_file
+from fsdgimg.static.layout import NAME_RE, TMP_PREFIX, Tree, parse_manifest_file
+
+_SIGNATURE_DIR = re.compile(rf"({NAME_RE})@sha256=([a-f0-9]{{64}})\Z")
 
 DEFAULT_GRACE = 3600.0
 
@@ -37,6 +40,7 @@ class GcReport:
     bytes_freed: int = 0
     temporaries_removed: int = 0
     kept_in_grace: int = 0
+    signatures_removed: int = 0   # OpenPGP lookaside signatures of manifests no longer in the tree
     recovered: str | None = None  # a killed publish's journal: its files "removed", or it "completed"
     removed: list[str] = field(default_factory=list)
 
@@ -112,6 +116,37 @@ def _prune_referrers(tree: Tree, name: str) -> None:
             files.write_bytes(path, dump_json(dict(index, manifests=kept)))
 
 
+def _collect_signatures(tree: Tree, kept: set[tuple[str, str]], remove, dry_run: bool) -> None:
+    """The lookaside signatures (sigstore/NAME@sha256=HEX/) of manifests that stay are kept; those of
+    manifests gone (and anything there that is no such directory's) are removed, with the directories
+    they leave empty. A signature is removed only with its manifest, never while it is served."""
+    base = tree.lookaside
+    if not base.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(base, topdown=True):
+        rel = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        m = _SIGNATURE_DIR.match(rel)
+        if m is None:
+            for entry in filenames:  # only directories belong here, but a killed writer's temporaries
+                remove(Path(dirpath) / entry, "temporaries_removed")
+            continue
+        dirnames[:] = []
+        live = (m.group(1), f"sha256:{m.group(2)}") in kept
+        for entry in filenames:
+            if entry.startswith(TMP_PREFIX):
+                remove(Path(dirpath) / entry, "temporaries_removed")
+            elif not live:
+                remove(Path(dirpath) / entry, "signatures_removed")
+    if dry_run:
+        return
+    for dirpath, _, _ in sorted(os.walk(base, topdown=False), key=lambda w: -len(w[0])):
+        if dirpath != str(base):
+            try:
+                os.rmdir(dirpath)  # only when empty
+            except OSError:
+                pass
+
+
 def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
     tree = Tree(root)
     if not tree.v2.is_dir():
@@ -138,6 +173,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
         if not dry_run:
             report.recovered = publisher.recover()
         repositories = tree.repositories()
+        kept: set[tuple[str, str]] = set()  # (repository, digest) of every manifest that stays
         for name in repositories:
             manifest_dir = tree.v2 / name / "_manifests"
             present: dict[str, str] = {}  # digest -> manifest file
@@ -156,6 +192,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     remove(Path(path), "manifests_removed")
                 else:
                     linked.add(d.split(":", 1)[1])
+                    kept.add((name, d))
             blob_dir = tree.v2 / name / "_blobs"
             for entry in (os.listdir(blob_dir) if blob_dir.is_dir() else []):
                 path = blob_dir / entry
@@ -179,6 +216,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
             for entry in filenames:
                 if entry.startswith(TMP_PREFIX):
                     remove(Path(dirpath) / entry, "temporaries_removed")
+        _collect_signatures(tree, kept, remove, dry_run)
         if tree.store.is_dir():
             for entry in os.listdir(tree.store):
                 path = tree.store / entry

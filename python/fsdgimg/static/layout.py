@@ -13,10 +13,14 @@ distribution API (the configurations in fsdgimg/templates do the mapping).
     DIR/v2/<name>/_referrers/sha256:<hex>.json      GET /v2/<name>/referrers/<digest> (an OCI index of
                                                     the manifests whose subject is <digest>)
     DIR/v2/_referrers-none.json                     the same for a subject nothing refers to
+    DIR/sigstore/<name>@sha256=<hex>/signature-<N>  OpenPGP signatures (containers simple signing) of a
+                                                    manifest, N from 1: containers' lookaside layout, so
+                                                    registries.d says `lookaside: https://HOST/sigstore`
     DIR/_web/                                       generated nginx, Apache and Caddy configurations,
                                                     tags.map (Apache, Caddy), tag.txt and list.txt (Caddy's
                                                     templates), errors/ (JSON error bodies), pages/ (each
-                                                    repository's section of index.html, and the store's total)
+                                                    repository's section of index.html, and the store's total),
+                                                    signers/ (the public keys the tree's publisher signed with)
     DIR/.fsdgimg-attempt.json                       the journal of a publish under way (see writer.py)
 
 Repository names never start with '_' (distribution grammar), so the '_' entries cannot collide with
@@ -48,6 +52,21 @@ _MANIFEST_FILE = re.compile(rf"({DIGEST_RE})\.([a-z-]+)\Z")
 LOCK_FILE = ".fsdgimg-lock"
 TMP_PREFIX = ".tmp-"
 
+# Lookaside storage of OpenPGP signatures, beside v2/ (no repository can be named so: repositories
+# live under v2/). The one place the directory's name is written down: the writer, gc, the web
+# configurations, `serve` and `web-config registries.d` take it from here.
+LOOKASIDE_ROOT = "sigstore"
+MAX_SIGNATURES = 100  # signature-1 .. signature-100 per manifest
+SIGNATURE_RE = r"signature-[1-9][0-9]{0,2}"
+# NAME@sha256=HEX/signature-N below the lookaside root (groups: name, hex, N)
+LOOKASIDE_PATH_RE = rf"({NAME_RE})@sha256=([a-f0-9]{{64}})/signature-([1-9][0-9]{{0,2}})"
+
+
+def lookaside_dir(base: Path, name: str, digest: Digest) -> Path:
+    """Where containers/image looks for the signatures of `digest` of repository `name` under a
+    lookaside base: BASE/NAME@ALGORITHM=HEX/ holding signature-1, signature-2, ..."""
+    return base / f"{name}@{digest.algorithm}={digest.hex}"
+
 
 
 class Tree:
@@ -77,6 +96,24 @@ class Tree:
             if p.is_file():
                 return p
         return None
+
+    @property
+    def lookaside(self) -> Path:
+        return self.root / LOOKASIDE_ROOT
+
+    def signature_dir(self, name: str, digest: Digest) -> Path:
+        return lookaside_dir(self.lookaside, name, digest)
+
+    def signatures(self, name: str, digest: Digest) -> list[Path]:
+        """signature-1, signature-2, ... of `digest`, up to the first missing one (as clients read them)."""
+        directory = self.signature_dir(name, digest)
+        out = []
+        for n in range(1, MAX_SIGNATURES + 1):
+            path = directory / f"signature-{n}"
+            if not path.is_file():
+                break
+            out.append(path)
+        return out
 
     def tag_path(self, name: str, tag: str) -> Path:
         return self.v2 / name / "_tags" / tag

@@ -9,7 +9,11 @@ Cache semantics (what a CDN or caching proxy in front of any of them does):
   may keep it but must revalidate (every server sends `ETag`/`Last-Modified`), so a moved tag is seen by
   the next pull through any cache that honours HTTP;
 - errors are `no-store` and never carry `Docker-Content-Digest`: a 404 for a tag about to be published
-  must not outlive the publish.
+  must not outlive the publish;
+- OpenPGP signatures in lookaside storage (`/sigstore/NAME@sha256=HEX/signature-N`) never change once
+  written (another signature is another N, and gc removes them only with their manifest): immutable. A
+  client reads signature-1, -2, ... up to the first 404, and that 404 is an error like the others,
+  `no-store`, so a signature added later is seen at once.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ ERRORS = {
     "PAGINATION_NUMBER_INVALID": (400, "the n parameter must be a number"),
     "UNSUPPORTED": (405, "this registry is a read-only static tree: publish with fsdgimg publish --to static:DIR"),
 }
+
+SIGNATURE_MEDIA_TYPE = "application/octet-stream"   # an OpenPGP message; clients read the bytes only
+SIGNATURE_CACHE = IMMUTABLE
 
 # The referrers API answers an empty index for a subject nothing refers to (never 404).
 REFERRERS_MEDIA_TYPE = mt.OCI_INDEX

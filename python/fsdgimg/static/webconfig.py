@@ -20,7 +20,7 @@ import jinja2
 
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
 from fsdgimg.static import responses
-from fsdgimg.static.layout import DIGEST_RE, KIND_OF, NAME_RE, TAG_RE
+from fsdgimg.static.layout import DIGEST_RE, KIND_OF, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, NAME_RE, TAG_RE
 
 KINDS = ("nginx", "apache", "caddy")
 FILES = {"nginx": "nginx.conf", "apache": "apache.conf", "caddy": "Caddyfile"}
@@ -129,6 +129,8 @@ def _context(root: Path) -> dict:
             "revalidate": responses.REVALIDATE, "error_cache": responses.ERROR, "allow": responses.ALLOW,
             "errors": {code: (responses.status(code), responses.error_body(code)) for code in responses.ERRORS},
             "referrers_type": responses.REFERRERS_MEDIA_TYPE,
+            "lookaside_root": LOOKASIDE_ROOT, "lookaside_re": LOOKASIDE_PATH_RE,
+            "signature_type": responses.SIGNATURE_MEDIA_TYPE, "signature_cache": responses.SIGNATURE_CACHE,
             "kinds": [(kind, media_type) for media_type, kind in KIND_OF.items()]}
 
 

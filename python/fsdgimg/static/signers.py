@@ -1,0 +1,174 @@
+"""Who signed a static tree's images, for its page: the public keys its publisher signed with are
+recorded at signing time in `_web/signers/` (never served), and each tag's signatures are checked
+against them when the page is rendered.
+
+The page never says "signed" because a signature is present: a cosign signature (the `.sig` tag)
+counts when it verifies against a recorded key and its payload names the tag's manifest digest; an
+OpenPGP signature (lookaside, `sigstore/NAME@sha256=HEX/signature-N`) when gpgv verifies it against a
+recorded keyring and its payload names that digest. Anything else is shown as not verified.
+
+    _web/signers/sigstore-<fingerprint>.pub   PEM SubjectPublicKeyInfo; fingerprint: SHA-256 of its DER
+    _web/signers/openpgp-<fingerprint>.gpg    the exported public key (gpg --export)
+    _web/signers/openpgp-<fingerprint>.json   {"fingerprint": ..., "uid": ...} (the primary user ID)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+from fsdgimg.jsonio import dump_json
+from fsdgimg.static import files
+from fsdgimg.static.layout import Tree
+
+SIGNERS = "signers"
+MAX_SIGNATURE = 64 << 10
+_FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})\Z")
+_SIGSTORE_FILE = re.compile(r"sigstore-([0-9a-f]{64})\.pub\Z")
+_OPENPGP_FILE = re.compile(r"openpgp-([0-9A-F]{40}|[0-9A-F]{64})\.gpg\Z")
+
+
+@dataclass(frozen=True)
+class Signer:
+    kind: str                 # "sigstore" (cosign's format) or "openpgp"
+    fingerprint: str          # sigstore: sha256 hex of the DER public key; OpenPGP: the primary key's
+    uid: str | None = None    # OpenPGP: the primary user ID recorded when it signed
+
+
+def sigstore_fingerprint(public_key) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo, in hex: what sigstore tools show for a public key."""
+    from cryptography.hazmat.primitives import serialization
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def _directory(root: Path) -> Path:
+    return Tree(root).web / SIGNERS
+
+
+def record_sigstore_key(root: Path, public_key) -> str:
+    """Record the public half of a key about to sign in the tree at `root`; returns its fingerprint."""
+    from fsdgimg.sign import keys
+    fingerprint = sigstore_fingerprint(public_key)
+    files.write_bytes(_directory(root) / f"sigstore-{fingerprint}.pub", keys.public_pem(public_key))
+    return fingerprint
+
+
+def record_openpgp_key(root: Path, fingerprint: str, uid: str | None, exported: bytes) -> None:
+    if not _FINGERPRINT.match(fingerprint):
+        raise InputError(f"{fingerprint[:80]!r}: not an OpenPGP fingerprint")
+    directory = _directory(root)
+    files.write_bytes(directory / f"openpgp-{fingerprint}.gpg", exported)
+    files.write_bytes(directory / f"openpgp-{fingerprint}.json", dump_json({"fingerprint": fingerprint, "uid": uid}))
+
+
+class Verifier:
+    """Checks the signatures of one tree against its recorded keys (loaded once per page render)."""
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+        self._sigstore: list[tuple[str, object]] | None = None
+        self._openpgp: dict[str, str | None] | None = None
+
+    def _load(self) -> None:
+        from fsdgimg.sign import keys
+        self._sigstore, self._openpgp = [], {}
+        directory = self.tree.web / SIGNERS
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if m := _SIGSTORE_FILE.match(entry):
+                try:
+                    key = keys.load_public_key(directory / entry)
+                except InputError:
+                    continue
+                if sigstore_fingerprint(key) == m.group(1):  # a file named for another key proves nothing
+                    self._sigstore.append((m.group(1), key))
+            elif m := _OPENPGP_FILE.match(entry):
+                uid = None
+                try:
+                    info = json.loads((directory / f"openpgp-{m.group(1)}.json").read_bytes())
+                    uid = info.get("uid") if isinstance(info.get("uid"), str) else None
+                except (OSError, ValueError, AttributeError):
+                    pass
+                self._openpgp[m.group(1)] = uid
+
+    def sigstore(self, layers: list[tuple[bytes, bytes]], digest: Digest) -> tuple[list[Signer], int]:
+        """(signers, how many did not verify) of cosign signature layers given as (payload, signature)."""
+        from fsdgimg.sign import cosign, keys
+        if self._sigstore is None:
+            self._load()
+        found, bad = [], 0
+        for data, signature in layers:
+            signer = None
+            for fingerprint, key in self._sigstore:
+                if keys.verify(key, data, signature):
+                    try:
+                        _, claimed = cosign.Signed(data, signature, {}).claims("signature")
+                    except InputError:
+                        break
+                    if claimed == str(digest):
+                        signer = Signer("sigstore", fingerprint)
+                    break
+            if signer is None:
+                bad += 1
+            elif signer not in found:
+                found.append(signer)
+        return found, bad
+
+    def openpgp(self, name: str, digest: Digest) -> tuple[list[Signer], int]:
+        """(signers, how many did not verify) of the lookaside signatures of `digest`."""
+        if self._openpgp is None:
+            self._load()
+        found, bad = [], 0
+        for path in self.tree.signatures(name, digest):
+            fingerprint = self._gpgv(path, digest) if self._openpgp else None
+            if fingerprint is None:
+                bad += 1
+                continue
+            signer = Signer("openpgp", fingerprint, self._openpgp.get(fingerprint))
+            if signer not in found:
+                found.append(signer)
+        return found, bad
+
+    def _gpgv(self, path: Path, digest: Digest) -> str | None:
+        """The primary key fingerprint of a recorded key that made the signature at `path` over a
+        payload naming `digest`, else None."""
+        try:
+            if path.stat().st_size > MAX_SIGNATURE:
+                return None
+        except OSError:
+            return None
+        directory = self.tree.web / SIGNERS
+        argv = ["gpgv", "--status-fd", "2", "--output", "-"]
+        for fingerprint in self._openpgp:
+            argv += ["--keyring", str(directory / f"openpgp-{fingerprint}.gpg")]
+        argv.append(str(path))
+        try:
+            proc = subprocess.run(argv, capture_output=True, timeout=60, env=dict(os.environ, LC_ALL="C"))
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if proc.returncode != 0:
+            return None
+        primary = None
+        for line in proc.stderr.decode(errors="replace").splitlines():
+            fields = line.split()
+            if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
+                primary = fields[11]
+        if primary not in self._openpgp:
+            return None
+        try:
+            obj = json.loads(proc.stdout)
+            claimed = obj["critical"]["image"]["docker-manifest-digest"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return primary if claimed == str(digest) else None
