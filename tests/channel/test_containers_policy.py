@@ -42,11 +42,12 @@ def strings(items) -> str:
     return "'(" + " ".join(scheme_string(i) for i in items) + ")"
 
 
-def write_home(home: Path, registry_host: str, **keys: str) -> Path:
-    """~/.config/containers as home-containers-registries-service-type lays it out."""
+def write_home(home: Path, registry_host: str, raw: str = "", **keys: str) -> Path:
+    """~/.config/containers as home-containers-registries-service-type lays it out (`raw`: more
+    fields, as Scheme text)."""
     fields = f"(unqualified-search-registries {strings([registry_host])})" \
              f" (insecure-registries {strings([registry_host, 'localhost:' + registry_host.split(':')[1]])})"
-    fields += "".join(f" ({k} {scheme_string(v)})" for k, v in keys.items())
+    fields += "".join(f" ({k} {scheme_string(v)})" for k, v in keys.items()) + raw
     files = scheme("(string-join (map (lambda (file) (string-append (car file) \"\\t\""
                    " ((@ (guix gexp) plain-file-content) (cadr file))))"
                    " ((@@ (fsdgimg services containers) containers-files)"
@@ -160,6 +161,59 @@ def test_gpg_keyring_refuses_unsigned_images(home, registry):
     proc = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
                   f"oci:{home / 'pulled'}:latest")
     assert proc.returncode != 0 and "signature" in proc.stderr.lower(), proc.stderr
+
+
+def test_gpg_lookaside_of_a_static_tree(home, oci_image):
+    """A static tree fsdgimg published and signed with an OpenPGP key, served by nginx: with the
+    lookaside URL `fsdgimg web-config registries.d` prints as the service's configuration, the
+    service writes the same registries.d entry, and skopeo accepts the signed tag and refuses the
+    unsigned one."""
+    from publish.conftest import public_tree, run
+    from servers import Nginx, free_port
+    gnupg = home / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(gnupg))
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "images@example.org", "ed25519",
+                    "sign", "never"], check=True, capture_output=True, env=env)
+    keyring = home / "keyring.gpg"
+    keyring.write_bytes(subprocess.run(["gpg", "--export", "images@example.org"], check=True,
+                                       capture_output=True, env=env).stdout)
+    base = public_tree("guix-lookaside")
+    tree = base / "tree"
+    host = f"127.0.0.1:{free_port()}"
+    try:
+        run("publish", f"oci:{oci_image}:latest", "--to", f"static:{tree}", "--name", "hello:signed")
+        run("convert", f"oci:{oci_image}:latest", f"oci:{home / 'other'}:u", "--annotation", "org.example.x=y")
+        run("publish", f"oci:{home / 'other'}:u", "--to", f"static:{tree}", "--name", "hello:unsigned")
+        run("sign", f"static:{tree}/hello:signed", "--gpg-key", "images@example.org", "--gnupghome", gnupg,
+            "--identity", f"{host}/hello")
+        expected = run("web-config", "registries.d", "--registry", host).out
+        url = next(line.split(": ", 1)[1] for line in expected.splitlines() if "lookaside:" in line)
+        conf = write_home(home, host, f" (lookasides '(({scheme_string(host)} . {scheme_string(url)})))",
+                          **{"gpg-keyring": str(keyring)})
+        written = (conf / "registries.d/fsdgimg.yaml").read_text()
+        assert expected.split("docker:\n", 1)[1] in written, (expected, written)
+        site = run("web-config", "nginx", "--root", tree, "--listen", host).out
+        with Nginx(home / "nginx", site, int(host.rsplit(":", 1)[1])):
+            ok = skopeo(home, "copy", "--remove-signatures", "--src-tls-verify=false",
+                        f"docker://{host}/hello:signed", f"oci:{home / 'pulled'}:signed")
+            assert ok.returncode == 0, ok.stderr
+            refused = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{host}/hello:unsigned",
+                             f"oci:{home / 'pulled'}:unsigned")
+            assert refused.returncode != 0 and "no signature exists" in refused.stderr, refused.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_lookasides_are_checked_with_a_located_error(tmp_path):
+    config = tmp_path / "config.scm"
+    config.write_text("(use-modules (fsdgimg services containers))\n"
+                      "(containers-registries-configuration\n"
+                      "  (lookasides '((\"registry.example.org\" . \"file:///etc/passwd\"))))\n")
+    proc = guix("repl", "-L", "channel", "--", str(config), check=False)
+    assert proc.returncode != 0
+    assert f"{config}:3:" in proc.stderr and "lookasides" in proc.stderr, proc.stderr
+    assert "Backtrace" not in proc.stderr
 
 
 @pytest.mark.parametrize("spelling", ["docker.io", "DOCKER.IO", "docker.io:443", "registry-1.docker.io:443",
