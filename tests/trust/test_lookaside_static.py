@@ -205,3 +205,27 @@ def test_signing_never_overwrites_and_registries_still_need_a_lookaside(signed_t
     assert {p.name: p.read_bytes() for p in signed.iterdir() if p.name in before} == before
     proc = run_cli("sign", "docker://127.0.0.1:1/hello:1", "--gpg-key", "release@example.org")
     assert proc.returncode == 2 and "--lookaside" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_publish_signs_with_an_openpgp_key_into_the_tree(signed_tree, tmp_path):
+    tree = public_tree("lookaside-publish") / "tree"
+    work, home = signed_tree["work"], signed_tree["work"] / "release"
+    try:
+        bad = run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"static:{tree}", "--name", "hello:1",
+                      "--gpg-key", "nobody@example.org", "--sign-identity", "registry.example.org/hello",
+                      env={"GNUPGHOME": str(home)})
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "nobody@example.org" in bad.stderr
+        assert not (tree / "v2").exists()                       # nothing written for an unknown key
+        out = json.loads(_ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"static:{tree}", "--name",
+                                     "hello:1", "--gpg-key", "release@example.org", "--sign-identity",
+                                     "registry.example.org/hello", "--json", env={"GNUPGHOME": str(home)})).stdout)
+        signature = Path(out["openpgp_signature"]["signature"])
+        assert signature == tree / "sigstore" / f"hello@sha256={signed_tree['digest'][7:]}" / "signature-1"
+        assert out["openpgp_signature"]["fingerprint"] == signed_tree["fingerprint"]
+        page = (tree / "index.html").read_text()
+        assert f'OpenPGP key <code class="key">{signed_tree["fingerprint"]}</code>' in page
+        proc = run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"oci:{tmp_path / 'layout'}:1",
+                       "--gpg-key", "release@example.org")
+        assert proc.returncode == 2 and "static" in proc.stderr and "Traceback" not in proc.stderr
+    finally:
+        shutil.rmtree(tree.parent, ignore_errors=True)

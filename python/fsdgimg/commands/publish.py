@@ -49,6 +49,9 @@ def register(sub) -> None:
     t = p.add_argument_group("signature (docker:// and static:)")
     t.add_argument("--sign-key", type=Path, metavar="KEY",
                    help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
+    t.add_argument("--gpg-key", metavar="KEYID",
+                   help="static: also sign with this OpenPGP key (gpg, its GNUPGHOME) into the tree's "
+                        "lookaside storage, DIR/sigstore/")
     t.add_argument("--sign-identity", metavar="HOST/NAME",
                    help="the repository the signature names (default: the registry's; needed for static:)")
     add_image_options(p)
@@ -85,6 +88,14 @@ def run(args) -> int:
             raise UsageError("--sign-key to a static tree needs --sign-identity HOST[:PORT]/NAME, where users pull it")
         from fsdgimg.sign.keys import load_private_key
         load_private_key(args.sign_key)     # a wrong key or password stops before anything is written
+    if args.gpg_key:
+        if dest.kind != "static":
+            raise UsageError("--gpg-key: publish signs into a static tree's lookaside storage (static:DIR); "
+                             "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
+        if not args.sign_identity:
+            raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
+        from fsdgimg.sign.openpgp import key_identity
+        key_identity(args.gpg_key)          # an unknown key stops before anything is written
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
@@ -96,10 +107,10 @@ def run(args) -> int:
     if args.digestfile:
         Path(args.digestfile).write_text(written.digest)
     r = written.report
-    if args.sign_key:
+    if args.sign_key or args.gpg_key:
         from fsdgimg.sign.publishing import after_publish
         r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
-                                   insecure=args.insecure))
+                                   insecure=args.insecure, gpg_key=args.gpg_key))
     if not args.json and dest.kind in ("docker", "static"):
         print(_summary(dest.kind, r), file=sys.stderr)
     return emit(args, r, str(written))

@@ -1,7 +1,7 @@
 """What follows a publish of an official image: its reports attached, then its signature.
 
 Used by `fsdgimg build --publish` (SBOM, audit report, reproducibility report) and by
-`fsdgimg publish --sign-key`. Only registries and static trees hold attachments and signatures.
+`fsdgimg publish --sign-key / --gpg-key`. Only registries and static trees hold attachments and signatures.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def published_target(destination: str, insecure: bool = False) -> Target | None:
 
 def after_publish(destination: str, *, attachments: list[att.Attachment] = (), created: str | None = None,
                   sign_key: Path | None = None, identity: str | None = None,
-                  insecure: bool = False) -> dict:
+                  insecure: bool = False, gpg_key: str | None = None) -> dict:
     t = published_target(destination, insecure)
     if t is None:
         return {}
@@ -31,4 +31,7 @@ def after_publish(destination: str, *, attachments: list[att.Attachment] = (), c
     if sign_key is not None:
         from fsdgimg.sign.signing import sign_sigstore
         out["signature"] = sign_sigstore(t, sign_key, identity)
+    if gpg_key is not None:  # static trees: into the tree's own lookaside storage
+        from fsdgimg.sign.openpgp import sign_openpgp
+        out["openpgp_signature"] = sign_openpgp(t, gpg_key, None, identity=identity)
     return out
