@@ -69,6 +69,7 @@ class BuildOptions:
     strict: bool = False           # the FSDG audit fails on unknown licenses too
     sign_key: Path | None = None   # sign what --publish wrote (cosign's format)
     sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
+    sign_gpg_key: str | None = None    # also sign with this OpenPGP key (static trees: their lookaside)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -161,12 +162,23 @@ def test_publish_to_a_real_registry(debian_catalog, tmp_path):
 
 def test_publish_to_a_static_tree_that_clients_pull(debian_catalog, tmp_path):
     from servers import FsdgimgServe
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Tiny <tiny@example.org>", "ed25519",
+                    "sign", "never"], env=dict(os.environ, GNUPGHOME=str(gnupg)), check=True, capture_output=True)
     proc = run_cli("build", "debian-tiny", "--catalog", debian_catalog, "--tools", "host",
                    "--out", tmp_path / "layout", "--publish", f"static:{tmp_path / 'public'}", "--json",
-                   env={"SOURCE_DATE_EPOCH": EPOCH})
+                   "--gpg-key", "tiny@example.org", "--sign-identity", "registry.example.org/debian-tiny",
+                   env={"SOURCE_DATE_EPOCH": EPOCH, "GNUPGHOME": str(gnupg)})
     assert proc.returncode == 0, proc.stderr
     outcome = json.loads(proc.stdout)
     assert outcome["published"] == f"static:{tmp_path / 'public'}/debian-tiny:latest {outcome['digest']}"
+    # signed with the OpenPGP key into the tree's lookaside storage, and the page names the key
+    signature = json.loads(proc.stdout)["attached"]["openpgp_signature"]
+    assert signature["signature"] == str(tmp_path / "public" / "sigstore" /
+                                         f"debian-tiny@sha256={outcome['digest'][7:]}" / "signature-1")
+    assert f'OpenPGP key <code class="key">{signature["fingerprint"]}</code>' in \
+        (tmp_path / "public" / "index.html").read_text()
     with FsdgimgServe(tmp_path / "serve", tmp_path / "public") as server:
         inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=false",
                                   f"docker://127.0.0.1:{server.port}/debian-tiny:latest"],

@@ -55,7 +55,7 @@ class TrustStage:
         return files
 
     def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
-                      identity: str | None = None) -> dict:
+                      identity: str | None = None, gpg_key: str | None = None) -> dict:
         """Attach the SBOM, the audit report and the reproducibility report to the published image,
         then sign it (registries and static trees; nothing for other destinations)."""
         from fsdgimg.audit.report import render_json
@@ -73,7 +73,7 @@ class TrustStage:
             items.append(att.Attachment(att.CHECK_TYPE, data, "check-report.json",
                                         verdict if isinstance(verdict, str) else None))
         return after_publish(destination, attachments=items, created=self.bom.created,
-                             sign_key=sign_key, identity=identity)
+                             sign_key=sign_key, identity=identity, gpg_key=gpg_key)
 
     def failure(self, name: str, where: Path) -> AuditFailed:
         bad = self.report.of(NONFREE)
@@ -132,6 +132,7 @@ def stage_attach_sign(r) -> None:
     if not r.outcome.published or getattr(r, "trust", None) is None:
         return
     attached = r.trust.after_publish(r.outcome.published.split()[0], r.outcome.report.get("json"),
-                                     sign_key=r.opts.sign_key, identity=r.opts.sign_identity)
+                                     sign_key=r.opts.sign_key, identity=r.opts.sign_identity,
+                                     gpg_key=r.opts.sign_gpg_key)
     if attached:
         r.outcome.extra["attached"] = attached

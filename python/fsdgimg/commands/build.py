@@ -54,6 +54,9 @@ def register(sub) -> None:
                         "the others as missing, instead of failing")
     p.add_argument("--sign-key", type=Path, metavar="KEY",
                    help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
+    p.add_argument("--gpg-key", metavar="KEYID",
+                   help="with --publish static:DIR: also sign with this OpenPGP key (gpg, its GNUPGHOME) "
+                        "into the tree's lookaside storage, DIR/sigstore/")
     p.add_argument("--sign-identity", metavar="HOST/NAME",
                    help="the repository the signature names (needed for static trees)")
     p.add_argument("--strict", action="store_true",
@@ -101,7 +104,17 @@ def run(args) -> int:
         annotations=dict(args.annotation),
         strict=args.strict,
         sign_key=args.sign_key,
-        sign_identity=args.sign_identity)
+        sign_identity=args.sign_identity,
+        sign_gpg_key=args.gpg_key)
+    if args.gpg_key:
+        from fsdgimg.errors import UsageError
+        if not (args.publish or "").startswith("static:"):
+            raise UsageError("--gpg-key signs into the static tree --publish writes: give --publish static:DIR; "
+                             "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
+        if not args.sign_identity:
+            raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
+        from fsdgimg.sign.openpgp import key_identity
+        key_identity(args.gpg_key)          # an unknown key stops the build before it starts
     if args.sign_key:
         if not args.publish:
             from fsdgimg.errors import UsageError
@@ -114,9 +127,9 @@ def run(args) -> int:
     several = len(entries) > 1
     entries, missing = multiplatform.available(entries, args.skip_unavailable)
     if several:
-        if args.sign_key:
+        if args.sign_key or args.gpg_key:
             from fsdgimg.errors import UsageError
-            raise UsageError("--sign-key signs single-platform builds; sign a multi-platform index with "
+            raise UsageError("--sign-key and --gpg-key sign single-platform builds; sign a multi-platform index with "
                              "'fsdgimg sign' once it is published")
         outcome = multiplatform.build_platforms(entries, missing, opts)
         if args.digestfile:
