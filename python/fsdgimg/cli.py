@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import sys
@@ -19,6 +18,7 @@ from fsdgimg.errors import FsdgimgError, Terminated, printable
 
 
 def emit_json(obj) -> None:
+    import json
     json.dump(obj, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 

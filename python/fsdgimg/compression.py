@@ -6,6 +6,9 @@ gzip is ISA-L's igzip, block-parallel: its output is the same whatever the threa
 two cores it runs several times faster than zlib. zstd runs in its multi-threaded mode, whose output
 is likewise independent of the number of workers (but differs from the single-threaded mode, which
 we therefore never use).
+
+ISA-L and zstandard are imported where bytes are (de)compressed, not here: the command line reads
+COMPRESSIONS to describe its options, and `fsdgimg --help` should not load two compression libraries.
 """
 
 from __future__ import annotations
@@ -15,10 +18,6 @@ import os
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
-
-import zstandard
-from isal import igzip_threaded, isal_zlib
-import isal
 
 from fsdgimg.errors import InputError, UsageError
 
@@ -70,9 +69,11 @@ class Compression:
         lvl = self.effective_level
         if self.algorithm == "gzip":
             if lvl <= 3:
+                import isal
                 return f"gzip;isa-l={isal.ISAL_VERSION};level={lvl};block={_BLOCK}"
             return f"gzip;zlib={zlib.ZLIB_RUNTIME_VERSION};level={lvl}"
         if self.algorithm == "zstd":
+            import zstandard
             version = ".".join(map(str, zstandard.ZSTD_VERSION))
             return f"zstd;libzstd={version};level={lvl};mt;job={_ZSTD_JOB}"
         return "none"
@@ -82,10 +83,12 @@ class Compression:
         lvl = self.effective_level
         if self.algorithm == "gzip":
             if lvl <= 3:
+                from isal import igzip_threaded
                 return igzip_threaded.open(_NoClose(sink), "wb", compresslevel=lvl,
                                            threads=_THREADS, block_size=_BLOCK)
             return _ZlibGzipWriter(sink, lvl)
         if self.algorithm == "zstd":
+            import zstandard
             params = zstandard.ZstdCompressionParameters.from_level(
                 lvl, threads=_ZSTD_THREADS, job_size=_ZSTD_JOB)
             return zstandard.ZstdCompressor(compression_params=params).stream_writer(sink, closefd=False)
@@ -133,6 +136,7 @@ def open_decompressed(stream: BinaryIO, algorithm: str, what: str) -> BinaryIO:
     if algorithm == "gzip":
         return _Checked(_GzipReader(stream), what)
     if algorithm == "zstd":
+        import zstandard
         dctx = zstandard.ZstdDecompressor()
         return _Checked(dctx.stream_reader(stream, read_across_frames=True, closefd=False), what)
     raise InputError(f"{what}: unknown compression {algorithm}")
@@ -147,6 +151,8 @@ class _GzipReader(io.RawIOBase):
     the decompression itself."""
 
     def __init__(self, raw: BinaryIO):
+        from isal import isal_zlib
+        self._isal_zlib = isal_zlib
         self._raw = raw
         self._d = isal_zlib.decompressobj(47)
         self._eof = False
@@ -182,7 +188,7 @@ class _GzipReader(io.RawIOBase):
                     rest = more.lstrip(b"\0")
                 if self._eof:
                     break
-                self._d = isal_zlib.decompressobj(47)  # another gzip member follows
+                self._d = self._isal_zlib.decompressobj(47)  # another gzip member follows
                 data = rest
             else:
                 data = self._d.unconsumed_tail or self._raw.read(_BLOCK)
@@ -207,5 +213,12 @@ class _Checked(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         try:
             return self._inner.read(n)
-        except (EOFError, zlib.error, isal_zlib.error, zstandard.ZstdError, OSError) as e:
+        except (EOFError, OSError, *_decompression_errors()) as e:
             raise InputError(f"{self._what}: corrupt or truncated compressed data ({e})") from None
+
+
+def _decompression_errors() -> tuple[type[Exception], ...]:
+    """What the decompressors raise on corrupt input (evaluated only when one raises)."""
+    import zstandard
+    from isal import isal_zlib
+    return zlib.error, isal_zlib.error, zstandard.ZstdError

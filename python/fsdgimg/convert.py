@@ -74,26 +74,28 @@ def prepare(artifact: Artifact, options: ImageOptions, epoch: int | None = None)
     return annotate(x, {**standard_annotations(artifact, epoch, fill=made_here), **options.annotations})
 
 
-def copy(src: str | Location, dest: str | Location, options: ImageOptions | None = None, write_options=None):
-    """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.publish.Written."""
+def copy(src: str | Location, dest: str | Location, options: ImageOptions | None = None, write_options=None,
+         source=None):
+    """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.publish.Written.
+    `source`: the RegistryOptions to read a docker:// SRC with (--src-creds, --src-tls-verify,
+    --src-cert-dir); by default the destination's transport settings, never its credentials."""
     from fsdgimg.publish import RegistryOptions, WriteOptions, write
     options = options or ImageOptions()
     write_options = write_options or WriteOptions(tag=options.tag)
     out = parse(dest, for_writing=True) if isinstance(dest, str) else dest
     epoch = options.epoch()
     r = write_options.registry
-    # Reading a registry: the destination's transport settings, never its credentials.
-    reading = RegistryOptions(insecure=r.insecure, ca_file=r.ca_file, jobs=r.jobs, retries=r.retries)
+    reading = source or RegistryOptions(insecure=r.insecure, ca_file=r.ca_file, jobs=r.jobs, retries=r.retries)
     scratch = out.path.resolve().parent if out.path is not None else None
     with open_source(src, compression=options.import_compression, platform=options.platform,
                      scratch_parent=scratch, epoch=epoch, progress=options.progress, registry=reading) as artifact:
         return write(prepare(artifact, options, epoch), out, write_options)
 
 
-def convert(src: str, dest: str, options: ImageOptions | None = None) -> dict:
+def convert(src: str, dest: str, options: ImageOptions | None = None, source=None) -> dict:
     options = options or ImageOptions()
     out = parse(dest, for_writing=True)
     if out.kind not in ("oci", "docker-archive"):
         raise UsageError(f"{dest}: convert writes oci:DIR[:TAG] or docker-archive:FILE; "
                          "use 'fsdgimg publish' for registries and static trees")
-    return copy(src, out, options).report
+    return copy(src, out, options, source=source).report

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsdgimg.audit.stage import BUILT
 from fsdgimg.errors import FsdgimgError
 from fsdgimg.jsonio import load_json
 from fsdgimg.sign import attachments as att
@@ -102,6 +101,7 @@ def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Pat
     from datetime import datetime
 
     from fsdgimg import catalog
+    from fsdgimg.audit.stage import BUILT
     from fsdgimg.pipeline import BuildOptions, run_build
     obj = load_json(manifest, f"{target.display}: manifest", 4 << 20)
     annotations = obj.get("annotations") if isinstance(obj, dict) else None

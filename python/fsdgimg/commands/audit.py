@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.descriptor import Platform
+from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
 
 
 def register(sub) -> None:
@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--attach", action="store_true",
                    help="attach the JSON report to SRC (docker:// or static:) as an OCI 1.1 artifact")
     p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_source_registry(p)
+    add_json(p, "print the report as JSON")
     p.set_defaults(func=run)
 
 
@@ -48,9 +49,11 @@ def run(args) -> int:
             raise InputError(f"{path}: SPDX document over {MAX_DOCUMENT} bytes")
         bom = from_spdx(path.read_bytes(), str(path))
     else:
+        from fsdgimg.descriptor import Platform
         from fsdgimg.sbom.resolve import open_bom
         platform = Platform.parse(args.platform) if args.platform else None
-        with open_bom(args.src, platform=platform, catalog_path=args.catalog) as (bom, _image):
+        with open_bom(args.src, platform=platform, catalog_path=args.catalog,
+                  registry=source_registry_from(args, args.insecure)) as (bom, _image):
             pass
     report = audit(bom, strict=args.strict)
     if args.report:

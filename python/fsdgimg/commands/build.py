@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from fsdgimg import catalog
 from fsdgimg.commands.options import add_annotations, add_compression, add_epoch, add_json, compression_from
 
 
@@ -81,6 +80,7 @@ def _print_derivations(entries, as_json: bool) -> int:
 
 
 def run(args) -> int:
+    from fsdgimg import catalog
     from fsdgimg.check.report import NOT_REPRODUCIBLE
     from fsdgimg.pipeline import BuildOptions, run_build
     from fsdgimg.source import epoch_from_env

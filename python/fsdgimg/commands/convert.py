@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from
+from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, emit, image_options_from,
+                                      source_registry_from)
 
 # Kept importable from here (other commands used them before commands/options.py).
 from fsdgimg.commands.options import epoch, parse_annotation  # noqa: F401
@@ -22,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--tag", help="tag in the destination (default: the source's; Guix archives say 'latest')")
     p.add_argument("--digestfile", metavar="FILE", help="write the manifest digest to FILE")
     add_image_options(p)
+    add_source_registry(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -33,7 +35,7 @@ def run(args) -> int:
     if args.digestfile:
         from fsdgimg.commands.options import check_output_file
         check_output_file(args.digestfile, "--digestfile")
-    result = convert(args.src, args.dest, image_options_from(args))
+    result = convert(args.src, args.dest, image_options_from(args), source=source_registry_from(args))
     if args.digestfile:
         Path(args.digestfile).write_text(result["digest"])
     return emit(args, result, f"{result['destination']} {result['digest']}")

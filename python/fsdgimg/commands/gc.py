@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
+from fsdgimg.commands.options import add_json
 from fsdgimg.errors import UsageError
 
 
@@ -24,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("dest", metavar="static:DIR")
     p.add_argument("--grace", type=duration, default=3600.0, help="grace period (default 1h; 0 for none)")
     p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json(p, "print the result as JSON")
     p.set_defaults(func=run)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import add_image_options, add_json, emit, image_options_from
+from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, emit, image_options_from,
+                                      source_registry_from)
 
 
 def register(sub) -> None:
@@ -17,6 +18,7 @@ def register(sub) -> None:
     p.add_argument("--name", metavar="NAME[:TAG]", help="static: repository and tag")
     p.add_argument("--digestfile", metavar="FILE", help="write the index digest to FILE")
     add_image_options(p)
+    add_source_registry(p, "SRC...")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -34,6 +36,7 @@ def run(args) -> int:
     from fsdgimg.source import open_source
     from fsdgimg.transport import parse
     options = image_options_from(args)
+    source = source_registry_from(args)
     if options.platform is not None:
         raise UsageError("--platform: each SRC says its own platform; an index holds them all")
     if args.digestfile:
@@ -49,7 +52,7 @@ def run(args) -> int:
         for src in args.srcs:
             image = stack.enter_context(open_source(src, compression=options.import_compression,
                                                     scratch_parent=scratch, epoch=epoch,
-                                                    progress=options.progress))
+                                                    progress=options.progress, registry=source))
             # Each image as `convert` would make it, so that its digest is the same in the index.
             images.append(annotate(image, standard_annotations(image, epoch, fill=image.fresh)))
         if multiplatform.are_builds(images):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import add_json, add_platform, usage_value
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Platform
-from fsdgimg.inspect_image import describe, render
-from fsdgimg.source import open_source
+from fsdgimg.commands.options import add_json, add_platform, add_source_registry, source_registry_from, usage_value
 
 
 def register(sub) -> None:
@@ -15,14 +11,20 @@ def register(sub) -> None:
                                    "static:DIR/NAME[:TAG], or a path whose kind is detected.")
     p.add_argument("ref")
     add_platform(p, "OS/ARCH[/VARIANT]: show only that image of an index")
+    add_source_registry(p, "REF")
     add_json(p, "print JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from fsdgimg.compression import Compression
+    from fsdgimg.descriptor import Platform
+    from fsdgimg.inspect_image import describe, render
+    from fsdgimg.source import open_source
     platform = usage_value(Platform.parse, args.platform) if args.platform else None
     # Archives are imported uncompressed: the cheapest way to learn their diff IDs.
-    with open_source(args.ref, compression=Compression("none"), platform=platform) as artifact:
+    with open_source(args.ref, compression=Compression("none"), platform=platform,
+                     registry=source_registry_from(args)) as artifact:
         info = describe(artifact)
     if args.json:
         from fsdgimg.cli import emit_json

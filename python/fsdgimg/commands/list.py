@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fsdgimg import catalog
-from fsdgimg.guix import Guix
+from fsdgimg.commands.options import add_json
+
+if TYPE_CHECKING:
+    from fsdgimg import catalog
 
 GUILE_PROGRAM = Path(__file__).resolve().parent.parent / "guile" / "images.scm"
 
@@ -17,12 +20,13 @@ def register(sub) -> None:
     p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
     p.add_argument("--packages", action="store_true",
                    help="for Guix images, list packages and licenses (runs guix repl)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json(p)
     p.set_defaults(func=run)
 
 
 def guix_details(entries: list[catalog.Entry]) -> dict[str, dict]:
     """Packages and licenses of the Guix images, from the channel's Scheme (one `guix repl` run)."""
+    from fsdgimg.guix import Guix
     guix_entries = [e for e in entries if e.is_guix]
     if not guix_entries:
         return {}
@@ -37,6 +41,7 @@ def guix_details(entries: list[catalog.Entry]) -> dict[str, dict]:
 
 
 def run(args) -> int:
+    from fsdgimg import catalog
     cat = catalog.load(args.catalog)
     entries = list(cat.entries.values())
     details = guix_details(entries) if args.packages else {}

@@ -1,15 +1,22 @@
 """Command-line options several commands share, defined once: image options (compression, level,
-platform, source date epoch, annotations) and --json."""
+platform, source date epoch, annotations) and --json.
+
+Every command module imports this one to register its options, for `fsdgimg --help` too: it must
+stay cheap to import. What parses or checks a value is imported when a value is given."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fsdgimg.compression import COMPRESSIONS, Compression
+from fsdgimg.compression import COMPRESSIONS
 from fsdgimg.errors import InputError, UsageError, printable
-from fsdgimg.imageconfig import parse_epoch
+
+if TYPE_CHECKING:
+    from fsdgimg.compression import Compression
 
 
 def parse_annotation(text: str) -> tuple[str, str]:
@@ -20,6 +27,7 @@ def parse_annotation(text: str) -> tuple[str, str]:
 
 
 def epoch(text: str) -> int:
+    from fsdgimg.imageconfig import parse_epoch
     try:
         return parse_epoch(text, "--source-date-epoch")
     except UsageError as e:
@@ -64,6 +72,7 @@ def compression_from(args) -> Compression | None:
         raise UsageError("--level makes no sense with --compression none")
     if args.compression is None and args.level is None:
         return None
+    from fsdgimg.compression import Compression
     return Compression(args.compression or "gzip", args.level)
 
 
@@ -97,6 +106,19 @@ def emit(args, obj, line: str) -> int:
     return 0
 
 
+def emit_text(args, kind: str, text: str | bytes) -> int:
+    """A generated file (a configuration, a policy): as it is, or with --json inside
+    {"server": KIND, "config": TEXT}, for tools that take every answer as JSON."""
+    if getattr(args, "json", False):
+        from fsdgimg.cli import emit_json
+        emit_json({"server": kind, "config": text.decode() if isinstance(text, bytes) else text})
+    elif isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def check_output_file(path: str, flag: str) -> None:
     """Before anything is published: an output file that cannot be written would turn a publish that
     happened into a failure."""
@@ -108,3 +130,49 @@ def check_output_file(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UsageError(f"{flag} {path}: not writable")
+
+
+# -- the registry an image is read from (skopeo's names) ------------------------------------------
+def tls_verify(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_source_registry(p: argparse.ArgumentParser, what: str = "SRC") -> None:
+    """--src-creds, --src-tls-verify, --src-cert-dir: how to read a docker:// source, apart from how
+    to write the destination (a mirror reads one registry with one account and CA and writes another)."""
+    g = p.add_argument_group(f"registry read from (docker:// {what})")
+    g.add_argument("--src-creds", metavar="USER:PASSWORD",
+                   help="credentials for the registry read from, and for it only (default: as for any "
+                        "registry, $FSDGIMG_REGISTRY_USERNAME and _PASSWORD, then the auth files); other "
+                        "users of this machine can see a command line: prefer an auth file")
+    g.add_argument("--src-tls-verify", type=tls_verify, nargs="?", const=True, default=None, metavar="BOOL",
+                   help="verify its TLS certificate (default true; false also allows plain HTTP, "
+                        "as --insecure does)")
+    g.add_argument("--src-cert-dir", metavar="DIR",
+                   help="CA certificates (*.crt) its TLS certificate is checked against, as in "
+                        "/etc/containers/certs.d/HOST[:PORT]/")
+
+
+def source_registry_from(args, insecure: bool = False, ca_file: str | None = None, jobs: int = 4,
+                         retries: int = 5):
+    """The RegistryOptions for reading SRC. Without --src-tls-verify/--src-cert-dir, the command's
+    own --insecure/--ca-file apply (they name every registry of the command); credentials are the
+    source's own, never the destination's."""
+    from fsdgimg.publish import RegistryOptions
+    username = password = None
+    if getattr(args, "src_creds", None) is not None:
+        username, sep, password = args.src_creds.partition(":")
+        if not username or not sep:
+            raise UsageError("--src-creds needs USER:PASSWORD (or leave it out: the environment and "
+                             "auth files are read as for any registry)")
+    if getattr(args, "src_tls_verify", None) is not None:
+        insecure = not args.src_tls_verify
+    if getattr(args, "src_cert_dir", None):
+        from fsdgimg.registry.connect import ca_bundle
+        ca_file = usage_value(ca_bundle, args.src_cert_dir)
+    return RegistryOptions(username, password, insecure, ca_file, jobs, retries)

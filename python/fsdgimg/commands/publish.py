@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_image_options, add_json, check_output_file, emit, image_options_from, usage_value
+from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, check_output_file, emit,
+                                      image_options_from, source_registry_from, usage_value)
 from fsdgimg.errors import UsageError
-from fsdgimg.reference import check_tag
-from fsdgimg.transport import parse
 
 
 def register(sub) -> None:
@@ -26,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("--additional-tag", action="append", default=[], metavar="TAG",
                    help="docker:// and static: also tag the image TAG (repeatable), e.g. latest")
     p.add_argument("--digestfile", metavar="FILE", help="write the published manifest's digest to FILE")
-    g = p.add_argument_group("registry (docker://)")
+    g = p.add_argument_group("registry written to (docker:// DEST; --insecure, --ca-file, --jobs, --retries "
+                             "apply to a docker:// SRC too, unless --src-tls-verify, --src-cert-dir say otherwise)")
     g.add_argument("--username", help="user name (the password comes from --password-stdin)")
     g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     g.add_argument("--insecure", action="store_true",
@@ -55,6 +55,7 @@ def register(sub) -> None:
     t.add_argument("--sign-identity", metavar="HOST/NAME",
                    help="the repository the signature names (default: the registry's; needed for static:)")
     add_image_options(p)
+    add_source_registry(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -71,6 +72,8 @@ def run(args) -> int:
     from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
     from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions, split_name
+    from fsdgimg.reference import check_tag
+    from fsdgimg.transport import parse
     dest = parse(args.dest, for_writing=True)
     if args.name:
         usage_value(lambda text: split_name(text, None), args.name)
@@ -98,12 +101,13 @@ def run(args) -> int:
         key_identity(args.gpg_key)          # an unknown key stops before anything is written
     registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
                                args.retries, args.mount_from, not args.no_state)
+    source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
                            {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host})
     label = {"docker": lambda: f"pushing to {dest.reference.registry}"}.get(dest.kind, lambda: f"writing {dest.path}")()
     with Progress(label) as bar:
         written = copy(args.src, dest, options, WriteOptions(args.name, None, list(args.additional_tag),
-                                                             registry, static, bar))
+                                                             registry, static, bar), source=source)
     if args.digestfile:
         Path(args.digestfile).write_text(written.digest)
     r = written.report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.descriptor import Platform
+from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
 
 
 def register(sub) -> None:
@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--attach", action="store_true",
                    help="attach the document to SRC (docker:// or static:) as an OCI 1.1 artifact")
     p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
-    p.add_argument("--json", action="store_true", help="with -o or --attach: print a JSON summary")
+    add_source_registry(p)
+    add_json(p, "with -o or --attach: print a JSON summary")
     p.set_defaults(func=run)
 
 
@@ -34,11 +35,13 @@ def summary(bom, path: Path | None) -> dict:
 
 
 def run(args) -> int:
+    from fsdgimg.descriptor import Platform
     from fsdgimg.sbom import spdx
     from fsdgimg.sbom.resolve import open_bom
     from fsdgimg.static.files import write_bytes
     platform = Platform.parse(args.platform) if args.platform else None
-    with open_bom(args.src, platform=platform, catalog_path=args.catalog) as (bom, _image):
+    with open_bom(args.src, platform=platform, catalog_path=args.catalog,
+                  registry=source_registry_from(args, args.insecure)) as (bom, _image):
         data = spdx.to_bytes(bom)
     attached = None
     if args.attach:

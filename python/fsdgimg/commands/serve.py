@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from fsdgimg.commands.options import add_json
 from fsdgimg.errors import FsdgimgError, UsageError
 
 
@@ -16,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
                    help="address to listen on (default 127.0.0.1:8080)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    add_json(p, "once listening, print where as one JSON line on standard output (port 0: the port chosen)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +36,13 @@ def run(args) -> int:
         server = make_server(root, host, int(port), quiet=args.quiet)
     except OSError as e:
         raise FsdgimgError(f"cannot listen on {args.listen}: {e.strerror}") from None
-    print(f"serving {root} on http://{args.listen}/ (read-only)", file=sys.stderr, flush=True)
+    bound_host, bound_port = server.server_address[:2]
+    where = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+    if args.json:
+        import json
+        print(json.dumps({"root": str(root), "url": f"http://{where}/", "host": bound_host, "port": bound_port}),
+              flush=True)
+    print(f"serving {root} on http://{where}/ (read-only)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

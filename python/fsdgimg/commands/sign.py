@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fsdgimg.commands.options import add_json
 from fsdgimg.errors import UsageError
 
 
@@ -29,7 +30,7 @@ def register(sub) -> None:
                    help="the repository the signature names (default: the registry's HOST/NAME; "
                         "for a static tree, where it is served)")
     p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json(p)
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
 from fsdgimg.errors import UsageError, printable
 
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="only say what would be copied")
     g = p.add_argument_group("registries (docker://)")
     g.add_argument("--username", help="user name at the destination registry (the password from "
-                                      "--password-stdin); sources use the environment or auth files")
+                                      "--password-stdin); a source's: --src-creds, the environment or auth files")
     g.add_argument("--password-stdin", action="store_true", help="read the destination password from standard input")
     g.add_argument("--insecure", action="store_true",
                    help="allow plain HTTP and unverified TLS for the registries named (loopback: plain HTTP always)")
@@ -34,7 +35,8 @@ def register(sub) -> None:
     s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
     s.add_argument("--copy-blobs", action="store_true",
                    help="copy blobs from a static source on the same file system (default: hard-link them)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_source_registry(p)
+    add_json(p, "print the summary as JSON")
     p.set_defaults(func=run)
 
 
@@ -50,7 +52,7 @@ def run(args) -> int:
         if sys.stdin is None or sys.stdin.closed:
             raise UsageError("--password-stdin: standard input is closed")
         password = sys.stdin.readline().rstrip("\r\n")
-    source = RegistryOptions(None, None, args.insecure, args.ca_file, args.jobs, args.retries)
+    source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     dest = RegistryOptions(args.username, password, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)
     report = sync(args.src, args.dest, tags=args.tag, dry_run=args.dry_run, source_options=source,

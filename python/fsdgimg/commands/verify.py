@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
+
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check an official image: signatures, SBOM and FSDG audit, rebuild",
@@ -24,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
                    help="--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
     p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_source_registry(p, "REF")
+    add_json(p)
     p.set_defaults(func=run)
 
 
@@ -34,7 +37,8 @@ def run(args) -> int:
     if not args.key and args.no_sbom and not args.rebuild:
         from fsdgimg.errors import UsageError
         raise UsageError("nothing to verify: give --key, --rebuild, or leave out --no-sbom")
-    v = verify(target(args.ref, insecure=args.insecure), keys=args.key, require_sbom=not args.no_sbom,
+    t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
+    v = verify(t, keys=args.key, require_sbom=not args.no_sbom,
                strict=args.strict, rebuild=args.rebuild, catalog_path=args.catalog, tools=args.tools)
     if args.json:
         from fsdgimg.cli import emit_json

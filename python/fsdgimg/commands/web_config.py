@@ -5,9 +5,9 @@ channel's static-registry-service-type includes that output in its server. Keep 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from fsdgimg.commands.options import add_json, emit_text
 from fsdgimg.errors import UsageError
 
 
@@ -30,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
     p.add_argument("--locations-only", action="store_true",
                    help="nginx: only the location blocks, to include in a server of your own")
+    add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone')
     p.set_defaults(func=run)
 
 
@@ -46,13 +47,10 @@ def run(args) -> int:
         if args.server == "policy":
             if not args.sigstore_key and not args.gpg_key:
                 raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING")
-            sys.stdout.buffer.write(policy(args.registry, args.sigstore_key, args.gpg_key))
-        else:
-            sys.stdout.buffer.write(registries_d(args.registry, args.lookaside))
-        return 0
+            return emit_text(args, args.server, policy(args.registry, args.sigstore_key, args.gpg_key))
+        return emit_text(args, args.server, registries_d(args.registry, args.lookaside))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
     from fsdgimg.static.webconfig import render
-    sys.stdout.write(render(args.server, Path(args.root), server_name=args.server_name, listen=args.listen,
-                            locations_only=args.locations_only))
-    return 0
+    return emit_text(args, args.server, render(args.server, Path(args.root), server_name=args.server_name,
+                                               listen=args.listen, locations_only=args.locations_only))

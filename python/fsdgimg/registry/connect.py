@@ -3,6 +3,12 @@ options (credentials, --insecure, --ca-file, retries, jobs) into a client, for p
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
+from fsdgimg.errors import InputError
+
 from fsdgimg.registry.auth import find_credentials
 from fsdgimg.registry.client import RegistryClient
 
@@ -20,3 +26,32 @@ def connect(registry: str, repository: str | None, options=None, *, push: bool =
     if repository:
         client.add_scopes([f"repository:{repository}:{'pull,push' if push else 'pull'}"])
     return client
+
+
+@functools.cache
+def ca_bundle(cert_dir: str) -> str:
+    """One PEM file of the CA certificates (*.crt) of a certificate directory as containers/image
+    reads them (/etc/containers/certs.d/HOST[:PORT]/), for the TLS library, which takes a file.
+    It is a copy of public certificates, made once per directory and removed at exit."""
+    d = Path(cert_dir)
+    if not d.is_dir():
+        raise InputError(f"{cert_dir}: not a directory of CA certificates")
+    crts = sorted(d.glob("*.crt"))
+    if not crts:
+        raise InputError(f"{cert_dir}: no CA certificate (*.crt) in it")
+    client = sorted(p.name for p in d.iterdir() if p.suffix in (".cert", ".key"))
+    if client:
+        raise InputError(f"{cert_dir}: client certificates ({', '.join(client)}) are not supported")
+    pem = b""
+    for crt in crts:
+        data = crt.read_bytes()
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise InputError(f"{crt}: not a PEM certificate")
+        pem += data if data.endswith(b"\n") else data + b"\n"
+    import atexit
+    import tempfile
+    fd, path = tempfile.mkstemp(prefix="fsdgimg-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path

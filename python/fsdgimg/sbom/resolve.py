@@ -40,8 +40,8 @@ def _catalog_entry(src: str, catalog_path: Path | None):
 
 
 @contextmanager
-def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path | None = None):
-    """Yield (Bom, Image or None)."""
+def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path | None = None, registry=None):
+    """Yield (Bom, Image or None). `registry`: the RegistryOptions to read a docker:// SRC with."""
     entry = _catalog_entry(src, catalog_path)
     if entry is not None:
         if not entry.is_guix:
@@ -53,7 +53,8 @@ def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path |
     from fsdgimg.sbom.generate import collector
     from fsdgimg.source import open_source
     # An archive or a root file system is imported first: its SBOM files are collected on the way.
-    with open_source(src, compression=Compression("none"), platform=platform, collect=collector) as artifact:
+    with open_source(src, compression=Compression("none"), platform=platform, collect=collector,
+                     registry=registry) as artifact:
         image = pick_image(artifact, platform, src)
         name = f"{image.name}:{image.tag}" if image.name and image.tag else (image.name or src)
         yield bom_for_image(image, name), image

@@ -7,9 +7,6 @@ import json
 import tempfile
 from pathlib import Path
 
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.image import Image
-from fsdgimg.manifest import parse_manifest
 from fsdgimg.sign.remote import Target
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -34,6 +31,10 @@ def manifest_bytes(config: bytes, config_type: str, layers: list[dict], *, subje
 def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) -> str:
     """Publish `manifest` (whose config and layers are among `blobs`) as TAG of the target's
     repository (static trees: untagged when TAG is None); returns the manifest digest."""
+    # Writing loads the image model and the writer; reading signatures and attachments does not.
+    from fsdgimg.blobstore import BlobStore
+    from fsdgimg.image import Image
+    from fsdgimg.manifest import parse_manifest
     from fsdgimg.publish import publish_artifact
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-attach-",
                                      dir=target.root if target.kind == "static" else None) as tmp:

@@ -29,6 +29,7 @@ class Target:
     root: Path | None = None
     insecure: bool = False
     _client: object = None
+    options: object = None    # RegistryOptions (credentials, TLS) for the registry; None: anonymous
 
     @property
     def display(self) -> str:
@@ -43,6 +44,9 @@ class Target:
         return f"{self.registry}/{self.name}" if self.registry else self.name
 
     def client(self):
+        if self._client is None and self.options is not None:
+            from fsdgimg.registry.connect import connect
+            self._client = connect(self.registry, self.name, self.options, push=True)
         if self._client is None:
             from fsdgimg.registry.client import RegistryClient
             self._client = RegistryClient(self.registry, insecure=self.insecure)
@@ -50,7 +54,8 @@ class Target:
         return self._client
 
     def with_reference(self, reference: str) -> "Target":
-        return Target(self.kind, self.name, reference, self.registry, self.root, self.insecure, self._client)
+        return Target(self.kind, self.name, reference, self.registry, self.root, self.insecure, self._client,
+                      self.options)
 
     # -- reading ------------------------------------------------------------------------------
     def manifest(self, reference: str | None = None) -> tuple[bytes, str, Digest] | None:
@@ -116,14 +121,15 @@ class Target:
         return found[2]
 
 
-def target(text: str, insecure: bool = False) -> Target:
+def target(text: str, insecure: bool = False, options=None) -> Target:
+    """`options`: RegistryOptions for a docker:// REF (credentials, TLS); None: anonymous, `insecure`."""
     if text.startswith("static:"):
         return _static_target(text)
     loc = parse(text)
     if loc.kind == "docker":
         ref = loc.reference
         return Target("docker", ref.name, ref.digest or ref.tag or "latest", registry=ref.registry,
-                      insecure=insecure)
+                      insecure=insecure, options=options)
     raise UsageError(f"{text}: signatures and attachments live where images are published: "
                      "docker://HOST/NAME[:TAG] or static:DIR/NAME[:TAG]")
 

@@ -9,7 +9,8 @@ from fsdgimg.sinks import realized
 
 def write(artifact, loc, options) -> "Written":
     from fsdgimg.publish import Written, default_tag
-    from fsdgimg.registry import RegistryClient, push
+    from fsdgimg.registry.client import RegistryClient
+    from fsdgimg.registry.push import push
     from fsdgimg.registry.auth import find_credentials
     from fsdgimg.registry.state import PushState
     opts = options.registry
