@@ -229,3 +229,28 @@ def test_publish_signs_with_an_openpgp_key_into_the_tree(signed_tree, tmp_path):
         assert proc.returncode == 2 and "static" in proc.stderr and "Traceback" not in proc.stderr
     finally:
         shutil.rmtree(tree.parent, ignore_errors=True)
+
+
+def test_page_reads_a_signature_payload_with_a_bound(signed_tree, tmp_path):
+    """A signature by the recorded key whose compressed payload inflates to 20 MB: checked without
+    reading it all, and shown as not verified."""
+    from fsdgimg.digest import Digest
+    from fsdgimg.static.layout import Tree
+    from fsdgimg.static.signers import Verifier
+    tree = tmp_path / "tree"
+    shutil.copytree(signed_tree["tree"], tree, symlinks=True)
+    unsigned = Digest.of((tree / "v2/hello/_tags/unsigned").read_bytes())
+    # valid JSON naming the digest, then 20 MB of white space (which JSON allows): only the bound refuses it
+    payload = json.dumps({"critical": {"identity": {"docker-reference": "registry.example.org/hello"},
+                                       "image": {"docker-manifest-digest": str(unsigned)},
+                                       "type": "atomic container signature"}}).encode() + b" " * (20 << 20)
+    big = subprocess.run(["gpg", "--batch", "--homedir", str(signed_tree["work"] / "release"), "--local-user",
+                          "release@example.org", "--compress-level", "9", "--sign", "--output", "-"],
+                         input=payload, capture_output=True, check=True).stdout
+    assert len(big) < 64 << 10
+    directory = Tree(tree).signature_dir("hello", unsigned)
+    directory.mkdir(parents=True)
+    (directory / "signature-1").write_bytes(big)
+    assert Verifier(Tree(tree)).openpgp("hello", unsigned) == ([], 1)
+    signers, bad = Verifier(Tree(tree)).openpgp("hello", Digest.parse(signed_tree["digest"]))
+    assert bad == 0 and [(s.fingerprint, s.uid) for s in signers] == [(signed_tree["fingerprint"], signed_tree["uid"])]

@@ -30,6 +30,7 @@ from fsdgimg.static.layout import Tree
 
 SIGNERS = "signers"
 MAX_SIGNATURE = 64 << 10
+MAX_PAYLOAD = 64 << 10   # a simple-signing payload is a few hundred bytes
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})\Z")
 _SIGSTORE_FILE = re.compile(r"sigstore-([0-9a-f]{64})\.pub\Z")
 _OPENPGP_FILE = re.compile(r"openpgp-([0-9A-F]{40}|[0-9A-F]{64})\.gpg\Z")
@@ -153,21 +154,35 @@ class Verifier:
         for fingerprint in self._openpgp:
             argv += ["--keyring", str(directory / f"openpgp-{fingerprint}.gpg")]
         argv.append(str(path))
+        # The payload is read with a bound: an OpenPGP message is compressed, and a small file could
+        # inflate without end.
         try:
-            proc = subprocess.run(argv, capture_output=True, timeout=60, env=dict(os.environ, LC_ALL="C"))
-        except (OSError, subprocess.TimeoutExpired):
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=dict(os.environ, LC_ALL="C"))
+        except OSError:
             return None
+        try:
+            payload = proc.stdout.read(MAX_PAYLOAD + 1)
+            if len(payload) > MAX_PAYLOAD:
+                return None
+            _, status = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         if proc.returncode != 0:
             return None
         primary = None
-        for line in proc.stderr.decode(errors="replace").splitlines():
+        for line in status.decode(errors="replace").splitlines():
             fields = line.split()
             if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
                 primary = fields[11]
         if primary not in self._openpgp:
             return None
         try:
-            obj = json.loads(proc.stdout)
+            obj = json.loads(payload)
             claimed = obj["critical"]["image"]["docker-manifest-digest"]
         except (ValueError, KeyError, TypeError):
             return None
