@@ -118,7 +118,7 @@ def test_signed_tag_accepted_others_refused_by_skopeo_and_podman(signed_tree, tm
     wrong = tmp_path / "wrong"
     _client_config(good, list(hosts.values()), signed_tree["keyring"])
     _client_config(wrong, list(hosts.values()), signed_tree["wrong"])
-    for kind in ("nginx", "serve", "apache"):
+    for kind in ("nginx", "serve", "apache", "caddy"):
         with _start(kind, tree, ports[kind], tmp_path / kind):
             host = hosts[kind]
             ok = _skopeo(good, f"{host}/hello:1", tmp_path / f"{kind}-signed")
@@ -254,3 +254,13 @@ def test_page_reads_a_signature_payload_with_a_bound(signed_tree, tmp_path):
     assert Verifier(Tree(tree)).openpgp("hello", unsigned) == ([], 1)
     signers, bad = Verifier(Tree(tree)).openpgp("hello", Digest.parse(signed_tree["digest"]))
     assert bad == 0 and [(s.fingerprint, s.uid) for s in signers] == [(signed_tree["fingerprint"], signed_tree["uid"])]
+
+
+def test_client_configuration_values_are_checked(tmp_path):
+    for args in (("--registry", "registry.example.org\n  evil: true"), ("--registry", "a b/c"),
+                 ("--registry", "registry.example.org", "--lookaside", "https://x/sigstore\n    evil: true"),
+                 ("--registry", "registry.example.org", "--lookaside", "file:///etc")):
+        proc = run_cli("web-config", "registries.d", *args)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and not proc.stdout, (args, proc.stderr)
+    proc = run_cli("web-config", "policy", "--registry", "x\ny", "--gpg-key", tmp_path / "k.gpg")
+    assert proc.returncode == 2 and not proc.stdout, proc.stderr

@@ -98,7 +98,7 @@ class Verifier:
                 uid = None
                 try:
                     info = json.loads((directory / f"openpgp-{m.group(1)}.json").read_bytes())
-                    uid = info.get("uid") if isinstance(info.get("uid"), str) else None
+                    uid = info.get("uid")[:200] if isinstance(info.get("uid"), str) else None
                 except (OSError, ValueError, AttributeError):
                     pass
                 self._openpgp[m.group(1)] = uid
