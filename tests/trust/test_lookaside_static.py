@@ -264,3 +264,22 @@ def test_client_configuration_values_are_checked(tmp_path):
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and not proc.stdout, (args, proc.stderr)
     proc = run_cli("web-config", "policy", "--registry", "x\ny", "--gpg-key", tmp_path / "k.gpg")
     assert proc.returncode == 2 and not proc.stdout, proc.stderr
+
+
+def test_gpgv_answers_are_kept_for_the_next_page(signed_tree, tmp_path, monkeypatch):
+    """Rendering the page again runs gpgv only for signatures it has not seen: the answers of the
+    renders so far are kept; without them and without gpgv nothing is verified, and nothing kept."""
+    from fsdgimg.digest import Digest
+    from fsdgimg.static.layout import Tree
+    from fsdgimg.static.signers import Verifier
+    tree = tmp_path / "tree"
+    shutil.copytree(signed_tree["tree"], tree, symlinks=True)
+    digest = Digest.parse(signed_tree["digest"])
+    checked = tree / "_web" / "signers" / "checked"
+    assert len(list(checked.iterdir())) >= 4                  # the fixture's page renders checked all four
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))     # no gpgv from here on
+    signers, bad = Verifier(Tree(tree)).openpgp("hello", digest)
+    assert bad == 0 and [s.fingerprint for s in signers] == [signed_tree["fingerprint"]]
+    shutil.rmtree(checked)
+    assert Verifier(Tree(tree)).openpgp("hello", digest) == ([], 4)
+    assert not checked.exists()

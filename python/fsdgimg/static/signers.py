@@ -10,6 +10,7 @@ recorded keyring and its payload names that digest. Anything else is shown as no
     _web/signers/sigstore-<fingerprint>.pub   PEM SubjectPublicKeyInfo; fingerprint: SHA-256 of its DER
     _web/signers/openpgp-<fingerprint>.gpg    the exported public key (gpg --export)
     _web/signers/openpgp-<fingerprint>.json   {"fingerprint": ..., "uid": ...} (the primary user ID)
+    _web/signers/checked/<sha256>             a cache of gpgv's answers (see Verifier._gpgv)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fsdgimg.static import files
 from fsdgimg.static.layout import Tree
 
 SIGNERS = "signers"
+CHECKED = "checked"   # gpgv's answers, by the hash of what decides them
 MAX_SIGNATURE = 64 << 10
 MAX_PAYLOAD = 64 << 10   # a simple-signing payload is a few hundred bytes
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})\Z")
@@ -143,12 +145,34 @@ class Verifier:
 
     def _gpgv(self, path: Path, digest: Digest) -> str | None:
         """The primary key fingerprint of a recorded key that made the signature at `path` over a
-        payload naming `digest`, else None."""
+        payload naming `digest`, else None. A signature never changes, so the answer is kept in
+        _web/signers/checked/, under the hash of what decides it (the signature, the recorded keys,
+        the digest): a page rendered again runs gpgv only for signatures it has not seen."""
         try:
-            if path.stat().st_size > MAX_SIGNATURE:
-                return None
+            with open(path, "rb") as f:
+                signature = f.read(MAX_SIGNATURE + 1)
         except OSError:
             return None
+        if len(signature) > MAX_SIGNATURE:
+            return None
+        key = hashlib.sha256(b"\0".join([signature, ",".join(sorted(self._openpgp)).encode(),
+                                         str(digest).encode()])).hexdigest()
+        cached = self.tree.web / SIGNERS / CHECKED / key
+        try:
+            answer = cached.read_text()
+            return answer if answer in self._openpgp else None
+        except (OSError, UnicodeDecodeError):
+            pass
+        answer = self._run_gpgv(path, digest)
+        if answer is not False:
+            try:
+                files.write_bytes(cached, (answer or "").encode(), fsync=False)
+            except OSError:
+                pass  # only a cache
+        return answer or None
+
+    def _run_gpgv(self, path: Path, digest: Digest) -> str | None | bool:
+        """As _gpgv, without the cache; False when gpgv could not give an answer (not installed, too slow)."""
         directory = self.tree.web / SIGNERS
         argv = ["gpgv", "--status-fd", "2", "--output", "-"]
         for fingerprint in self._openpgp:
@@ -160,14 +184,14 @@ class Verifier:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env=dict(os.environ, LC_ALL="C"))
         except OSError:
-            return None
+            return False
         try:
             payload = proc.stdout.read(MAX_PAYLOAD + 1)
             if len(payload) > MAX_PAYLOAD:
                 return None
             _, status = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            return None
+            return False
         finally:
             if proc.poll() is None:
                 proc.kill()
