@@ -6,6 +6,7 @@ and TLS; the source's credentials never reach the destination."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -149,3 +150,22 @@ def test_verify_reads_an_authenticated_tls_registry(images, registries, tmp_path
     assert out["verified"] is True and out["digest"] == images.digest(images.a)
     proc = run("verify", ref, "--key", f"{key}.pub", "--no-sbom", "--src-cert-dir", cert_dir, check=False)
     assert proc.returncode == 1 and src.host in proc.err and "Traceback" not in proc.err, proc.err
+
+
+def test_system_ca_directory_is_trusted(images, registries, tmp_path):
+    """Without --ca-file or --src-cert-dir, TLS is checked against the system's CAs as OpenSSL finds
+    them ($SSL_CERT_DIR, a hashed directory): the private CA added there is enough, and a
+    directory without it is not."""
+    src, cert_dir, _ = registries
+    system = tmp_path / "system-certs"
+    system.mkdir()
+    subprocess.run(["openssl", "rehash", str(system)], check=True, capture_output=True)
+    creds = f"{SRC_USER}:{SRC_PASSWORD}"
+    proc = run("inspect", f"docker://{src.host}/private/a:v1", "--src-creds", creds, check=False,
+               env={"SSL_CERT_DIR": str(system), "SSL_CERT_FILE": str(system / "none.pem")})
+    one_line(proc, src.host, "TLS verification failed")
+    shutil.copy(cert_dir / "ca.crt", system / "private-ca.pem")
+    subprocess.run(["openssl", "rehash", str(system)], check=True, capture_output=True)
+    info = run_json("inspect", f"docker://{src.host}/private/a:v1", "--src-creds", creds,
+                    env={"SSL_CERT_DIR": str(system), "SSL_CERT_FILE": str(system / "none.pem")})
+    assert info["digest"] == images.digest(images.a)
