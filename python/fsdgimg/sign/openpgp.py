@@ -133,12 +133,14 @@ def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, ide
         from fsdgimg.static import files, signers
         from fsdgimg.static.writer import StaticPublisher
         with files.tree_lock(target.root, "sign"):
+            publisher = StaticPublisher(target.root)
+            publisher.recover()   # a killed publish's leftovers go first, as for publish and gc
             digest = target.resolve()
             signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
             fingerprint, uid = key_identity(made_by or key, homedir)
             signers.record_openpgp_key(target.root, fingerprint, uid, export_key(fingerprint, homedir))
             tree = Tree(target.root)
             path = write_signature(tree.signature_dir(target.name, digest), signature)
-            StaticPublisher(target.root).refresh(names=[target.name])   # the page shows the signer
+            publisher.refresh(names=[target.name])   # the page shows the signer
     return {"image": target.display, "digest": str(digest), "identity": reference, "key": key,
             "fingerprint": fingerprint, "uid": uid, "signature": str(path)}
