@@ -50,8 +50,17 @@ def _scrypt(pw: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(pw, salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 << 20)
 
 
+# Keys unlocked in this process, by (key file bytes, password): scrypt costs a fifth of a second,
+# and `fsdgimg build --sign-key` unlocks the key before building (a wrong password stops it early)
+# and again to sign after publishing.
+_UNLOCKED: dict[tuple[bytes, bytes], ec.EllipticCurvePrivateKey] = {}
+
+
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     data = _read(path, "private key")
+    unlocked = _UNLOCKED.get((data, password()))
+    if unlocked is not None:
+        return unlocked
     text = data.decode("ascii", "replace")
     try:
         if f"BEGIN {ENCRYPTED}" in text or f"BEGIN {ENCRYPTED_OLD}" in text:
@@ -79,6 +88,7 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
                          f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise InputError(f"{path}: not an ECDSA P-256 private key")
+    _UNLOCKED[(data, password())] = key
     return key
 
 
