@@ -138,9 +138,10 @@ def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, ide
             digest = target.resolve()
             signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
             fingerprint, uid = key_identity(made_by or key, homedir)
-            signers.record_openpgp_key(target.root, fingerprint, uid, export_key(fingerprint, homedir))
+            if not signers.recorded_openpgp_key(target.root, fingerprint):
+                signers.record_openpgp_key(target.root, fingerprint, uid, export_key(fingerprint, homedir))
             tree = Tree(target.root)
             path = write_signature(tree.signature_dir(target.name, digest), signature)
-            publisher.refresh(names=[target.name])   # the page shows the signer
+            publisher.refresh_pages([target.name])   # the page shows the signer
     return {"image": target.display, "digest": str(digest), "identity": reference, "key": key,
             "fingerprint": fingerprint, "uid": uid, "signature": str(path)}

@@ -64,6 +64,11 @@ def record_sigstore_key(root: Path, public_key) -> str:
     return fingerprint
 
 
+def recorded_openpgp_key(root: Path, fingerprint: str) -> bool:
+    directory = _directory(root)
+    return (directory / f"openpgp-{fingerprint}.gpg").is_file() and (directory / f"openpgp-{fingerprint}.json").is_file()
+
+
 def record_openpgp_key(root: Path, fingerprint: str, uid: str | None, exported: bytes) -> None:
     if not _FINGERPRINT.match(fingerprint):
         raise InputError(f"{fingerprint[:80]!r}: not an OpenPGP fingerprint")

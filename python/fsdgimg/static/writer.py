@@ -394,6 +394,17 @@ class StaticPublisher:
         self._referrers = {}
         self._added = 0
 
+    def refresh_pages(self, names: list[str]) -> None:
+        """Render again only the page sections of the repositories `names`, and index.html: what a
+        signature written beside published images changes (no tag, list or configuration moves)."""
+        from fsdgimg.static import catalog
+        try:
+            total = int((self.tree.web / "pages" / "stored").read_text())
+        except (OSError, ValueError):
+            total = None
+        self._commit(self._stage(catalog.page_files(self.tree, self._repositories(names), names,
+                                                    self.web_options.get("public_host"), total)), [])
+
     def refresh(self, report: StaticReport | None = None, names: list[str] | None = None,
                 recount: bool = False) -> None:
         """Rewrite the derived files (tags lists, catalog, tag map, index.html, web configurations)
