@@ -85,6 +85,20 @@ def index_of_builds(children: list[Image], *, name: str | None = None, tag: str 
     return assemble(children, annotations=index_annotations(children, list(missing)), name=name, tag=tag)
 
 
+def _attach_and_sign(destination: str, per: dict, kept: dict, opts) -> dict:
+    """Each platform's SBOM, audit and check reports attached to its own manifest in the published
+    index; then the index and every child signed (with --sign-key)."""
+    from fsdgimg.sign.publishing import after_publish
+    per_child = {per[plat].digest: kept[plat] for plat in per if plat in kept}
+    if not per_child and opts.sign_key is None:
+        return {}
+    out = after_publish(destination, per_child=per_child, sign_key=opts.sign_key, identity=opts.sign_identity)
+    # Keyed by platform for the reader, as the outcome's "platforms" are.
+    by_digest = out.get("platforms", {})
+    out["platforms"] = {plat: by_digest[per[plat].digest] for plat in per if per[plat].digest in by_digest}
+    return out
+
+
 # -- building every platform of an entry -------------------------------------------------------------
 
 @dataclass
@@ -98,11 +112,15 @@ class PlatformsOutcome:
     verdict: str | None = None
     published: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    attached: dict | None = None      # per-child reports attached, signatures (registries, static trees)
 
     def to_json(self) -> dict:
-        return {"image": self.name, "layout": f"oci:{self.layout}:{self.tag}", "digest": self.digest,
-                "platforms": self.platforms, "missing": self.missing, "verdict": self.verdict,
-                "published": self.published, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+        out = {"image": self.name, "layout": f"oci:{self.layout}:{self.tag}", "digest": self.digest,
+               "platforms": self.platforms, "missing": self.missing, "verdict": self.verdict,
+               "published": self.published, "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+        if self.attached is not None:
+            out["attached"] = self.attached
+        return out
 
 
 def select(entry: Entry, arch_option: str | None) -> list[Entry]:
@@ -143,9 +161,23 @@ def _say(opts, text: str) -> None:
         print(f"fsdgimg build: {text}", file=sys.stderr, flush=True)
 
 
+def _keeping_attachments(kept: dict):
+    """The pipeline's stages for one platform of an index, with the per-image "attach-sign" (which
+    has nothing published to attach to) replaced by one that keeps that platform's reports in
+    `kept` (plat -> (attachments, created)), for the child's manifest once the index is published."""
+    from fsdgimg.pipeline import STAGES, Stage
+
+    def keep(r) -> None:
+        trust = getattr(r, "trust", None)
+        if trust is not None:
+            kept[str(r.platform)] = (trust.attachments(r.outcome.report.get("json")), trust.bom.created)
+    return [s if s.name != "attach-sign" else Stage("keep-attachments", keep) for s in STAGES]
+
+
 def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> PlatformsOutcome:
     """Build each platform with the single-platform pipeline into a scratch layout, then write one
-    index over them to opts.out (tag: the entry's), then publish it when asked and reproducible."""
+    index over them to opts.out (tag: the entry's), then publish it when asked and reproducible,
+    with each platform's reports attached to its manifest and, with a key, every manifest signed."""
     from fsdgimg.pipeline import run_build
     from fsdgimg.publish import WriteOptions, write
     from fsdgimg.sources.oci_layout import read_oci_layout
@@ -157,12 +189,13 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
     scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}-platforms-", dir=out.parent))
     outcome = PlatformsOutcome(entry.name, out, entry.tag, "", missing=dict(missing))
     try:
-        per = {}
+        per, kept = {}, {}
+        stages = _keeping_attachments(kept)
         for e in entries:
             plat = str(e.platform)
             _say(opts, f"{e.name}: {plat}")
             t = time.monotonic()
-            one = run_build(e, replace(opts, out=scratch / plat.replace("/", "-"), publish=None))
+            one = run_build(e, replace(opts, out=scratch / plat.replace("/", "-"), publish=None), stages=stages)
             outcome.timings[f"build {plat}"] = time.monotonic() - t
             per[plat] = one
             outcome.platforms[plat] = one.to_json()
@@ -193,8 +226,13 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
                 published = read_oci_layout(out, entry.tag)
                 published.name, published.tag = entry.name, entry.tag
                 wopts = opts.write_options or WriteOptions()
-                outcome.published = str(write(published, opts.publish, replace(wopts, tag=wopts.tag or entry.tag)))
+                written = write(published, opts.publish, replace(wopts, tag=wopts.tag or entry.tag))
+                outcome.published = str(written)
                 outcome.timings["publish"] = time.monotonic() - t
+                t = time.monotonic()
+                outcome.attached = _attach_and_sign(written.destination, per, kept, opts)
+                if outcome.attached:
+                    outcome.timings["attach-sign"] = time.monotonic() - t
         return outcome
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

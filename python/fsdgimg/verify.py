@@ -4,6 +4,9 @@ audit attached to it, and (with a rebuild) that the catalog reproduces the same 
 
 Every check asked for must hold; each failure is one line. Nothing fetched is trusted before it
 is checked: attachments must name this image's digest, sizes are bounded, digests verified.
+
+A multi-platform index is checked as a whole: its own signature, then each platform's image (or
+the one --platform picks) as a single image — its signature, its SBOM and audit, attached to it.
 """
 
 from __future__ import annotations
@@ -14,49 +17,104 @@ from pathlib import Path
 from fsdgimg.errors import FsdgimgError
 from fsdgimg.jsonio import load_json
 from fsdgimg.sign import attachments as att
-from fsdgimg.sign.remote import Target
+from fsdgimg.sign.remote import Target, index_children
 
 
 @dataclass
 class Verification:
     image: str
     digest: str
+    platform: str | None = None          # a child of an index: its platform
     signatures: list[dict] = field(default_factory=list)
     sbom: dict | None = None
     audit: dict | None = None
     rebuild: dict | None = None
+    via: str | None = None               # how the attachments were found (attachments.REFERRERS_API…)
     failures: list[str] = field(default_factory=list)
+    platforms: list["Verification"] | None = None   # an index: its children's verifications
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def to_json(self) -> dict:
-        return {"image": self.image, "digest": self.digest, "verified": self.ok,
-                "signatures": self.signatures, "sbom": self.sbom, "audit": self.audit,
-                "rebuild": self.rebuild, "failures": self.failures}
+        out = {"image": self.image, "digest": self.digest, "verified": self.ok,
+               "signatures": self.signatures, "sbom": self.sbom, "audit": self.audit,
+               "rebuild": self.rebuild, "via": self.via, "failures": self.failures}
+        if self.platform is not None:
+            out = {"platform": self.platform, **out}
+        if self.platforms is not None:
+            out["platforms"] = [c.to_json() for c in self.platforms]
+        return out
 
 
-def _attachment(target: Target, digest, artifact_type: str) -> bytes | None:
-    for desc in att.referrers(target, digest):
-        if desc.get("artifactType") == artifact_type:
-            return att.fetch(target, digest, desc)
-    return None
+def _attachment(target: Target, digest, artifact_type: str, v: Verification) -> bytes | None:
+    listed = att.referrers(target, digest, artifact_type)
+    v.via = listed.via
+    return att.fetch(target, digest, listed.descriptors[0]) if listed.descriptors else None
 
 
 def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, strict: bool = False,
-           rebuild: bool = False, catalog_path: Path | None = None, tools: str = "auto") -> Verification:
+           rebuild: bool = False, catalog_path: Path | None = None, tools: str = "auto",
+           platform: str | None = None) -> Verification:
     found = target.manifest()
     if found is None:
         raise FsdgimgError(f"{target.display}: no such image")
-    data, _media_type, digest = found
-    v = Verification(target.display, str(digest))
+    data, media_type, digest = found
+    children = index_children(data, media_type, f"{target.display}: index")
+    if children is None:
+        if platform:
+            raise FsdgimgError(f"{target.display}: --platform {platform}: a single-platform image, not an index")
+        return _verify_image(target, data, digest, keys=keys, require_sbom=require_sbom, strict=strict,
+                             rebuild=rebuild, catalog_path=catalog_path, tools=tools)
+    v = Verification(target.display, str(digest), platforms=[])
     if keys:
-        from fsdgimg.sign.signing import verify_sigstore
+        _check_signatures(target, keys, v, "index signature")
+    # Images only: not a nested index, nor a build tool's attestation manifest (unknown/unknown).
+    chosen = [c for c in children if not c.is_index and c.platform != "unknown/unknown"
+              and (not platform or _matches(c.platform, platform))]
+    if not chosen:
+        listed = ", ".join(c.platform or "?" for c in children) or "none"
+        v.failures.append(f"no platform {platform} in the index (it has: {listed})" if platform else
+                          "the index lists no image")
+    for child in chosen:
+        one = target.with_reference(str(child.digest))
         try:
-            v.signatures = verify_sigstore(target, keys)
-        except FsdgimgError as e:
-            v.failures.append(f"signature: {e}")
+            got = one.manifest()
+        except FsdgimgError as e:       # e.g. a mirror serving other bytes under the child's digest
+            v.failures.append(f"{child.platform}: {e}")
+            continue
+        if got is None:
+            v.failures.append(f"{child.platform}: {one.display}: listed by the index but missing")
+            continue
+        cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
+                           rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=child.platform)
+        v.platforms.append(cv)
+        v.failures += [f"{child.platform}: {line}" for line in cv.failures]
+    vias = {c.via for c in v.platforms if c.via}
+    v.via = vias.pop() if len(vias) == 1 else (",".join(sorted(vias)) or None)
+    return v
+
+
+def _matches(have: str, want: str) -> bool:
+    """linux/arm64 picks linux/arm64/v8 (as podman's --platform does); a variant, when given, must match."""
+    h, w = have.split("/"), want.split("/")
+    return h[:len(w)] == w
+
+
+def _check_signatures(target: Target, keys: list[Path], v: Verification, what: str) -> None:
+    from fsdgimg.sign.signing import verify_sigstore
+    try:
+        v.signatures = verify_sigstore(target, keys)
+    except FsdgimgError as e:
+        v.failures.append(f"{what}: {e}")
+
+
+def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild, catalog_path,
+                  tools, platform: str | None = None) -> Verification:
+    v = Verification(target.display, str(digest), platform=platform)
+    if keys:
+        _check_signatures(target, keys, v, "signature")
     if require_sbom:
         try:
             _check_sbom_and_audit(target, digest, v, strict)
@@ -73,7 +131,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
 def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool) -> None:
     from fsdgimg.audit.audit import audit
     from fsdgimg.sbom.spdx import from_spdx
-    sbom = _attachment(target, digest, att.SBOM_TYPE)
+    sbom = _attachment(target, digest, att.SBOM_TYPE, v)
     if sbom is None:
         v.failures.append(f"{target.display}: no SBOM attached")
         return
@@ -84,7 +142,7 @@ def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool)
     v.sbom = {"distribution": bom.distribution, "packages": len(bom.packages), "describes": bom.image_digest}
     v.audit = {"verdict": report.verdict, "counts": report.counts, "license_data": report.data,
                "nonfree": [f.name for f in report.of("nonfree")]}
-    published = _attachment(target, digest, att.AUDIT_TYPE)
+    published = _attachment(target, digest, att.AUDIT_TYPE, v)
     if published is not None:
         obj = load_json(published, f"{target.display}: attached audit report", 64 << 20)
         v.audit["published_verdict"] = obj.get("verdict") if isinstance(obj, dict) else None
@@ -111,6 +169,8 @@ def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Pat
         raise FsdgimgError(f"{target.display}: the image does not say which catalog entry and build it is "
                            f"(annotations org.opencontainers.image.title and {BUILT})")
     entry = catalog.load(catalog_path).get(name)
+    if v.platform:      # one platform of an index: that architecture of the entry
+        entry = entry.for_arch(v.platform)
     created = annotations.get("org.opencontainers.image.created")
     epoch = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()) if created else None
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:

@@ -135,12 +135,13 @@ install_sid_registry() {
 
 install_sid_tools() {
     # Peers of the trust tests, from sid (Debian 12 has none of them): cosign
-    # oras and skopeo (Debian 12's skopeo is built without sigstore).  Idempotent.
-    [ -x "$chroot_dir/usr/bin/cosign" ] && [ -x "$chroot_dir/usr/bin/oras" ] && [ -x "$chroot_dir/usr/bin/skopeo" ] && return 0
-    log "installing cosign, oras and skopeo in $chroot_dir"
+    # oras, skopeo and podman (Debian 12's are built without sigstore).  Idempotent.
+    [ -x "$chroot_dir/usr/bin/cosign" ] && [ -x "$chroot_dir/usr/bin/oras" ] && [ -x "$chroot_dir/usr/bin/skopeo" ] \
+        && [ -x "$chroot_dir/usr/bin/podman" ] && return 0
+    log "installing cosign, oras, skopeo and podman in $chroot_dir"
     chroot "$chroot_dir" apt-get -o Acquire::Check-Valid-Until=false update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" apt-get install -y -q \
-        --no-install-recommends cosign oras skopeo >/dev/null
+        --no-install-recommends cosign oras skopeo podman >/dev/null
 }
 
 [ -e "$ready_mark" ] || create_chroot

@@ -57,13 +57,26 @@ def tagged(layout: Path, tag: str = TAG) -> dict:
     return desc
 
 
+KEY_PASSWORD = "multi-pw"
+
+
 @pytest.fixture(scope="module")
-def build(catalog, registry, tmp_path_factory):
-    """`fsdgimg build debian-multi --check --publish docker://…`: both platforms built twice."""
+def signing_key(tmp_path_factory) -> Path:
+    prefix = tmp_path_factory.mktemp("keys") / "release"
+    proc = run_cli("sign", "--generate-key", prefix, env={"COSIGN_PASSWORD": KEY_PASSWORD})
+    assert proc.returncode == 0, proc.stderr
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def build(catalog, registry, signing_key, tmp_path_factory):
+    """`fsdgimg build debian-multi --check --publish docker://… --sign-key`: both platforms built
+    twice, the index and both images signed, each platform's reports attached to its image."""
     work = tmp_path_factory.mktemp("multi")
     proc = run_cli("build", "debian-multi", "--catalog", catalog, "--tools", "host", "--check",
                    "--out", work / "layout", "--publish", f"docker://{registry.host}/{REPO_NAME}:{TAG}", "--json",
-                   env={"SOURCE_DATE_EPOCH": EPOCH}, timeout=1200)
+                   "--sign-key", signing_key.with_suffix(".key"),
+                   env={"SOURCE_DATE_EPOCH": EPOCH, "COSIGN_PASSWORD": KEY_PASSWORD}, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(proc.stdout)
     layout = work / "layout"
@@ -110,6 +123,44 @@ def test_one_index_with_a_checked_child_per_platform(build):
         assert manifest["annotations"]["org.fsdgimg.check.first"] == outcome["platforms"][plat]["builds"][0]
     amd, arm = (json.loads(blob(layout, d["digest"])) for d in build["children"].values())
     assert amd["layers"][0]["digest"] != arm["layers"][0]["digest"]
+
+
+def test_signed_index_with_each_platforms_reports_on_its_own_image(build, registry, signing_key):
+    outcome, children = build["outcome"], build["children"]
+    attached = outcome["attached"]
+    assert attached["signature"]["digest"] == outcome["digest"]
+    assert {c["platform"]: c["digest"] for c in attached["signature"]["children"]} == \
+        {plat: desc["digest"] for plat, desc in children.items()}
+    for plat, desc in children.items():
+        mine = attached["platforms"][plat]
+        # Distribution 2.8 has no referrers API: the fallback tag of the child's digest lists them.
+        assert mine["attachments_via"] == "tag-schema"
+        assert sorted(a["artifactType"] for a in mine["attachments"]) == [
+            "application/spdx+json", "application/vnd.fsdgimg.audit.v1+json", "application/vnd.fsdgimg.check.v1+json"]
+        assert registry.manifest_digest(REPO_NAME, f"sha256-{desc['digest'][7:]}") is not None
+    # The index has its signature, and no reports of its own.
+    assert registry.manifest_digest(REPO_NAME, f"sha256-{outcome['digest'][7:]}.sig") is not None
+    assert registry.manifest_digest(REPO_NAME, f"sha256-{outcome['digest'][7:]}") is None
+    proc = run_cli("verify", f"docker://{build['ref']}", "--key", signing_key.with_suffix(".pub"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    v = json.loads(proc.stdout)
+    assert v["verified"] and v["digest"] == outcome["digest"] and v["signatures"]
+    assert [c["platform"] for c in v["platforms"]] == list(children)
+    for c in v["platforms"]:
+        assert c["signatures"] and c["via"] == "tag-schema" and c["audit"]["verdict"] == "pass"
+        # The SBOM describes this platform's image as built (before annotations), as its manifest says.
+        manifest = json.loads(blob(build["layout"], children[c["platform"]]["digest"]))
+        assert c["sbom"]["describes"] == manifest["annotations"]["org.fsdgimg.built"]
+
+
+def test_verify_rebuilds_one_platform_of_the_index(build, catalog):
+    proc = run_cli("verify", f"docker://{build['ref']}", "--platform", "linux/arm64", "--no-sbom", "--rebuild",
+                   "--catalog", catalog, "--tools", "host", "--json", timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    [child] = json.loads(proc.stdout)["platforms"]
+    assert child["platform"] == "linux/arm64/v8" and child["digest"] == build["children"]["linux/arm64/v8"]["digest"]
+    assert child["rebuild"]["reproduced"]
+    assert child["rebuild"]["rebuilt"] == build["outcome"]["platforms"]["linux/arm64/v8"]["builds"][0]
 
 
 def _member(build, digest: str, path: str) -> bytes:

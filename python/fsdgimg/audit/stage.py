@@ -54,13 +54,10 @@ class TrustStage:
         files["sbom"] = directory / SBOM_FILE
         return files
 
-    def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
-                      identity: str | None = None, gpg_key: str | None = None) -> dict:
-        """Attach the SBOM, the audit report and the reproducibility report to the published image,
-        then sign it (registries and static trees; nothing for other destinations)."""
+    def attachments(self, check_report: Path | None) -> list:
+        """The SBOM, the audit report and the reproducibility report, as OCI 1.1 attachments."""
         from fsdgimg.audit.report import render_json
         from fsdgimg.sign import attachments as att
-        from fsdgimg.sign.publishing import after_publish
         items = [att.Attachment(att.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
                  att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json",
                                 self.report.verdict)]
@@ -72,7 +69,14 @@ class TrustStage:
                 verdict = None
             items.append(att.Attachment(att.CHECK_TYPE, data, "check-report.json",
                                         verdict if isinstance(verdict, str) else None))
-        return after_publish(destination, attachments=items, created=self.bom.created,
+        return items
+
+    def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
+                      identity: str | None = None, gpg_key: str | None = None) -> dict:
+        """Attach the SBOM, the audit report and the reproducibility report to the published image,
+        then sign it (registries and static trees; nothing for other destinations)."""
+        from fsdgimg.sign.publishing import after_publish
+        return after_publish(destination, attachments=self.attachments(check_report), created=self.bom.created,
                              sign_key=sign_key, identity=identity, gpg_key=gpg_key)
 
     def failure(self, name: str, where: Path) -> AuditFailed:

@@ -52,7 +52,8 @@ def register(sub) -> None:
                    help="build the platforms this host can build (natively or under emulation) and record "
                         "the others as missing, instead of failing")
     p.add_argument("--sign-key", type=Path, metavar="KEY",
-                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
+                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD); "
+                        "of several architectures: the index and every platform's image")
     p.add_argument("--gpg-key", metavar="KEYID",
                    help="with --publish static:DIR: also sign with this OpenPGP key (gpg, its GNUPGHOME) "
                         "into the tree's lookaside storage, DIR/sigstore/")
@@ -127,10 +128,10 @@ def run(args) -> int:
     several = len(entries) > 1
     entries, missing = multiplatform.available(entries, args.skip_unavailable)
     if several:
-        if args.sign_key or args.gpg_key:
+        if args.gpg_key:
             from fsdgimg.errors import UsageError
-            raise UsageError("--sign-key and --gpg-key sign single-platform builds; sign a multi-platform index with "
-                             "'fsdgimg sign' once it is published")
+            raise UsageError("--gpg-key signs single-platform builds; sign a multi-platform index with "
+                             "'fsdgimg sign --gpg-key' once it is published")
         outcome = multiplatform.build_platforms(entries, missing, opts)
         if args.digestfile:
             Path(args.digestfile).write_text(outcome.digest)

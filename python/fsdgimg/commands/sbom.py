@@ -46,8 +46,8 @@ def run(args) -> int:
     attached = None
     if args.attach:
         from fsdgimg.sign import attachments as att
-        from fsdgimg.sign.publishing import published_target
-        t = published_target(args.src, args.insecure)
+        from fsdgimg.sign.publishing import attach_target
+        t = attach_target(args.src, bom.image_digest, args.insecure)
         if t is None:
             from fsdgimg.errors import UsageError
             raise UsageError(f"--attach: {args.src} is not a registry or static tree image")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from fsdgimg.commands.options import add_json
@@ -15,8 +16,12 @@ def register(sub) -> None:
                                    "files work; the password comes from COSIGN_PASSWORD) and stores the "
                                    "signature as cosign does, at the tag sha256-<hex>.sig of the same "
                                    "repository; `cosign verify --key` and podman/skopeo with a "
-                                   "sigstoreSigned policy check it. With --generate-key PREFIX, write "
-                                   "PREFIX.key (encrypted like cosign's) and PREFIX.pub instead.")
+                                   "sigstoreSigned policy check it. A multi-platform index is signed "
+                                   "as `cosign sign --recursive` signs it: every manifest it lists (each "
+                                   "platform's image) and then the index itself, each at its own .sig tag "
+                                   "(a client pulling one platform checks that platform's signature). "
+                                   "With --generate-key PREFIX, write PREFIX.key (encrypted like "
+                                   "cosign's) and PREFIX.pub instead.")
     p.add_argument("ref", nargs="?", metavar="REF")
     p.add_argument("--key", type=Path, help="private key (cosign.key, or PEM)")
     p.add_argument("--gpg-key", metavar="KEYID",
@@ -29,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--identity", metavar="HOST/NAME",
                    help="the repository the signature names (default: the registry's HOST/NAME; "
                         "for a static tree, where it is served)")
+    p.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                   help="an index: sign every manifest it lists too (default); --no-recursive signs the "
+                        "index alone, as cosign does without --recursive")
     p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
     add_json(p)
     p.set_defaults(func=run)
@@ -65,11 +73,15 @@ def run(args) -> int:
                   f"{' (' + out['uid'] + ')' if out['uid'] else ''} for {out['identity']} ({out['signature']})")
         return 0
     from fsdgimg.sign.signing import sign_sigstore
-    out = sign_sigstore(t, args.key, args.identity)
+    out = sign_sigstore(t, args.key, args.identity, recursive=args.recursive)
     if args.json:
         from fsdgimg.cli import emit_json
         emit_json(out)
     else:
+        for one in out.get("children", []):
+            print(f"  {one['platform'] or one['digest']}: {one['digest']} "
+                  f"({one['signatures']} signature{'s' * (one['signatures'] > 1)} at {one['signature']})")
+        below = f"; the {len(out['children'])} manifests it lists too" if out.get("children") else ""
         print(f"{out['image']} {out['digest']}: signed by key {out['key']} for {out['identity']} "
-              f"({out['signatures']} signature{'s' * (out['signatures'] > 1)} at {out['signature']})")
+              f"({out['signatures']} signature{'s' * (out['signatures'] > 1)} at {out['signature']}{below})")
     return 0

@@ -14,11 +14,17 @@ def register(sub) -> None:
                                    "the image's signatures against the given public keys (cosign's "
                                    "format), fetches its attached SBOM and judges the FSDG audit from it, "
                                    "and with --rebuild builds the catalog entry again and compares the "
-                                   "digests. Exit status 0 only when everything asked holds.")
+                                   "digests. A multi-platform index: its signature, then every platform's "
+                                   "image (or the one --platform picks) is checked like a single image. "
+                                   "Attachments are found through the referrers API where the server "
+                                   "answers it, else the sha256-<hex> tag. Exit status 0 only when "
+                                   "everything asked holds.")
     p.add_argument("ref", metavar="REF")
     p.add_argument("--key", type=Path, action="append", default=[], metavar="PUB",
                    help="a public key (cosign.pub) whose signature is required; repeat for several "
                         "(any one of them suffices)")
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
+                   help="of a multi-platform index, check only this platform's image (and the index)")
     p.add_argument("--no-sbom", action="store_true", help="do not require an attached SBOM")
     p.add_argument("--strict", action="store_true", help="unknown licenses fail the audit too")
     p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog and compare digests")
@@ -37,25 +43,39 @@ def run(args) -> int:
     if not args.key and args.no_sbom and not args.rebuild:
         from fsdgimg.errors import UsageError
         raise UsageError("nothing to verify: give --key, --rebuild, or leave out --no-sbom")
+    if args.platform:
+        from fsdgimg.commands.options import usage_value
+        from fsdgimg.descriptor import Platform
+        usage_value(Platform.parse, args.platform)
     t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
-    v = verify(t, keys=args.key, require_sbom=not args.no_sbom,
-               strict=args.strict, rebuild=args.rebuild, catalog_path=args.catalog, tools=args.tools)
+    v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=args.rebuild,
+               catalog_path=args.catalog, tools=args.tools, platform=args.platform)
     if args.json:
         from fsdgimg.cli import emit_json
         emit_json(v.to_json())
+    elif v.platforms is not None:
+        n = len(v.platforms)
+        print(f"{v.image} {v.digest} (an index; {n} platform{'s' * (n != 1)} checked)")
+        _print_checks(v, "  ")
+        for c in v.platforms:
+            print(f"  {c.platform or '?'} {c.digest}")
+            _print_checks(c, "    ")
     else:
         print(f"{v.image} {v.digest}")
-        for s in v.signatures:
-            print(f"  signed by {s['key']} (key {s['key_id']}) for {s['identity']}")
-        if v.sbom:
-            print(f"  SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']})")
-        if v.audit:
-            c = v.audit["counts"]
-            print(f"  FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "
-                  f"{c['unknown']} unknown)")
-        if v.rebuild:
-            print(f"  rebuild: {'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} "
-                  f"({v.rebuild['rebuilt']})")
+        _print_checks(v, "  ")
     for line in v.failures:
         print(f"fsdgimg verify: {line}", file=sys.stderr)
     return 0 if v.ok else 1
+
+
+def _print_checks(v, indent: str) -> None:
+    for s in v.signatures:
+        print(f"{indent}signed by {s['key']} (key {s['key_id']}) for {s['identity']}")
+    if v.sbom:
+        print(f"{indent}SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']}), found via {v.via}")
+    if v.audit:
+        c = v.audit["counts"]
+        print(f"{indent}FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "
+              f"{c['unknown']} unknown)")
+    if v.rebuild:
+        print(f"{indent}rebuild: {'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} ({v.rebuild['rebuilt']})")

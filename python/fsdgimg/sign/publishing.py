@@ -2,6 +2,9 @@
 
 Used by `fsdgimg build --publish` (SBOM, audit report, reproducibility report) and by
 `fsdgimg publish --sign-key / --gpg-key`. Only registries and static trees hold attachments and signatures.
+A multi-platform index: each platform's reports attach to that platform's manifest (their subject
+is the child's digest, where a client pulling that platform finds them), and the sigstore signature
+covers the index and every child.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fsdgimg.sign import attachments as att
-from fsdgimg.sign.remote import Target, target
+from fsdgimg.sign.remote import Target, index_children, target
 
 
 def published_target(destination: str, insecure: bool = False) -> Target | None:
@@ -19,15 +22,36 @@ def published_target(destination: str, insecure: bool = False) -> Target | None:
     return None
 
 
+def attach_target(source: str, described: str | None, insecure: bool = False) -> Target | None:
+    """Where a report about SRC attaches: the manifest it describes. When SRC names an index (and
+    --platform picked one of its images), that is the child's digest, never the index's."""
+    t = published_target(source, insecure)
+    if t is None or not described:
+        return t
+    found = t.manifest()
+    if found is not None and index_children(found[0], found[1], t.display) is not None:
+        return t.with_reference(described)
+    return t
+
+
 def after_publish(destination: str, *, attachments: list[att.Attachment] = (), created: str | None = None,
-                  sign_key: Path | None = None, identity: str | None = None,
-                  insecure: bool = False, gpg_key: str | None = None) -> dict:
+                  sign_key: Path | None = None, identity: str | None = None, insecure: bool = False,
+                  gpg_key: str | None = None,
+                  per_child: dict[str, tuple[list[att.Attachment], str | None]] | None = None) -> dict:
+    """`attachments` go to the published manifest itself; `per_child` maps a child's digest (of
+    the published index) to its own (attachments, created)."""
     t = published_target(destination, insecure)
     if t is None:
         return {}
     out: dict = {}
     if attachments:
-        out["attachments"] = att.attach_all(t, list(attachments), created)
+        done = att.attach_to(t, list(attachments), created)
+        out["attachments"], out["attachments_via"] = done.descriptors, done.via
+    if per_child:
+        out["platforms"] = {}
+        for digest, (items, child_created) in per_child.items():
+            done = att.attach_to(t.with_reference(digest), list(items), child_created)
+            out["platforms"][digest] = {"attachments": done.descriptors, "attachments_via": done.via}
     if sign_key is not None:
         from fsdgimg.sign.signing import sign_sigstore
         out["signature"] = sign_sigstore(t, sign_key, identity)

@@ -13,6 +13,12 @@ from fsdgimg.errors import InputError, UsageError
 from fsdgimg.transport import parse
 
 MAX_MANIFEST = 4 << 20
+# An index of every architecture a distribution builds has a dozen children; nested indexes are rare
+# (cosign walks them too). Bounds against a hostile index, not limits anyone should meet.
+MAX_CHILDREN = 256
+MAX_DEPTH = 3
+INDEXES = ("application/vnd.oci.image.index.v1+json",
+           "application/vnd.docker.distribution.manifest.list.v2+json")
 ACCEPT = ", ".join([
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -119,6 +125,66 @@ class Target:
         if found is None:
             raise InputError(f"{self.display}: no such image")
         return found[2]
+
+
+@dataclass(frozen=True)
+class Child:
+    """A manifest an index lists: its digest, media type and platform ("" when it has none)."""
+    digest: Digest
+    media_type: str
+    platform: str
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEXES
+
+
+def index_children(data: bytes, media_type: str, where: str) -> list[Child] | None:
+    """The manifests an index lists (None when `data` is an image manifest), validated in shape."""
+    from fsdgimg.jsonio import load_json
+    obj = load_json(data, where, MAX_MANIFEST)
+    declared = obj.get("mediaType") if isinstance(obj, dict) else None
+    if media_type not in INDEXES and declared not in INDEXES:
+        return None
+    manifests = obj.get("manifests")
+    if not isinstance(manifests, list):
+        raise InputError(f"{where}: index has no manifests list")
+    if len(manifests) > MAX_CHILDREN:
+        raise InputError(f"{where}: index lists {len(manifests)} manifests (at most {MAX_CHILDREN})")
+    out = []
+    for n, d in enumerate(manifests, 1):
+        if not isinstance(d, dict) or not isinstance(d.get("digest"), str) or not isinstance(d.get("mediaType"), str):
+            raise InputError(f"{where}: index entry {n} is not a descriptor")
+        try:
+            digest = Digest.parse(d["digest"])
+        except (InputError, ValueError):
+            raise InputError(f"{where}: index entry {n} has an invalid digest") from None
+        p = d.get("platform") if isinstance(d.get("platform"), dict) else {}
+        plat = "/".join(str(p[k]) for k in ("os", "architecture", "variant") if isinstance(p.get(k), str) and p[k])
+        out.append(Child(digest, d["mediaType"], plat))
+    return out
+
+
+def walk_index(target: Target, data: bytes, media_type: str, depth: int = 0) -> list[Child]:
+    """Every manifest below an index, depth first, children before the index that lists them
+    (a nested index included, as cosign's --recursive walks it). [] for an image manifest."""
+    children = index_children(data, media_type, f"{target.display}")
+    if not children:
+        return []
+    if depth >= MAX_DEPTH:
+        raise InputError(f"{target.display}: indexes nested more than {MAX_DEPTH} deep")
+    out = []
+    for c in children:
+        if c.is_index:
+            one = target.with_reference(str(c.digest))
+            found = one.manifest()
+            if found is None:
+                raise InputError(f"{one.display}: listed by the index but missing")
+            out.extend(walk_index(one, found[0], found[1], depth + 1))
+        out.append(c)
+        if len(out) > MAX_CHILDREN:
+            raise InputError(f"{target.display}: the index lists over {MAX_CHILDREN} manifests in all")
+    return out
 
 
 def target(text: str, insecure: bool = False, options=None) -> Target:

@@ -1,4 +1,10 @@
-"""`fsdgimg sign`: sign a published image's manifest digest, adding to the signatures already there."""
+"""`fsdgimg sign`: sign a published image's manifest digest, adding to the signatures already there.
+
+A multi-platform index is signed as `cosign sign --recursive` signs it: every manifest it lists
+(each platform's image, and those of a nested index) and the index itself, each at its own
+`sha256-<hex>.sig` tag. Clients need both: podman or `skopeo copy` of one platform checks that
+platform's manifest's signature; `skopeo copy --all` checks the index's and every child's.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pathlib import Path
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.sign import attach, cosign, keys
-from fsdgimg.sign.remote import Target
+from fsdgimg.sign.remote import Target, walk_index
 
 
 def existing_signatures(target: Target, digest: Digest) -> list[tuple[dict, bytes]]:
@@ -19,10 +25,32 @@ def existing_signatures(target: Target, digest: Digest) -> list[tuple[dict, byte
     return [(l, target.blob(l["digest"], cosign.MAX_PAYLOAD)) for l in cosign.signature_layers(found[0], where)]
 
 
-def sign_sigstore(target: Target, key_file: Path, identity: str | None = None) -> dict:
+def sign_sigstore(target: Target, key_file: Path, identity: str | None = None, *,
+                  recursive: bool = True) -> dict:
+    """Sign the manifest `target` names; for an index, with `recursive`, every manifest below it
+    first (children before the index: no index is ever signed over an unsigned child)."""
     key = keys.load_private_key(key_file)
-    digest = target.resolve()
+    found = target.manifest()
+    if found is None:
+        raise InputError(f"{target.display}: no such image")
+    data, media_type, digest = found
     repository = identity or target.repository
+    children = walk_index(target, data, media_type) if recursive else []
+    signed_children = []
+    for child in children:
+        one = target.with_reference(str(child.digest))
+        if one.manifest() is None:
+            raise InputError(f"{one.display}: listed by the index but missing")
+        out = _sign_digest(one, key, child.digest, repository)
+        out["platform"] = child.platform
+        signed_children.append(out)
+    out = _sign_digest(target, key, digest, repository)
+    if signed_children:
+        out["children"] = signed_children
+    return out
+
+
+def _sign_digest(target: Target, key, digest: Digest, repository: str) -> dict:
     data = cosign.payload(repository, digest)
     signature = keys.sign(key, data)
     layers = existing_signatures(target, digest)
@@ -67,5 +95,6 @@ def verify_sigstore(target: Target, public_keys: list[Path]) -> list[dict]:
     if not good:
         detail = "; ".join(problems) if problems else \
             ("no signature by the given keys" if existing_signatures(target, digest) else "no signatures")
-        raise InputError(f"{target.display}: {digest}: {detail}")
+        named = target.display if target.reference == str(digest) else f"{target.display}: {digest}"
+        raise InputError(f"{named}: {detail}")
     return good

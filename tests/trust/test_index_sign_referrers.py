@@ -1,0 +1,168 @@
+"""Attachments of a multi-platform index's images, and the two ways a client finds them: the OCI 1.1
+referrers API (`GET /v2/NAME/referrers/DIGEST`, which static trees answer through `fsdgimg serve` and
+nginx) and the `sha256-<hex>` tag schema (Distribution 2.8, which has no API). `fsdgimg verify
+--json` says which path it took (`via`). A registry with the API gets no fallback tag on push. A
+hostile server's referrers listing (a loop, a huge index, artifacts of another subject) gives one
+line and nothing trusted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fixtures.hostile_registry import HostileRegistry
+from fixtures.multiplatform import make_index_layout
+from publish.conftest import public_tree, start_nginx
+from servers import FsdgimgServe, Registry
+
+from .conftest import run_cli
+
+SBOM, AUDIT = "application/spdx+json", "application/vnd.fsdgimg.audit.v1+json"
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def _ok(proc):
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("referrers")
+    return make_index_layout(work / "layout", work / "rootfs")
+
+
+def _children(layout: Path) -> dict[str, str]:
+    index_json = json.loads((layout / "index.json").read_text())
+    [desc] = [d for d in index_json["manifests"]
+              if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == "multi"]
+    index = json.loads((layout / "blobs" / "sha256" / desc["digest"][7:]).read_text())
+    return {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]}
+
+
+def _attach_reports(ref: str) -> None:
+    """`fsdgimg sbom|audit REF --platform P --attach` for each platform of the index REF names."""
+    for plat in PLATFORMS:
+        _ok(run_cli("sbom", ref, "--platform", plat, "--attach"))
+        _ok(run_cli("audit", ref, "--platform", plat, "--attach"))
+
+
+def _verify(ref: str) -> dict:
+    v = json.loads(_ok(run_cli("verify", ref, "--json")).stdout)
+    assert v["verified"] and [c["platform"] for c in v["platforms"]] == list(PLATFORMS), v
+    for c in v["platforms"]:
+        assert c["sbom"]["describes"] == c["digest"] and c["audit"]["verdict"] == "pass", c
+    return v
+
+
+def test_a_registry_without_the_api_gets_the_tag_schema(layout, tmp_path):
+    children = _children(layout)
+    with Registry(tmp_path / "registry") as reg:
+        ref = f"docker://{reg.host}/multi:1"
+        index = json.loads(_ok(run_cli("publish", f"oci:{layout}:multi", "--to", ref, "--json")).stdout)["digest"]
+        _attach_reports(ref)
+        # Each platform's reports name its image as their subject: the fallback tag is the child's.
+        for digest in children.values():
+            assert reg.manifest_digest("multi", f"sha256-{digest[7:]}") is not None
+        assert reg.manifest_digest("multi", f"sha256-{index[7:]}") is None
+        v = _verify(ref)
+        assert {c["via"] for c in v["platforms"]} == {"tag-schema"} and v["via"] == "tag-schema"
+        assert {c["platform"]: c["digest"] for c in v["platforms"]} == children
+
+
+def test_static_trees_answer_the_referrers_api(layout, tmp_path):
+    base = public_tree("referrers")
+    try:
+        tree = base / "tree"
+        _ok(run_cli("publish", f"oci:{layout}:multi", "--to", f"static:{tree}", "--name", "multi:1"))
+        _attach_reports(f"static:{tree}/multi:1")
+        assert not [t for t in (tree / "v2" / "multi" / "_tags").iterdir() if t.name.startswith("sha256-")]
+        assert _verify(f"static:{tree}/multi:1")["via"] == "static-tree"
+        # fsdgimg serve applies the artifactType filter itself (OCI-Filters-Applied); nginx serves
+        # the whole listing and the client filters. Both are the referrers API.
+        with FsdgimgServe(tmp_path / "serve", tree) as serve:
+            assert _verify(f"docker://127.0.0.1:{serve.port}/multi:1")["via"] == "referrers-api"
+        nginx = start_nginx(tmp_path / "nginx", tree)
+        try:
+            assert _verify(f"docker://127.0.0.1:{nginx.port}/multi:1")["via"] == "referrers-api"
+        finally:
+            nginx.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _referrer_requests(reg: HostileRegistry) -> list[dict]:
+    return [r for r in reg.requests if "/referrers/" in r["path"]]
+
+
+def test_push_to_a_registry_with_the_referrers_api_writes_no_fallback_tag(layout, tmp_path):
+    children = _children(layout)
+    with HostileRegistry(referrers_api=True) as reg:
+        ref = f"docker://{reg.host}/multi:1"
+        _ok(run_cli("publish", f"oci:{layout}:multi", "--to", ref))
+        _attach_reports(ref)
+        tags = {r for (_, r) in reg.store.manifests}
+        assert not [t for t in tags if t.startswith("sha256-")], tags
+        before = len(_referrer_requests(reg))
+        v = _verify(ref)
+        assert {c["via"] for c in v["platforms"]} == {"referrers-api"}
+        asked = _referrer_requests(reg)[before:]
+        assert {r["path"].rsplit("/", 1)[1] for r in asked} == set(children.values())
+        assert all("artifactType=" in r["query"] for r in asked)
+    # The same pushes to a registry without the API keep the fallback tag up to date.
+    with HostileRegistry() as reg:
+        ref = f"docker://{reg.host}/multi:1"
+        _ok(run_cli("publish", f"oci:{layout}:multi", "--to", ref))
+        _attach_reports(ref)
+        tags = {r for (_, r) in reg.store.manifests}
+        assert {f"sha256-{d[7:]}" for d in children.values()} <= tags
+        assert {c["via"] for c in _verify(ref)["platforms"]} == {"tag-schema"}
+
+
+def _index(manifests: list[dict]) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": manifests}).encode()
+
+
+INDEX_TYPE = {"Content-Type": "application/vnd.oci.image.index.v1+json"}
+
+
+def test_hostile_referrers_listings_are_one_line_and_nothing_trusted(layout, tmp_path):
+    children = _children(layout)
+    amd64, arm64 = children["linux/amd64"], children["linux/arm64"]
+    with HostileRegistry(referrers_api=True) as reg:
+        ref = f"docker://{reg.host}/multi:1"
+        _ok(run_cli("publish", f"oci:{layout}:multi", "--to", ref))
+        _attach_reports(ref)
+        arm64_sbom = json.loads(_ok(run_cli("sbom", ref, "--platform", "linux/arm64", "--attach",
+                                            "--json")).stdout)["attached"]
+        honest = json.loads(_ok(run_cli("verify", ref, "--platform", "linux/amd64", "--json")).stdout)
+        assert honest["verified"] and honest["platforms"][0]["sbom"]
+        size = len(reg.store.manifests[("multi", arm64_sbom)][0])
+        page = f"/v2/multi/referrers/{amd64}"
+        cases = {
+            # The pages of the listing loop: the next page is this one.
+            "pages loop": (_index([]), {**INDEX_TYPE, "Link": f'<{page}>; rel="next"'}),
+            "is over 4 MiB": (b" " * (5 << 20) + _index([]), INDEX_TYPE),
+            "at most 1000": (_index([{"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                                      "digest": "sha256:" + f"{n:064x}", "artifactType": SBOM}
+                                     for n in range(1001)]), INDEX_TYPE),
+            # The arm64 image's SBOM listed as the amd64 image's: its subject says otherwise.
+            f"its subject is {arm64}, not {amd64}": (
+                _index([{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64_sbom,
+                         "size": size, "artifactType": SBOM}]), INDEX_TYPE),
+            # The image listed as its own SBOM.
+            "attachment loop": (_index([{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                         "digest": amd64, "size": 1, "artifactType": SBOM}]), INDEX_TYPE),
+        }
+        for needle, answer in cases.items():
+            reg.referrers_answer = answer
+            proc = run_cli("verify", ref, "--platform", "linux/amd64")
+            lines = proc.stderr.splitlines()
+            assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr, (needle, proc.stderr)
+            assert lines[0].startswith("fsdgimg verify: linux/amd64: ") and needle in lines[0], (needle, lines)
+            v = json.loads(run_cli("verify", ref, "--platform", "linux/amd64", "--json").stdout)
+            assert not v["verified"] and v["platforms"][0]["sbom"] is None and v["platforms"][0]["audit"] is None
