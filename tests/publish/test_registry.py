@@ -92,10 +92,12 @@ def test_unreachable_registry_is_one_clear_line(images):
 
 
 def test_plain_http_only_for_loopback():
-    from fsdgimg.registry.client import RegistryClient, is_loopback
+    from fsdgimg.registry.client import RegistryClient, is_loopback, system_trust
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:5000") and is_loopback("[::1]:5000")
     assert not is_loopback("registry.example.org") and not is_loopback("10.0.0.1:5000")
-    assert RegistryClient("registry.example.org").session.verify is True
+    # TLS verified, against the system's CAs (a hashed directory or a bundle), or requests' bundle
+    verify = RegistryClient("registry.example.org").session.verify
+    assert verify is not False and verify == system_trust()
 
 
 class FlakyProxy:
