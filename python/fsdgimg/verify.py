@@ -69,7 +69,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
                              rebuild=rebuild, catalog_path=catalog_path, tools=tools)
     v = Verification(target.display, str(digest), platforms=[])
     if keys:
-        _check_signatures(target, keys, v, "index signature")
+        _check_signatures(target, keys, v, "index signature", digest)
     # Images only: not a nested index, nor a build tool's attestation manifest (unknown/unknown).
     chosen = [c for c in children if not c.is_index and c.platform != "unknown/unknown"
               and (not platform or _matches(c.platform, platform))]
@@ -102,10 +102,10 @@ def _matches(have: str, want: str) -> bool:
     return h[:len(w)] == w
 
 
-def _check_signatures(target: Target, keys: list[Path], v: Verification, what: str) -> None:
+def _check_signatures(target: Target, keys: list[Path], v: Verification, what: str, digest) -> None:
     from fsdgimg.sign.signing import verify_sigstore
     try:
-        v.signatures = verify_sigstore(target, keys)
+        v.signatures = verify_sigstore(target, keys, digest)
     except FsdgimgError as e:
         v.failures.append(f"{what}: {e}")
 
@@ -114,7 +114,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
                   tools, platform: str | None = None) -> Verification:
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
-        _check_signatures(target, keys, v, "signature")
+        _check_signatures(target, keys, v, "signature", digest)
     if require_sbom:
         try:
             _check_sbom_and_audit(target, digest, v, strict)

@@ -73,10 +73,11 @@ def _sign_digest(target: Target, key, digest: Digest, repository: str) -> dict:
             "signature_digest": written, "signatures": len(all_layers)}
 
 
-def verify_sigstore(target: Target, public_keys: list[Path]) -> list[dict]:
-    """Every signature at the `.sig` tag that one of `public_keys` made over THIS digest.
-    Raises with one line when there are none."""
-    digest = target.resolve()
+def verify_sigstore(target: Target, public_keys: list[Path], digest: Digest | None = None) -> list[dict]:
+    """Every signature at the `.sig` tag that one of `public_keys` made over THIS digest (`digest`:
+    the manifest's, when the caller has just fetched and checked it). Raises with one line when
+    there are none."""
+    digest = digest or target.resolve()
     pubs = [(p, keys.load_public_key(p)) for p in public_keys]
     tag = cosign.signature_tag(digest)
     where = f"{target.display}: {tag}"
