@@ -7,6 +7,7 @@ line and nothing trusted."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -166,3 +167,51 @@ def test_hostile_referrers_listings_are_one_line_and_nothing_trusted(layout, tmp
             assert lines[0].startswith("fsdgimg verify: linux/amd64: ") and needle in lines[0], (needle, lines)
             v = json.loads(run_cli("verify", ref, "--platform", "linux/amd64", "--json").stdout)
             assert not v["verified"] and v["platforms"][0]["sbom"] is None and v["platforms"][0]["audit"] is None
+
+
+def test_nested_and_hostile_indexes(layout, tmp_path):
+    """`sign` walks a nested index as cosign's --recursive does (children first); an index nested
+    too deep, one listing too many manifests or a malformed descriptor is one line, nothing signed."""
+    children = _children(layout)
+    key = tmp_path / "k"
+    _ok(run_cli("sign", "--generate-key", key, env={"COSIGN_PASSWORD": "pw"}))
+    with HostileRegistry() as reg:
+        _ok(run_cli("publish", f"oci:{layout}:multi", "--to", f"docker://{reg.host}/multi:1"))
+        inner = reg.manifest_digest_of("multi", "1")
+
+        def put_index(tag: str, manifests: list[dict]) -> str:
+            data = _index(manifests)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            for ref in (tag, digest):
+                reg.store.manifests[("multi", ref)] = (data, INDEX_TYPE["Content-Type"])
+            return digest
+
+        def entry(digest: str) -> dict:
+            return {"mediaType": INDEX_TYPE["Content-Type"], "digest": digest,
+                    "size": len(reg.store.manifests[("multi", digest)][0])}
+        outer = put_index("outer", [entry(inner)])
+        out = json.loads(_ok(run_cli("sign", f"docker://{reg.host}/multi:outer", "--key", key.with_suffix(".key"),
+                                     "--json", env={"COSIGN_PASSWORD": "pw"})).stdout)
+        assert out["digest"] == outer
+        assert [c["digest"] for c in out["children"]] == [*children.values(), inner]
+        deep = outer
+        for n in range(3):
+            deep = put_index(f"deep{n}", [entry(deep)])
+        before = {r for (_, r) in reg.store.manifests if r.endswith(".sig")}
+        for tag, needle in (("deep2", "nested more than 3 deep"),
+                            ("many", "index lists 300 manifests (at most 256)"),
+                            ("bad", "index entry 1 has an invalid digest")):
+            if tag == "many":
+                put_index(tag, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                                 "digest": "sha256:" + f"{n:064x}"} for n in range(300)])
+            elif tag == "bad":
+                put_index(tag, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+                                 "digest": "sha256:not-hex"}])
+            # (verify checks the images an index lists, not the indexes nested in it)
+            verify = [] if tag == "deep2" else [["verify", f"docker://{reg.host}/multi:{tag}", "--key",
+                                                 key.with_suffix(".pub")]]
+            for cmd in [["sign", f"docker://{reg.host}/multi:{tag}", "--key", key.with_suffix(".key")], *verify]:
+                proc = run_cli(*cmd, env={"COSIGN_PASSWORD": "pw"})
+                assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, (tag, cmd[0], proc.stderr)
+                assert needle in proc.stderr and "Traceback" not in proc.stderr, (tag, cmd[0], proc.stderr)
+        assert {r for (_, r) in reg.store.manifests if r.endswith(".sig")} == before
