@@ -16,8 +16,9 @@ import pytest
 
 from fixtures.hostile_registry import HostileRegistry
 from fixtures.multiplatform import make_index_layout
-from publish.conftest import public_tree, start_nginx
-from servers import FsdgimgServe, Registry
+from publish.conftest import public_tree
+from servers import Registry
+from static.conftest import start
 
 from .conftest import run_cli
 
@@ -82,15 +83,14 @@ def test_static_trees_answer_the_referrers_api(layout, tmp_path):
         _attach_reports(f"static:{tree}/multi:1")
         assert not [t for t in (tree / "v2" / "multi" / "_tags").iterdir() if t.name.startswith("sha256-")]
         assert _verify(f"static:{tree}/multi:1")["via"] == "static-tree"
-        # fsdgimg serve applies the artifactType filter itself (OCI-Filters-Applied); nginx serves
-        # the whole listing and the client filters. Both are the referrers API.
-        with FsdgimgServe(tmp_path / "serve", tree) as serve:
-            assert _verify(f"docker://127.0.0.1:{serve.port}/multi:1")["via"] == "referrers-api"
-        nginx = start_nginx(tmp_path / "nginx", tree)
-        try:
-            assert _verify(f"docker://127.0.0.1:{nginx.port}/multi:1")["via"] == "referrers-api"
-        finally:
-            nginx.stop()
+        # fsdgimg serve applies the artifactType filter itself (OCI-Filters-Applied); nginx, Apache
+        # and Caddy serve the whole listing and the client filters. All answer the referrers API.
+        for kind in ("fsdgimg-serve", "nginx", "apache", "caddy"):
+            server = start(kind, tree, tmp_path / kind)
+            try:
+                assert _verify(f"docker://127.0.0.1:{server.port}/multi:1")["via"] == "referrers-api", kind
+            finally:
+                server.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
