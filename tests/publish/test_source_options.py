@@ -5,6 +5,7 @@ and TLS; the source's credentials never reach the destination."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -169,3 +170,32 @@ def test_system_ca_directory_is_trusted(images, registries, tmp_path):
     info = run_json("inspect", f"docker://{src.host}/private/a:v1", "--src-creds", creds,
                     env={"SSL_CERT_DIR": str(system), "SSL_CERT_FILE": str(system / "none.pem")})
     assert info["digest"] == images.digest(images.a)
+
+
+def test_signing_an_image_on_an_authenticated_registry(images, registries, tmp_path):
+    """publish --sign-key signs with the credentials it published with; sign and verify read the
+    auth file as every other access does."""
+    _, _, dest = registries
+    key = tmp_path / "release"
+    run("sign", "--generate-key", key, env={"COSIGN_PASSWORD": "pw"})
+    ref = f"docker://{dest.host}/signed/a:v1"
+    out = run_json("publish", images.src(images.a), "--to", ref, "--sign-key", f"{key}.key", "--username",
+                   DEST_USER, "--password-stdin", input=DEST_PASSWORD + "\n", env={"COSIGN_PASSWORD": "pw"})
+    assert out["signature"]["signatures"] == 1
+    creds = f"{DEST_USER}:{DEST_PASSWORD}"
+    verified = run_json("verify", ref, "--key", f"{key}.pub", "--no-sbom", "--src-creds", creds)
+    assert verified["verified"] is True and len(verified["signatures"]) == 1
+    # anonymous: refused in one line, by the registry
+    proc = run("sign", ref, "--key", f"{key}.key", env={"COSIGN_PASSWORD": "pw"}, check=False)
+    one_line(proc, dest.host, "authentication")
+    # an auth file, as podman and skopeo write it: a second key's signature is added
+    import base64
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"auths": {dest.host: {"auth": base64.b64encode(creds.encode()).decode()}}}))
+    run("sign", "--generate-key", tmp_path / "second", env={"COSIGN_PASSWORD": "pw"})
+    signed = run_json("sign", ref, "--key", tmp_path / "second.key",
+                      env={"COSIGN_PASSWORD": "pw", "REGISTRY_AUTH_FILE": str(auth)})
+    assert signed["signatures"] == 2
+    verified = run_json("verify", ref, "--key", tmp_path / "second.pub", "--no-sbom",
+                        env={"REGISTRY_AUTH_FILE": str(auth)})
+    assert verified["verified"] is True

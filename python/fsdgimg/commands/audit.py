@@ -61,7 +61,7 @@ def run(args) -> int:
     if args.attach:
         from fsdgimg.sign import attachments as att
         from fsdgimg.sign.publishing import attach_target
-        t = attach_target(args.src, bom.image_digest, args.insecure)
+        t = attach_target(args.src, bom.image_digest, args.insecure, source_registry_from(args, args.insecure))
         if t is None:
             from fsdgimg.errors import UsageError
             raise UsageError(f"--attach: {args.src} is not a registry or static tree image")

@@ -114,7 +114,7 @@ def run(args) -> int:
     if args.sign_key or args.gpg_key:
         from fsdgimg.sign.publishing import after_publish
         r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
-                                   insecure=args.insecure, gpg_key=args.gpg_key))
+                                   insecure=args.insecure, gpg_key=args.gpg_key, registry=registry))
     if not args.json and dest.kind in ("docker", "static"):
         print(_summary(dest.kind, r), file=sys.stderr)
     return emit(args, r, str(written))

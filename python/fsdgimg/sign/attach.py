@@ -48,7 +48,7 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
         if target.kind == "docker":
             from fsdgimg.publish import RegistryOptions
             done = publish_artifact(image, f"docker://{target.registry}/{target.name}:{tag}",
-                                    registry=RegistryOptions(insecure=target.insecure))
+                                    registry=target.options or RegistryOptions(insecure=target.insecure))
             return done.digest
         from fsdgimg.static.writer import StaticPublisher
         return StaticPublisher(target.root).publish(image, target.name, tag).digest

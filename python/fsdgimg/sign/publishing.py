@@ -15,17 +15,19 @@ from fsdgimg.sign import attachments as att
 from fsdgimg.sign.remote import Target, index_children, target
 
 
-def published_target(destination: str, insecure: bool = False) -> Target | None:
-    """The Target of a publish destination (`docker://…`, `static:DIR/NAME:TAG`), None for others."""
+def published_target(destination: str, insecure: bool = False, registry=None) -> Target | None:
+    """The Target of a publish destination (`docker://…`, `static:DIR/NAME:TAG`), None for others.
+    `registry`: the RegistryOptions it was published with (credentials, CA)."""
     if destination.startswith(("docker://", "static:")):
-        return target(destination, insecure=insecure)
+        return target(destination, insecure=insecure, options=registry)
     return None
 
 
-def attach_target(source: str, described: str | None, insecure: bool = False) -> Target | None:
+def attach_target(source: str, described: str | None, insecure: bool = False, registry=None) -> Target | None:
     """Where a report about SRC attaches: the manifest it describes. When SRC names an index (and
-    --platform picked one of its images), that is the child's digest, never the index's."""
-    t = published_target(source, insecure)
+    --platform picked one of its images), that is the child's digest, never the index's.
+    `registry`: the RegistryOptions to reach it with."""
+    t = published_target(source, insecure, registry)
     if t is None or not described:
         return t
     found = t.manifest()
@@ -37,10 +39,12 @@ def attach_target(source: str, described: str | None, insecure: bool = False) ->
 def after_publish(destination: str, *, attachments: list[att.Attachment] = (), created: str | None = None,
                   sign_key: Path | None = None, identity: str | None = None, insecure: bool = False,
                   gpg_key: str | None = None,
-                  per_child: dict[str, tuple[list[att.Attachment], str | None]] | None = None) -> dict:
+                  per_child: dict[str, tuple[list[att.Attachment], str | None]] | None = None,
+                  registry=None) -> dict:
     """`attachments` go to the published manifest itself; `per_child` maps a child's digest (of
-    the published index) to its own (attachments, created)."""
-    t = published_target(destination, insecure)
+    the published index) to its own (attachments, created). `registry`: the RegistryOptions it was
+    published with (credentials, CA)."""
+    t = published_target(destination, insecure, registry)
     if t is None:
         return {}
     out: dict = {}

@@ -35,7 +35,7 @@ class Target:
     root: Path | None = None
     insecure: bool = False
     _client: object = None
-    options: object = None    # RegistryOptions (credentials, TLS) for the registry; None: anonymous
+    options: object = None    # RegistryOptions (credentials, TLS); None: the environment and auth files
 
     @property
     def display(self) -> str:
@@ -50,13 +50,15 @@ class Target:
         return f"{self.registry}/{self.name}" if self.registry else self.name
 
     def client(self):
-        if self._client is None and self.options is not None:
-            from fsdgimg.registry.connect import connect
-            self._client = connect(self.registry, self.name, self.options, push=True)
         if self._client is None:
-            from fsdgimg.registry.client import RegistryClient
-            self._client = RegistryClient(self.registry, insecure=self.insecure)
-            self._client.add_scopes([f"repository:{self.name}:pull,push"])
+            # Credentials as for any registry access (options, else the environment and auth files),
+            # sent to this registry only.
+            from fsdgimg.registry.connect import connect
+            options = self.options
+            if options is None:
+                from fsdgimg.publish import RegistryOptions
+                options = RegistryOptions(insecure=self.insecure)
+            self._client = connect(self.registry, self.name, options, push=True)
         return self._client
 
     def with_reference(self, reference: str) -> "Target":
@@ -188,7 +190,8 @@ def walk_index(target: Target, data: bytes, media_type: str, depth: int = 0) -> 
 
 
 def target(text: str, insecure: bool = False, options=None) -> Target:
-    """`options`: RegistryOptions for a docker:// REF (credentials, TLS); None: anonymous, `insecure`."""
+    """`options`: RegistryOptions for a docker:// REF (credentials, TLS); None: `insecure`, with the
+    credentials of the environment or the auth files."""
     if text.startswith("static:"):
         return _static_target(text)
     loc = parse(text)
