@@ -29,3 +29,18 @@ def test_gc_keeps_referrers_of_kept_manifests_and_drops_the_others(images, tmp_p
     assert report["manifests_removed"] == 2 and not sig_file.exists() and not layer.exists()
     assert not index.exists()
     assert json.loads((tree / "v2" / "g" / "a" / "_tags.json").read_text())["tags"] == ["v1"]
+
+
+def test_gc_removes_a_killed_writers_temporaries_under_web(images, tmp_path):
+    """A publish killed while it wrote the page's sections leaves temporaries in _web/pages/NAME/:
+    gc removes them wherever they are under _web/ (tests/publish/test_faults.py kills at random)."""
+    tree = tmp_path / "tree"
+    publish(images, images.a, tree, "g/a")
+    pages = tree / "_web" / "pages"
+    left = [pages / ".tmp-stored-1-2", pages / "g" / ".tmp-a.html-1-2"]
+    for path in left:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half a page")
+    report = run_json("gc", f"static:{tree}", "--grace", "0")
+    assert report["temporaries_removed"] == 2 and not any(p.exists() for p in left)
+    assert (tree / "index.html").is_file()

@@ -209,9 +209,10 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
                     report.kept_in_grace += 1
                     continue
                 remove(path, "blob_links_removed")
-        # Temporaries of killed writers: anywhere under v2/, and beside index.html and in _web/.
-        places = [(d, fs) for d, _, fs in os.walk(tree.v2)]
-        places += [(str(p), os.listdir(p)) for p in (tree.root, tree.web) if p.is_dir()]
+        # Temporaries of killed writers: anywhere under v2/ and _web/ (its pages/ and signers/ too),
+        # and beside index.html.
+        places = [(d, fs) for top in (tree.v2, tree.web) for d, _, fs in os.walk(top)]
+        places += [(str(tree.root), os.listdir(tree.root))]
         for dirpath, filenames in places:
             for entry in filenames:
                 if entry.startswith(TMP_PREFIX):
