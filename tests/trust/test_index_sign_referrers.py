@@ -167,6 +167,12 @@ def test_hostile_referrers_listings_are_one_line_and_nothing_trusted(layout, tmp
             assert lines[0].startswith("fsdgimg verify: linux/amd64: ") and needle in lines[0], (needle, lines)
             v = json.loads(run_cli("verify", ref, "--platform", "linux/amd64", "--json").stdout)
             assert not v["verified"] and v["platforms"][0]["sbom"] is None and v["platforms"][0]["audit"] is None
+        # A 200 that is not an index (a web server's page for every path) is no referrers API: the
+        # client reads the fallback tag, which this registry (it has the API) never got.
+        reg.referrers_answer = (b"<html>not here</html>", {"Content-Type": "text/html"})
+        v = json.loads(run_cli("verify", ref, "--platform", "linux/amd64", "--json").stdout)
+        assert v["platforms"][0]["via"] == "tag-schema" and v["failures"] == [
+            f"linux/amd64: docker://{reg.host}/multi@{amd64}: no SBOM attached"]
 
 
 def test_nested_and_hostile_indexes(layout, tmp_path):
