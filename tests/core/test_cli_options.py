@@ -28,11 +28,26 @@ def test_every_command_has_json():
         assert re.search(r"^\s+--json\b", text, re.M), f"fsdgimg {command} has no --json"
 
 
-def test_json_is_declared_in_one_place():
-    """No command declares --json itself: it comes from options.add_json."""
+# Options several commands share: declared in commands/options.py only.
+SHARED = ["--json", "--platform", "--insecure", "--catalog", "--digestfile", "--tools", "--strict", "--username",
+          "--password-stdin", "--ca-file", "--jobs", "--retries", "--no-fsync", "--copy-blobs", "--compression",
+          "--level", "--source-date-epoch", "--annotation", "--src-creds", "--src-tls-verify", "--src-cert-dir"]
+
+
+def test_shared_options_are_declared_in_one_place():
+    """No command declares a shared option itself: each comes from an add_* of options.py."""
     for path in sorted(COMMANDS_DIR.glob("*.py")):
         if path.name != "options.py":
-            assert '"--json"' not in path.read_text(), f"{path.name} declares --json itself"
+            text = path.read_text()
+            declared = [o for o in SHARED if re.search(rf"add_argument\(\s*(\"-\w\", )?\"{o}\"", text)]
+            assert declared == [], f"{path.name} declares {declared} itself"
+
+
+def test_commands_reading_a_registry_take_the_source_options():
+    for command in ("convert", "publish", "index", "inspect", "sync", "sbom", "audit", "verify"):
+        text = fsdgimg(command, "--help").stdout.decode()
+        for option in ("--src-creds", "--src-tls-verify", "--src-cert-dir"):
+            assert option in text, f"fsdgimg {command} has no {option}"
 
 
 def test_web_config_json_holds_the_same_text(tmp_path):

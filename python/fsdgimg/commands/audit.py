@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
+from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry, add_strict,
+                                      source_registry_from)
 
 
 def register(sub) -> None:
@@ -17,13 +18,13 @@ def register(sub) -> None:
                                    "non-free-firmware are nonfree). Exit status 1 when a package is "
                                    "nonfree, or with --strict when one is unknown.")
     p.add_argument("src", metavar="SRC")
-    p.add_argument("--strict", action="store_true", help="unknown licenses fail the audit too")
+    add_strict(p)
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.txt, report.html, report.json here")
-    p.add_argument("--platform", help="OS/ARCH[/VARIANT]: which image of an index")
-    p.add_argument("--catalog", type=Path, help="image catalog, for catalog entry names")
+    add_platform(p, "OS/ARCH[/VARIANT]: which image of an index")
+    add_catalog(p, "image catalog, for catalog entry names")
     p.add_argument("--attach", action="store_true",
                    help="attach the JSON report to SRC (docker:// or static:) as an OCI 1.1 artifact")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    add_insecure(p)
     add_source_registry(p)
     add_json(p, "print the report as JSON")
     p.set_defaults(func=run)

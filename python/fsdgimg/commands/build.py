@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_annotations, add_compression, add_epoch, add_json, compression_from
+from fsdgimg.commands.options import (add_annotations, add_catalog, add_compression, add_digestfile, add_epoch, add_json,
+                                      add_strict, add_tools, compression_from)
 
 
 def _rounds(text: str) -> int:
@@ -30,12 +31,11 @@ def register(sub) -> None:
     p.add_argument("--publish", metavar="DEST",
                    help="publish the image too (oci:DIR[:TAG], docker-archive:FILE, or what "
                         "'fsdgimg publish' supports); skipped when --check finds differences")
-    p.add_argument("--digestfile", metavar="FILE", help="write the built manifest's digest to FILE")
-    p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
+    add_digestfile(p, "built manifest")
+    add_catalog(p)
     add_epoch(p, "timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
-    p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
-                   help="debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "
-                        "in 'guix shell --container' (auto: guix when it is installed)")
+    add_tools(p, "debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "
+                 "in 'guix shell --container' (auto: guix when it is installed)")
     add_compression(p, default="gzip")
     add_annotations(p)
     p.add_argument("--no-diffoscope", action="store_true", help="do not run diffoscope on differing layers")
@@ -59,8 +59,7 @@ def register(sub) -> None:
                         "into the tree's lookaside storage, DIR/sigstore/")
     p.add_argument("--sign-identity", metavar="HOST/NAME",
                    help="the repository the signature names (needed for static trees)")
-    p.add_argument("--strict", action="store_true",
-                   help="the FSDG license audit fails on unknown licenses too (nonfree always fails)")
+    add_strict(p, "the FSDG license audit fails on unknown licenses too (nonfree always fails)")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
 

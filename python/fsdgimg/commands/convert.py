@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, emit, image_options_from,
+from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_source_registry, emit, image_options_from,
                                       source_registry_from)
 
 # Kept importable from here (other commands used them before commands/options.py).
@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("src")
     p.add_argument("dest")
     p.add_argument("--tag", help="tag in the destination (default: the source's; Guix archives say 'latest')")
-    p.add_argument("--digestfile", metavar="FILE", help="write the manifest digest to FILE")
+    add_digestfile(p)
     add_image_options(p)
     add_source_registry(p)
     add_json(p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, emit, image_options_from,
+from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_source_registry, emit, image_options_from,
                                       source_registry_from)
 
 
@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--to", required=True, metavar="DEST", dest="dest")
     p.add_argument("--tag", help="tag in the destination (default: latest)")
     p.add_argument("--name", metavar="NAME[:TAG]", help="static: repository and tag")
-    p.add_argument("--digestfile", metavar="FILE", help="write the index digest to FILE")
+    add_digestfile(p, "index")
     add_image_options(p)
     add_source_registry(p, "SRC...")
     add_json(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsdgimg.commands.options import add_json
+from fsdgimg.commands.options import add_catalog, add_json
 
 if TYPE_CHECKING:
     from fsdgimg import catalog
@@ -17,7 +17,7 @@ def register(sub) -> None:
     p = sub.add_parser("list", help="show the image catalog",
                        description="List the images of the catalog: builder, distribution, pin, architectures. "
                                    "With --packages, ask Guix (guix repl) what each Guix image contains.")
-    p.add_argument("--catalog", type=Path, help="image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
+    add_catalog(p)
     p.add_argument("--packages", action="store_true",
                    help="for Guix images, list packages and licenses (runs guix repl)")
     add_json(p)

@@ -132,6 +132,61 @@ def check_output_file(path: str, flag: str) -> None:
         raise UsageError(f"{flag} {path}: not writable")
 
 
+def add_digestfile(p: argparse.ArgumentParser, what: str = "manifest") -> None:
+    p.add_argument("--digestfile", metavar="FILE", help=f"write the {what}'s digest to FILE")
+
+
+def add_catalog(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--catalog", type=Path,
+                   help=help or "image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
+
+
+def add_tools(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto", help=help)
+
+
+def add_strict(p: argparse.ArgumentParser, help: str = "unknown licenses fail the audit too") -> None:
+    p.add_argument("--strict", action="store_true", help=help)
+
+
+def add_insecure(p, help: str = "plain HTTP or unverified TLS to the registry") -> None:
+    p.add_argument("--insecure", action="store_true", help=help)
+
+
+def add_static_writing(g, copy_help: str) -> None:
+    """How a static tree is written: --no-fsync, --copy-blobs."""
+    g.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
+    g.add_argument("--copy-blobs", action="store_true", help=copy_help)
+
+
+# -- a registry written to -------------------------------------------------------------------------
+def add_registry(g, *, insecure_help: str, ca_help: str, jobs_help: str,
+                 username_help: str = "user name (the password comes from --password-stdin)") -> None:
+    """--username, --password-stdin, --insecure, --ca-file, --jobs, --retries."""
+    g.add_argument("--username", help=username_help)
+    g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add_insecure(g, insecure_help)
+    g.add_argument("--ca-file", metavar="PEM", help=ca_help)
+    g.add_argument("--jobs", type=int, default=4, help=jobs_help)
+    g.add_argument("--retries", type=int, default=5, help="retries of a failed request, with backoff (default 5)")
+
+
+def registry_from(args, **more):
+    """The RegistryOptions of add_registry's options (`more`: mount_from, remember); reads the
+    password from standard input when asked."""
+    from fsdgimg.publish import RegistryOptions
+    if args.password_stdin and not args.username:
+        raise UsageError("--password-stdin needs --username")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    password = None
+    if args.password_stdin:
+        if sys.stdin is None or sys.stdin.closed:
+            raise UsageError("--password-stdin: standard input is closed")
+        password = sys.stdin.readline().rstrip("\r\n")
+    return RegistryOptions(args.username, password, args.insecure, args.ca_file, args.jobs, args.retries, **more)
+
+
 # -- the registry an image is read from (skopeo's names) ------------------------------------------
 def tls_verify(text: str) -> bool:
     value = text.strip().lower()

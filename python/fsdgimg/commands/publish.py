@@ -6,8 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_image_options, add_json, add_source_registry, check_output_file, emit,
-                                      image_options_from, source_registry_from, usage_value)
+from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_registry, add_source_registry,
+                                      add_static_writing, check_output_file, emit, image_options_from, registry_from,
+                                      source_registry_from, usage_value)
 from fsdgimg.errors import UsageError
 
 
@@ -24,16 +25,12 @@ def register(sub) -> None:
                    help="static: repository and tag (default: the image's own name and tag)")
     p.add_argument("--additional-tag", action="append", default=[], metavar="TAG",
                    help="docker:// and static: also tag the image TAG (repeatable), e.g. latest")
-    p.add_argument("--digestfile", metavar="FILE", help="write the published manifest's digest to FILE")
+    add_digestfile(p, "published manifest")
     g = p.add_argument_group("registry written to (docker:// DEST; --insecure, --ca-file, --jobs, --retries "
                              "apply to a docker:// SRC too, unless --src-tls-verify, --src-cert-dir say otherwise)")
-    g.add_argument("--username", help="user name (the password comes from --password-stdin)")
-    g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    g.add_argument("--insecure", action="store_true",
-                   help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)")
-    g.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) to verify the registry's TLS certificate with")
-    g.add_argument("--jobs", type=int, default=4, help="blobs uploaded at once (default 4)")
-    g.add_argument("--retries", type=int, default=5, help="retries of a failed request, with backoff (default 5)")
+    add_registry(g, insecure_help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)",
+                 ca_help="CA certificate(s) to verify the registry's TLS certificate with",
+                 jobs_help="blobs uploaded at once (default 4)")
     g.add_argument("--mount-from", action="append", default=[], metavar="REPO",
                    help="another repository on the same registry to cross-mount blobs from (repeatable)")
     g.add_argument("--no-state", action="store_true",
@@ -43,9 +40,7 @@ def register(sub) -> None:
     s.add_argument("--listen", help="listen address for the generated web-server configurations (default 80)")
     s.add_argument("--public-host", help="HOST[:PORT] shown in the pull commands of index.html "
                                          "(default: the host the page is served from)")
-    s.add_argument("--copy-blobs", action="store_true",
-                   help="copy blobs even when the source is on the same file system (default: hard-link them)")
-    s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
+    add_static_writing(s, "copy blobs even when the source is on the same file system (default: hard-link them)")
     t = p.add_argument_group("signature (docker:// and static:)")
     t.add_argument("--sign-key", type=Path, metavar="KEY",
                    help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
@@ -60,18 +55,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _read_password(args) -> str | None:
-    if not args.password_stdin:
-        return None
-    if sys.stdin is None or sys.stdin.closed:
-        raise UsageError("--password-stdin: standard input is closed")
-    return sys.stdin.readline().rstrip("\r\n")
-
-
 def run(args) -> int:
     from fsdgimg.convert import copy
     from fsdgimg.progress import Progress
-    from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions, split_name
+    from fsdgimg.publish import StaticOptions, WriteOptions, split_name
     from fsdgimg.reference import check_tag
     from fsdgimg.transport import parse
     dest = parse(args.dest, for_writing=True)
@@ -79,8 +66,6 @@ def run(args) -> int:
         usage_value(lambda text: split_name(text, None), args.name)
     for tag in args.additional_tag:
         usage_value(check_tag, tag)
-    if args.password_stdin and not args.username:
-        raise UsageError("--password-stdin needs --username")
     options = image_options_from(args)
     if args.digestfile:
         check_output_file(args.digestfile, "--digestfile")
@@ -99,8 +84,7 @@ def run(args) -> int:
             raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
         from fsdgimg.sign.openpgp import key_identity
         key_identity(args.gpg_key)          # an unknown key stops before anything is written
-    registry = RegistryOptions(args.username, _read_password(args), args.insecure, args.ca_file, args.jobs,
-                               args.retries, args.mount_from, not args.no_state)
+    registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
                            {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host})

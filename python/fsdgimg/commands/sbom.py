@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
+from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry,
+                                      source_registry_from)
 
 
 def register(sub) -> None:
@@ -17,11 +18,11 @@ def register(sub) -> None:
                                    "pacman's local database.")
     p.add_argument("src", metavar="SRC")
     p.add_argument("-o", "--output", type=Path, help="write the document here (default: standard output)")
-    p.add_argument("--platform", help="OS/ARCH[/VARIANT]: which image of an index")
-    p.add_argument("--catalog", type=Path, help="image catalog, for catalog entry names")
+    add_platform(p, "OS/ARCH[/VARIANT]: which image of an index")
+    add_catalog(p, "image catalog, for catalog entry names")
     p.add_argument("--attach", action="store_true",
                    help="attach the document to SRC (docker:// or static:) as an OCI 1.1 artifact")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    add_insecure(p)
     add_source_registry(p)
     add_json(p, "with -o or --attach: print a JSON summary")
     p.set_defaults(func=run)

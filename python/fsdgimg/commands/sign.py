@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fsdgimg.commands.options import add_json
+from fsdgimg.commands.options import add_insecure, add_json
 from fsdgimg.errors import UsageError
 
 
@@ -37,7 +37,7 @@ def register(sub) -> None:
     p.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                    help="an index: sign every manifest it lists too (default); --no-recursive signs the "
                         "index alone, as cosign does without --recursive")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    add_insecure(p)
     add_json(p)
     p.set_defaults(func=run)
 

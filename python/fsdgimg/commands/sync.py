@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
-from fsdgimg.errors import UsageError, printable
+from fsdgimg.commands.options import (add_json, add_registry, add_source_registry, add_static_writing, registry_from,
+                                      source_registry_from)
+from fsdgimg.errors import printable
 
 
 def register(sub) -> None:
@@ -23,37 +24,24 @@ def register(sub) -> None:
                    help="only tags matching GLOB (shell pattern, repeatable), e.g. '11.*'")
     p.add_argument("--dry-run", action="store_true", help="only say what would be copied")
     g = p.add_argument_group("registries (docker://)")
-    g.add_argument("--username", help="user name at the destination registry (the password from "
-                                      "--password-stdin); a source's: --src-creds, the environment or auth files")
-    g.add_argument("--password-stdin", action="store_true", help="read the destination password from standard input")
-    g.add_argument("--insecure", action="store_true",
-                   help="allow plain HTTP and unverified TLS for the registries named (loopback: plain HTTP always)")
-    g.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) to verify the registries' TLS certificates with")
-    g.add_argument("--jobs", type=int, default=4, help="blobs copied at once per image (default 4)")
-    g.add_argument("--retries", type=int, default=5, help="retries of a failed request, with backoff (default 5)")
+    add_registry(g, username_help="user name at the destination registry (the password from --password-stdin); "
+                                  "a source's: --src-creds, the environment or auth files",
+                 insecure_help="allow plain HTTP and unverified TLS for the registries named (loopback: plain "
+                               "HTTP always)",
+                 ca_help="CA certificate(s) to verify the registries' TLS certificates with",
+                 jobs_help="blobs copied at once per image (default 4)")
     s = p.add_argument_group("static trees (static:DIR)")
-    s.add_argument("--no-fsync", action="store_true", help="do not fsync files (faster; not crash-safe)")
-    s.add_argument("--copy-blobs", action="store_true",
-                   help="copy blobs from a static source on the same file system (default: hard-link them)")
+    add_static_writing(s, "copy blobs from a static source on the same file system (default: hard-link them)")
     add_source_registry(p)
     add_json(p, "print the summary as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from fsdgimg.publish import RegistryOptions, StaticOptions
+    from fsdgimg.publish import StaticOptions
     from fsdgimg.sync import sync
-    if args.password_stdin and not args.username:
-        raise UsageError("--password-stdin needs --username")
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    password = None
-    if args.password_stdin:
-        if sys.stdin is None or sys.stdin.closed:
-            raise UsageError("--password-stdin: standard input is closed")
-        password = sys.stdin.readline().rstrip("\r\n")
+    dest = registry_from(args)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
-    dest = RegistryOptions(args.username, password, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)
     report = sync(args.src, args.dest, tags=args.tag, dry_run=args.dry_run, source_options=source,
                   dest_options=dest, static_options=static)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_json, add_source_registry, source_registry_from
+from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry, add_strict,
+                                      add_tools, source_registry_from)
 
 
 def register(sub) -> None:
@@ -23,15 +24,13 @@ def register(sub) -> None:
     p.add_argument("--key", type=Path, action="append", default=[], metavar="PUB",
                    help="a public key (cosign.pub) whose signature is required; repeat for several "
                         "(any one of them suffices)")
-    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
-                   help="of a multi-platform index, check only this platform's image (and the index)")
+    add_platform(p, "OS/ARCH[/VARIANT]: of a multi-platform index, check only this platform's image (and the index)")
     p.add_argument("--no-sbom", action="store_true", help="do not require an attached SBOM")
-    p.add_argument("--strict", action="store_true", help="unknown licenses fail the audit too")
+    add_strict(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog and compare digests")
-    p.add_argument("--catalog", type=Path, help="image catalog for --rebuild")
-    p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto",
-                   help="--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP or unverified TLS to the registry")
+    add_catalog(p, "image catalog for --rebuild")
+    add_tools(p, "--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
+    add_insecure(p)
     add_source_registry(p, "REF")
     add_json(p)
     p.set_defaults(func=run)
