@@ -15,6 +15,12 @@ alone (one HEAD or one symlink read); others are copied through the writers, whi
 blobs the destination lacks, straight from the source (nothing staged, nothing recompressed). Tags move
 last: first the content of every image (blobs and manifests, addressed by digest), then every tag,
 so that no tag of the mirror ever names something not wholly there.
+
+A mirror verifies like its origin: unless `signatures=False` (`--no-signatures`), every image's
+cosign signatures, attachments and, between static trees, OpenPGP lookaside signatures and recorded
+signers travel with it (sync_trust.py), before its tag moves, so no client sees the mirror's tag
+without its signatures. cosign's companion tags (`sha256-<hex>.sig`) and the referrers fallback tag
+are never synced as images of their own.
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ class Item:
     state: str = ""    # copied, unchanged, would copy, failed
     blobs_missing: int = 0
     bytes_missing: int = 0
+    trust: dict = field(default_factory=dict)   # what of its signatures and attachments was carried
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -106,6 +113,11 @@ class SyncReport:
     blobs_sent: int = 0
     blobs_mounted: int = 0
     bytes_sent: int = 0
+    signatures: bool = True
+    signatures_copied: int = 0       # cosign companion tags written
+    attachments_copied: int = 0
+    openpgp_signatures_copied: int = 0
+    signers_recorded: int = 0
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -150,6 +162,13 @@ def _next_link(header: str | None) -> str | None:
         if m and re.search(r'rel="?next"?', m.group(2)):
             return m.group(1)
     return None
+
+
+def _images(tags) -> list[str]:
+    """Tags that name images: not cosign's `sha256-<hex>.sig` (and .att, .sbom) nor the referrers
+    fallback `sha256-<hex>`, which travel with the image they are about (sync_trust.py)."""
+    from fsdgimg.sync_trust import is_companion
+    return [t for t in tags if not is_companion(t)]
 
 
 def _matching(tags: list[str], globs: list[str]) -> list[str]:
@@ -198,8 +217,10 @@ def _with_blobs(x: Artifact, wrap) -> Artifact:
 
 class Syncer:
     def __init__(self, src: Place, dest: Place, *, tags: list[str] = (), dry_run: bool = False,
-                 source_options=None, dest_options=None, static_options=None, progress: bool | None = None):
+                 source_options=None, dest_options=None, static_options=None, progress: bool | None = None,
+                 signatures: bool = True):
         self.src, self.dest = src, dest
+        self.signatures = signatures
         self.globs = list(tags)
         self.dry_run = dry_run
         self.source_options = source_options
@@ -228,8 +249,8 @@ class Syncer:
         """(source repository, tag, destination repository) for every image to consider."""
         src, out = self.src, []
         if src.kind == "docker":
-            tags = [src.tag] if src.tag else _matching(list_tags(self._client(src.host, src.name, False), src.name),
-                                                       self.globs)
+            tags = [src.tag] if src.tag else _matching(_images(list_tags(self._client(src.host, src.name, False),
+                                                                         src.name)), self.globs)
             repos = [(src.name, tags)]
         else:
             from fsdgimg.static.layout import Tree
@@ -242,7 +263,7 @@ class Syncer:
                 have = list(tree.tags(n))
                 if src.name and not (tree.v2 / n).is_dir():
                     raise InputError(f"static:{src.root}: no repository {n!r}")
-                repos.append((n, [src.tag] if src.tag else _matching(have, self.globs)))
+                repos.append((n, [src.tag] if src.tag else _matching(_images(have), self.globs)))
         single = src.name is not None
         for name, tags in repos:
             if single and self.dest.name:
@@ -303,18 +324,64 @@ class Syncer:
         return write(artifact, Location("static", Path(self.dest.root)),
                      WriteOptions(name=f"{name}:{tag}", static=static)).report
 
+    # signatures and attachments
+    def _target(self, place: Place, name: str, push: bool):
+        from fsdgimg.sign.remote import Target
+        if place.kind == "docker":
+            opts = self.dest_options if push else self.source_options
+            return Target("docker", name, "latest", registry=place.host, insecure=bool(opts and opts.insecure),
+                          _client=self._client(place.host, name, push), options=opts)
+        return Target("static", name, "latest", root=Path(place.root))
+
+    def _carrier(self):
+        from fsdgimg.sync_trust import TrustCarrier
+        return TrustCarrier(lambda n: self._target(self.src, n, False), lambda n: self._target(self.dest, n, True),
+                            Path(self.src.root) if self.src.kind == "static" else None,
+                            Path(self.dest.root) if self.dest.kind == "static" else None)
+
+    def _carry(self, report: SyncReport, carried: list[tuple[Item, Artifact, str]]) -> list[str]:
+        """Every image's signatures and attachments to the destination; the destination repositories
+        that got some."""
+        from fsdgimg.sync_trust import Carried
+        carrier = self._carrier()
+        if self.src.kind == "static" and self.dest.kind == "static":
+            report.signers_recorded = carrier.carry_signers()
+        names = []
+        for item, artifact, src_name in carried:
+            got = carrier.carry(src_name, item.name, [x.digest for x in walk(artifact)])
+            item.trust = dict(got.__dict__)
+            report.signatures_copied += got.signatures
+            report.attachments_copied += got.attachments
+            report.openpgp_signatures_copied += got.openpgp
+            if got and item.name not in names:
+                names.append(item.name)
+        if report.signers_recorded and self.dest.kind == "static":
+            names = sorted({i.name for i, _, _ in carried})
+        return names
+
+    def _refresh_pages(self, names: list[str]) -> None:
+        """The destination tree's page again, for signatures added beside tags that did not move."""
+        from fsdgimg.static import files
+        from fsdgimg.static.writer import StaticPublisher
+        with files.tree_lock(Path(self.dest.root), "sync"):
+            publisher = StaticPublisher(self.dest.root)
+            publisher.recover()
+            publisher.refresh_pages(names)
+
     def run(self) -> SyncReport:
         from fsdgimg.progress import Progress
         start = time.monotonic()
-        report = SyncReport(str(self.src), str(self.dest), self.dry_run)
+        report = SyncReport(str(self.src), str(self.dest), self.dry_run, signatures=self.signatures)
         todo = self.plan()
         self._src_names = sorted({n for n, _, _ in todo})
         pending: list[tuple[Item, Artifact]] = []
+        considered: list[tuple[Item, Artifact, str]] = []
         for i, (name, tag, target) in enumerate(todo, 1):
             item = Item(self.src.image(name, tag), self.dest.image(target, tag), target, tag)
             report.images.append(item)
             artifact = self._open(name, tag)
             item.digest = str(artifact.digest)
+            considered.append((item, artifact, name))
             if self._dest_digest(target, tag) == artifact.digest:
                 item.state = "unchanged"
                 report.unchanged += 1
@@ -331,11 +398,15 @@ class Syncer:
             report.blobs_mounted += written.get("blobs_mounted", 0)
             report.bytes_sent += written.get("bytes_sent", written.get("bytes_written", 0))
             pending.append((item, artifact))
+        # Signatures before the tags: a client with a signature policy never sees a tag unsigned.
+        touched = self._carry(report, considered) if self.signatures and not self.dry_run else []
         for item, artifact in pending:  # tags last, each once its image is wholly there
             self._write(artifact, item.name, item.tag)
             item.state = "copied"
             report.copied += 1
             report.tags_moved += 1
+        if touched and self.dest.kind == "static":
+            self._refresh_pages(touched)
         report.seconds = round(time.monotonic() - start, 3)
         return report
 

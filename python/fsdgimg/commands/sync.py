@@ -17,12 +17,16 @@ def register(sub) -> None:
                     "static:DIR/NAME), or every repository of the static tree SRC (static:DIR), to DEST: "
                     "docker://HOST[/NAME-or-PREFIX] or static:DIR[/NAME]. Only blobs DEST lacks are sent, "
                     "straight from SRC; images whose tag already names the same digest are left alone; "
-                    "tags move last.")
+                    "tags move last. Each image's signatures and attachments go with it (--no-signatures: not).")
     p.add_argument("src", metavar="SRC")
     p.add_argument("--to", required=True, metavar="DEST", dest="dest")
     p.add_argument("--tag", action="append", default=[], metavar="GLOB",
                    help="only tags matching GLOB (shell pattern, repeatable), e.g. '11.*'")
     p.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    p.add_argument("--no-signatures", action="store_true",
+                   help="do not carry the images' signatures and attachments (by default a mirror gets every "
+                        "image's cosign signatures, OCI 1.1 attachments and, between static trees, its OpenPGP "
+                        "lookaside signatures and recorded signers, so it verifies like the source)")
     g = p.add_argument_group("registries (docker://)")
     add_registry(g, username_help="user name at the destination registry (the password from --password-stdin); "
                                   "a source's: --src-creds, the environment or auth files",
@@ -44,7 +48,8 @@ def run(args) -> int:
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)
     report = sync(args.src, args.dest, tags=args.tag, dry_run=args.dry_run, source_options=source,
-                  dest_options=dest, static_options=static)
+                  dest_options=dest, static_options=static,
+                  signatures=not args.no_signatures)
     if args.json:
         from fsdgimg.cli import emit_json
         emit_json(report.to_json())
@@ -57,4 +62,8 @@ def run(args) -> int:
     print(f"{len(report.images)} image(s): {sum(i.state in ('copied', 'would copy') for i in report.images)} "
           f"{verb}, {report.unchanged} unchanged; {report.blobs_sent} blob(s) sent, {report.blobs_mounted} mounted "
           f"({report.bytes_sent / 1e6:.1f} MB) in {report.seconds:.2f}s", file=sys.stderr)
+    carried = (report.signatures_copied, report.attachments_copied, report.openpgp_signatures_copied)
+    if any(carried) or report.signers_recorded:
+        print(f"carried {carried[0]} cosign signature image(s), {carried[1]} attachment(s), {carried[2]} OpenPGP "
+              f"signature(s), {report.signers_recorded} signer record(s)", file=sys.stderr)
     return 0

@@ -1,0 +1,216 @@
+"""What makes a mirrored image verify like the origin's, carried by `fsdgimg sync` for every image
+it considers (each manifest of an index too):
+
+- cosign's companion tags (`sha256-<hex>.sig`, `.att`, `.sbom`): copied when the destination lacks
+  them; a `.sig` the destination already has with other signatures gets the source's missing
+  layers added (a mirror's own signatures are kept);
+- attachments (OCI 1.1 artifacts whose subject is the image): each one the destination lacks is
+  copied by digest, then listed where readers look — a static tree's referrers file (its writer
+  does that), a registry's referrers API, or else the fallback index tagged `sha256-<hex>`;
+- tree to tree: the OpenPGP lookaside signatures (`sigstore/NAME@sha256=HEX/signature-N`), each
+  one the destination does not hold already (by content) added as its next free signature-N,
+  never replacing one, and the signers recorded in `_web/signers/`, so the mirror's index.html
+  names the same signers.
+
+Nothing is trusted here: the clients check what the mirror serves. Sizes are bounded all the same
+(a hostile source's signature file of a gigabyte is one line, not a full disk).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from fsdgimg.digest import Digest
+from fsdgimg.errors import InputError
+
+# cosign's companion tags of a manifest digest (not the referrers fallback tag: see attachments)
+COMPANION_SUFFIXES = (".sig", ".att", ".sbom")
+COMPANION_TAG = re.compile(r"sha256-[a-f0-9]{64}(\.[a-z]+)?\Z")
+MAX_SIGNER_FILE = 1 << 20
+MAX_MANIFEST = 4 << 20
+_SIGNER_FILE = re.compile(r"(?:sigstore-[0-9a-f]{64}\.pub|openpgp-(?:[0-9A-F]{40}|[0-9A-F]{64})\.(?:gpg|json))\Z")
+
+
+def is_companion(tag: str) -> bool:
+    """A tag that is machinery about an image (a signature, the referrers fallback), not an image."""
+    return bool(COMPANION_TAG.match(tag))
+
+
+@dataclass
+class Carried:
+    signatures: int = 0      # companion tags written (cosign signatures, attestations, SBOMs)
+    attachments: int = 0     # artifacts with a subject copied
+    openpgp: int = 0         # lookaside signature-N files added
+    signers: int = 0         # _web/signers records added
+
+    def add(self, other: "Carried") -> None:
+        for k in self.__dict__:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    def __bool__(self) -> bool:
+        return any(self.__dict__.values())
+
+
+def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | None = None) -> None:
+    """Copy the small manifest `reference` (a signature image, an attached artifact: not images to
+    run, so not through the image model, which wants an image config) and its blobs, bounded, to
+    `dest` as TAG (None: by digest). With `subject`, the manifest must name it."""
+    from fsdgimg.jsonio import load_json
+    from fsdgimg.sign import attach
+    from fsdgimg.sign import attachments as att
+    where = f"{src.display}: {reference[:80]}"
+    found = src.manifest(reference)
+    if found is None:
+        raise InputError(f"{where}: listed but missing")
+    data, media_type, digest = found
+    obj = load_json(data, where, MAX_MANIFEST)
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: not a manifest")
+    if subject is not None:
+        named = obj.get("subject") if isinstance(obj.get("subject"), dict) else {}
+        if named.get("digest") != str(subject):
+            raise InputError(f"{where}: listed as an attachment of {subject} but its subject is "
+                             f"{str(named.get('digest'))[:80]}")
+    descs = [obj.get("config"), *(obj.get("layers") if isinstance(obj.get("layers"), list) else [None])]
+    blobs = {}
+    for d in descs:
+        if not isinstance(d, dict) or not isinstance(d.get("digest"), str) or not isinstance(d.get("size"), int) \
+                or not 0 <= d["size"] <= att.MAX_ATTACHMENT:
+            raise InputError(f"{where}: a blob descriptor is malformed or over {att.MAX_ATTACHMENT >> 20} MiB")
+        if d["digest"] not in blobs:
+            blobs[d["digest"]] = src.blob(d["digest"], d["size"])
+    media_type = obj.get("mediaType") if isinstance(obj.get("mediaType"), str) else media_type
+    if dest.kind == "docker":
+        for b in blobs.values():
+            att._put_blob(dest, b)
+        att._put_manifest(dest, tag or str(digest), data, media_type)
+    else:
+        attach.write(dest, tag, data, list(blobs.values()))
+
+
+class TrustCarrier:
+    """Carries the trust of images from `src` to `dest` (sign.remote.Target factories by repository)."""
+
+    def __init__(self, src_target: Callable, dest_target: Callable, src_root: Path | None, dest_root: Path | None):
+        self.src_target, self.dest_target = src_target, dest_target
+        self.src_root, self.dest_root = src_root, dest_root
+
+    def carry(self, src_name: str, dest_name: str, digests: list[Digest]) -> Carried:
+        out = Carried()
+        src, dest = self.src_target(src_name), self.dest_target(dest_name)
+        for digest in digests:
+            out.signatures += self._companions(src, dest, digest)
+            out.attachments += self._attachments(src, dest, digest)
+            if self.src_root is not None and self.dest_root is not None:
+                out.openpgp += self._lookaside(src_name, dest_name, digest)
+        return out
+
+    # -- cosign's tags ----------------------------------------------------------------------------
+    def _companions(self, src, dest, digest: Digest) -> int:
+        written = 0
+        for suffix in COMPANION_SUFFIXES:
+            tag = f"{digest.algorithm}-{digest.hex}{suffix}"
+            found = src.manifest(tag)
+            if found is None:
+                continue
+            have = dest.manifest(tag)
+            if have is not None and have[2] == found[2]:
+                continue
+            if have is None:
+                copy_artifact(src, dest, tag, tag)
+                written += 1
+            elif suffix == ".sig" and self._merge_signatures(src, dest, tag, found[0], have[0]):
+                written += 1
+        return written
+
+    def _merge_signatures(self, src, dest, tag: str, theirs: bytes, ours: bytes) -> bool:
+        """The destination's `.sig` with the source's layers it lacks added (nothing removed)."""
+        from fsdgimg.sign import attach, cosign
+        kept = cosign.signature_layers(ours, f"{dest.display}: {tag}")
+        known = {l["digest"] for l in kept}
+        new = [l for l in cosign.signature_layers(theirs, f"{src.display}: {tag}") if l["digest"] not in known]
+        if not new:
+            return False
+        if len(kept) + len(new) > cosign.MAX_LAYERS:
+            raise InputError(f"{dest.display}: {tag} would hold over {cosign.MAX_LAYERS} signatures")
+        payloads = [dest.blob(l["digest"], cosign.MAX_PAYLOAD) for l in kept]
+        payloads += [src.blob(l["digest"], cosign.MAX_PAYLOAD) for l in new]
+        layers = kept + new
+        config = cosign.config_blob(layers)
+        attach.write(dest.with_reference(tag), tag, attach.manifest_bytes(config, attach.OCI_CONFIG, layers),
+                     [config, *dict.fromkeys(payloads)])
+        return True
+
+    # -- OCI 1.1 attachments ----------------------------------------------------------------------
+    def _attachments(self, src, dest, digest: Digest) -> int:
+        from fsdgimg.sign import attachments as att
+        listed = att.referrers(src.with_reference(str(digest)), digest).descriptors
+        added = []
+        for desc in listed:
+            ref = desc["digest"]
+            if ref == str(digest) or dest.manifest(ref) is not None:
+                continue
+            copy_artifact(src, dest, ref, None, subject=digest)
+            added.append({k: desc[k] for k in ("mediaType", "digest", "size", "artifactType", "annotations")
+                          if k in desc})
+        if added and dest.kind == "docker":
+            here = dest.with_reference(str(digest))
+            if not att._registry_has_referrers_api(here, digest):
+                att._update_fallback_index(here, digest, added)
+        return len(added)
+
+    # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------
+    def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> int:
+        from fsdgimg.sign.openpgp import write_signature
+        from fsdgimg.static.layout import Tree
+        from fsdgimg.static.signers import MAX_SIGNATURE
+        src, dest = Tree(self.src_root), Tree(self.dest_root)
+        have = {_read(p, MAX_SIGNATURE) for p in dest.signatures(dest_name, digest)}
+        added = 0
+        for path in src.signatures(src_name, digest):
+            data = _read(path, MAX_SIGNATURE)
+            if data is None:
+                raise InputError(f"static:{self.src_root}: {path.relative_to(self.src_root)} is over "
+                                 f"{MAX_SIGNATURE} bytes or unreadable: not an image signature")
+            if data in have:
+                continue
+            write_signature(dest.signature_dir(dest_name, digest), data)
+            have.add(data)
+            added += 1
+        return added
+
+    def carry_signers(self) -> int:
+        """The source tree's recorded signers the destination lacks (the page names them)."""
+        from fsdgimg.static import files
+        from fsdgimg.static.layout import Tree
+        from fsdgimg.static.signers import SIGNERS
+        src, dest = Tree(self.src_root).web / SIGNERS, Tree(self.dest_root).web / SIGNERS
+        added = 0
+        entries = sorted(p.name for p in src.iterdir()) if src.is_dir() else []
+        for name in entries:
+            if not _SIGNER_FILE.match(name) or (dest / name).exists():
+                continue
+            data = _read(src / name, MAX_SIGNER_FILE)
+            if data is None:
+                continue   # not a key this tree's publisher could have recorded: left behind
+            if name.endswith(".json"):
+                try:
+                    json.loads(data)
+                except ValueError:
+                    continue
+            files.write_bytes(dest / name, data)
+            added += 1
+        return added
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError:
+        return None
+    return data if len(data) <= limit else None

@@ -1,0 +1,176 @@
+"""A mirror keeps the trust: `fsdgimg sync` from a signed static tree (cosign signature, OpenPGP
+lookaside signature, an attached SBOM, recorded signers) to a new tree served by nginx and to a
+registry. skopeo accepts the mirrored image under `signedBy` (Debian's) and `sigstoreSigned` (sid's)
+policies, sid's oras discovers its SBOM, sid's cosign verifies it on the registry; the mirror's
+index.html names the origin's signers; a tampered mirrored signature is refused; `--no-signatures`
+carries none; a second sync adds only what is new and never replaces a signature-N."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from fixtures.guixarchive import make_guix_archive
+from publish.conftest import public_tree
+from servers import Nginx, Registry, free_port
+
+from .conftest import run_cli
+from .sid import cosign_verify, sid, skopeo_copy
+from .test_openpgp import _gpg_key, _skopeo
+
+ORIGIN = "images.example.org"   # where the origin publishes: the identity both signatures name
+SBOM = "application/spdx+json"
+
+
+def _ok(proc):
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory, guix_env):
+    """A static tree with hello:1 signed with a cosign-format key and an OpenPGP key (identity
+    images.example.org/hello), its SBOM attached; hello:2 unsigned."""
+    work = tmp_path_factory.mktemp("mirror-trust")
+    base = public_tree("mirror-origin")
+    tree = base / "tree"
+    for name, content in (("a", b"signed\n"), ("b", b"unsigned\n")):
+        archive = make_guix_archive(work / f"{name}.tar.gz", files={f"etc/{name}": content}, repository="hello")
+        _ok(run_cli("convert", archive, f"oci:{work / name}:1"))
+    _ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"static:{tree}", "--name", "hello:1"))
+    _ok(run_cli("publish", f"oci:{work / 'b'}:1", "--to", f"static:{tree}", "--name", "hello:2"))
+    keyring = _gpg_key(work / "release", "Release Key <release@example.org>")
+    _ok(run_cli("sign", "--generate-key", work / "cosign", env={"COSIGN_PASSWORD": "pw"}))
+    signed = json.loads(_ok(run_cli("sign", f"static:{tree}/hello:1", "--gpg-key", "release@example.org",
+                                    "--gnupghome", work / "release", "--identity", f"{ORIGIN}/hello",
+                                    "--json")).stdout)
+    _ok(run_cli("sign", f"static:{tree}/hello:1", "--key", work / "cosign.key", "--identity", f"{ORIGIN}/hello",
+                env={"COSIGN_PASSWORD": "pw"}))
+    _ok(run_cli("sbom", f"static:{tree}/hello:1", "--attach"))
+    yield {"tree": tree, "work": work, "keyring": keyring, "pub": work / "cosign.pub", "digest": signed["digest"],
+           "fingerprint": signed["fingerprint"]}
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _remap(policy_text: str, host: str) -> str:
+    """The policy `fsdgimg web-config policy` prints, its requirement told that the mirror at `host`
+    serves what the origin signed (containers-policy.json's identities for a mirror): remapIdentity
+    for OpenPGP signatures (they name the tag), exactRepository for cosign's (they name no tag)."""
+    policy = json.loads(policy_text)
+    for req in policy["transports"]["docker"][host]:
+        req["signedIdentity"] = ({"type": "remapIdentity", "prefix": host, "signedPrefix": ORIGIN}
+                                 if req["type"] == "signedBy" else
+                                 {"type": "exactRepository", "dockerRepository": f"{ORIGIN}/hello"})
+    return json.dumps(policy)
+
+
+def _client(work, host: str, *, keyring=None, pub=None):
+    which = ["--gpg-key", keyring] if keyring else ["--sigstore-key", pub]
+    policy = work / f"policy-{'gpg' if keyring else 'sigstore'}.json"
+    policy.write_text(_remap(_ok(run_cli("web-config", "policy", "--registry", host, *which)).stdout, host))
+    regd = work / "registries.d"
+    if not regd.exists():
+        regd.mkdir()
+        (regd / "default.yaml").write_text(_ok(run_cli("web-config", "registries.d", "--registry", host)).stdout)
+    return policy, regd
+
+
+def _sync(*args):
+    return json.loads(_ok(run_cli("sync", *args, "--json")).stdout)
+
+
+def _discover(ref: str) -> list[dict]:
+    proc = sid("oras", "discover", "--format", "json", ref, "--plain-http")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    return doc.get("referrers") or doc.get("manifests") or []
+
+
+@pytest.mark.timeout(900)
+def test_tree_to_tree_mirror_verifies_like_the_origin(origin, tmp_path):
+    src, digest = origin["tree"], origin["digest"]
+    base = public_tree("mirror-dest")
+    try:
+        mirror = base / "tree"
+        report = _sync(f"static:{src}", "--to", f"static:{mirror}")
+        assert report["copied"] == 2 and report["signatures"] is True
+        assert report["signatures_copied"] == 1 and report["attachments_copied"] == 1
+        assert report["openpgp_signatures_copied"] == 1 and report["signers_recorded"] == 3
+        # cosign's tag travelled with its image, not as an image of its own
+        assert sorted(i["tag"] for i in report["images"]) == ["1", "2"]
+        lookaside = f"sigstore/hello@sha256={digest[7:]}/signature-1"
+        assert (mirror / lookaside).read_bytes() == (src / lookaside).read_bytes()
+        page = (mirror / "index.html").read_text()
+        assert origin["fingerprint"] in page and "Release Key" in page and "not verified" not in page
+        port = free_port()
+        host = f"127.0.0.1:{port}"
+        site = _ok(run_cli("web-config", "nginx", "--root", mirror, "--listen", host)).stdout
+        with Nginx(tmp_path / "nginx", site, port):
+            gpg_policy, regd = _client(tmp_path, host, keyring=origin["keyring"])
+            _ok(_skopeo(f"{host}/hello:1", tmp_path / "gpg-ok", gpg_policy, regd))
+            refused = _skopeo(f"{host}/hello:2", tmp_path / "gpg-unsigned", gpg_policy, regd)
+            assert refused.returncode != 0 and "rejected" in refused.stderr.lower(), refused.stderr
+            cosign_policy, regd = _client(tmp_path, host, pub=origin["pub"])
+            _ok(skopeo_copy(f"{host}/hello:1", tmp_path / "cosign-ok", cosign_policy, regd))
+            found = {r["artifactType"]: r for r in _discover(f"{host}/hello:1")}
+            assert SBOM in found, found
+            # Syncing again adds nothing.
+            again = _sync(f"static:{src}", "--to", f"static:{mirror}")
+            assert again["unchanged"] == 2 and again["openpgp_signatures_copied"] == 0
+            assert again["signatures_copied"] == again["attachments_copied"] == again["signers_recorded"] == 0
+            # A mirror that alters the signature it serves is refused.
+            sig = mirror / lookaside
+            data = bytearray(sig.read_bytes())
+            data[len(data) // 2] ^= 0x01
+            sig.write_bytes(bytes(data))
+            refused = _skopeo(f"{host}/hello:1", tmp_path / "gpg-tampered", gpg_policy, regd)
+            assert refused.returncode != 0, refused.stderr
+        # A sync never rewrites a signature-N (the altered one stays): the origin's signature-1 and
+        # its new signature-2 are added after it.
+        _ok(run_cli("sign", f"static:{src}/hello:1", "--gpg-key", "release@example.org", "--gnupghome",
+                    origin["work"] / "release", "--identity", f"{ORIGIN}/hello"))
+        third = _sync(f"static:{src}", "--to", f"static:{mirror}")
+        assert third["openpgp_signatures_copied"] == 2   # origin's signature-2, and signature-1 as it was
+        assert (mirror / lookaside).read_bytes() == bytes(data)
+        names = sorted(p.name for p in (mirror / lookaside).parent.iterdir())
+        assert names == ["signature-1", "signature-2", "signature-3"], names
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_no_signatures_carries_none(origin):
+    base = public_tree("mirror-bare")
+    try:
+        mirror = base / "tree"
+        report = _sync(f"static:{origin['tree']}", "--to", f"static:{mirror}", "--no-signatures")
+        assert report["copied"] == 2 and report["signatures"] is False
+        assert not (mirror / "sigstore").exists() and not (mirror / "_web" / "signers").exists()
+        assert not (mirror / "v2" / "hello" / "_referrers").exists()
+        assert not [t for t in (mirror / "v2" / "hello" / "_tags").iterdir() if t.name.startswith("sha256-")]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.timeout(900)
+def test_tree_to_registry_mirror_verified_by_cosign_and_oras(origin, tmp_path):
+    with Registry(tmp_path / "registry") as reg:
+        report = _sync(f"static:{origin['tree']}/hello", "--to", f"docker://{reg.host}/hello")
+        assert report["signatures_copied"] == 1 and report["attachments_copied"] == 1
+        verified = _ok(cosign_verify(f"{reg.host}/hello:1", origin["pub"]))
+        assert f'"docker-reference":"{ORIGIN}/hello"' in verified.stdout
+        assert cosign_verify(f"{reg.host}/hello:2", origin["pub"]).returncode != 0
+        found = {r["artifactType"]: r for r in _discover(f"{reg.host}/hello:1")}
+        assert SBOM in found, found
+        # registry to tree: the same signature and attachment arrive again
+        base = public_tree("mirror-from-registry")
+        try:
+            back = _sync(f"docker://{reg.host}/hello", "--to", f"static:{base / 'tree'}")
+            assert back["copied"] == 2 and back["signatures_copied"] == 1 and back["attachments_copied"] == 1
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        bare = _sync(f"static:{origin['tree']}/hello", "--to", f"docker://{reg.host}/bare", "--no-signatures")
+        assert bare["copied"] == 2
+        unsigned = cosign_verify(f"{reg.host}/bare:1", origin["pub"])
+        assert unsigned.returncode != 0 and "no signatures found" in unsigned.stderr
