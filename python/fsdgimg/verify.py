@@ -26,6 +26,7 @@ class Verification:
     digest: str
     platform: str | None = None          # a child of an index: its platform
     signatures: list[dict] = field(default_factory=list)
+    openpgp_signatures: list[dict] = field(default_factory=list)   # verified with --gpg-keyring
     sbom: dict | None = None
     audit: dict | None = None
     rebuild: dict | None = None
@@ -39,7 +40,7 @@ class Verification:
 
     def to_json(self) -> dict:
         out = {"image": self.image, "digest": self.digest, "verified": self.ok,
-               "signatures": self.signatures, "sbom": self.sbom, "audit": self.audit,
+               "signatures": self.signatures, "openpgp_signatures": self.openpgp_signatures, "sbom": self.sbom, "audit": self.audit,
                "rebuild": self.rebuild, "via": self.via, "failures": self.failures}
         if self.platform is not None:
             out = {"platform": self.platform, **out}
@@ -56,7 +57,8 @@ def _attachment(target: Target, digest, artifact_type: str, v: Verification) -> 
 
 def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, strict: bool = False,
            rebuild: bool = False, catalog_path: Path | None = None, tools: str = "auto",
-           platform: str | None = None) -> Verification:
+           platform: str | None = None, openpgp=None) -> Verification:
+    """`openpgp`: an OpenPGPCheck (sign/openpgp_verify.py) when OpenPGP signatures are required."""
     found = target.manifest()
     if found is None:
         raise FsdgimgError(f"{target.display}: no such image")
@@ -66,10 +68,12 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
         if platform:
             raise FsdgimgError(f"{target.display}: --platform {platform}: a single-platform image, not an index")
         return _verify_image(target, data, digest, keys=keys, require_sbom=require_sbom, strict=strict,
-                             rebuild=rebuild, catalog_path=catalog_path, tools=tools)
+                             rebuild=rebuild, catalog_path=catalog_path, tools=tools, openpgp=openpgp)
     v = Verification(target.display, str(digest), platforms=[])
     if keys:
         _check_signatures(target, keys, v, "index signature", digest)
+    if openpgp:
+        _check_openpgp(target, openpgp, v, "index OpenPGP signature", digest)
     # Images only: not a nested index, nor a build tool's attestation manifest (unknown/unknown).
     chosen = [c for c in children if not c.is_index and c.platform != "unknown/unknown"
               and (not platform or _matches(c.platform, platform))]
@@ -88,7 +92,8 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
             v.failures.append(f"{child.platform}: {one.display}: listed by the index but missing")
             continue
         cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
-                           rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=child.platform)
+                           rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=child.platform,
+                           openpgp=openpgp)
         v.platforms.append(cv)
         v.failures += [f"{child.platform}: {line}" for line in cv.failures]
     vias = {c.via for c in v.platforms if c.via}
@@ -110,11 +115,24 @@ def _check_signatures(target: Target, keys: list[Path], v: Verification, what: s
         v.failures.append(f"{what}: {e}")
 
 
+def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by_digest: bool = False) -> None:
+    from fsdgimg.sign.openpgp_verify import verify_openpgp
+    try:
+        v.openpgp_signatures, problems = verify_openpgp(check, target, digest, by_digest=by_digest)
+    except FsdgimgError as e:       # the lookaside server misbehaved
+        v.failures.append(f"{what}: {e}")
+        return
+    if not v.openpgp_signatures:
+        v.failures += [f"{what}: {p}" for p in problems]
+
+
 def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild, catalog_path,
-                  tools, platform: str | None = None) -> Verification:
+                  tools, platform: str | None = None, openpgp=None) -> Verification:
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
         _check_signatures(target, keys, v, "signature", digest)
+    if openpgp:
+        _check_openpgp(target, openpgp, v, "OpenPGP signature", digest, by_digest=platform is not None)
     if require_sbom:
         try:
             _check_sbom_and_audit(target, digest, v, strict)

@@ -24,6 +24,16 @@ def register(sub) -> None:
     p.add_argument("--key", type=Path, action="append", default=[], metavar="PUB",
                    help="a public key (cosign.pub) whose signature is required; repeat for several "
                         "(any one of them suffices)")
+    p.add_argument("--gpg-keyring", type=Path, action="append", default=[], metavar="KEYRING",
+                   help="an exported OpenPGP public keyring (as podman's signedBy keyPath) whose signature, "
+                        "in the containers simple-signing format, is required; repeat for several")
+    p.add_argument("--lookaside", metavar="URL",
+                   help="where the OpenPGP signatures are (registries.d's lookaside; a URL or a directory); "
+                        "default: https://HOST/sigstore (http:// for a loopback HOST), for static:DIR the "
+                        "tree's own sigstore/")
+    p.add_argument("--identity", metavar="HOST[:PORT]/NAME",
+                   help="the repository the OpenPGP signatures must name (default: REF's; for static:DIR, "
+                        "NAME whatever the host)")
     add_platform(p, "OS/ARCH[/VARIANT]: of a multi-platform index, check only this platform's image (and the index)")
     p.add_argument("--no-sbom", action="store_true", help="do not require an attached SBOM")
     add_strict(p)
@@ -39,16 +49,24 @@ def register(sub) -> None:
 def run(args) -> int:
     from fsdgimg.sign.remote import target
     from fsdgimg.verify import verify
-    if not args.key and args.no_sbom and not args.rebuild:
+    if not args.key and not args.gpg_keyring and args.no_sbom and not args.rebuild:
         from fsdgimg.errors import UsageError
-        raise UsageError("nothing to verify: give --key, --rebuild, or leave out --no-sbom")
+        raise UsageError("nothing to verify: give --key, --gpg-keyring, --rebuild, or leave out --no-sbom")
+    openpgp = None
+    if args.gpg_keyring:
+        from fsdgimg.sign.openpgp_verify import OpenPGPCheck
+        openpgp = OpenPGPCheck(args.gpg_keyring, args.lookaside, args.identity, args.insecure)
+        openpgp.check_keyrings()
+    elif args.lookaside or args.identity:
+        from fsdgimg.errors import UsageError
+        raise UsageError("--lookaside and --identity go with --gpg-keyring")
     if args.platform:
         from fsdgimg.commands.options import usage_value
         from fsdgimg.descriptor import Platform
         usage_value(Platform.parse, args.platform)
     t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
     v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=args.rebuild,
-               catalog_path=args.catalog, tools=args.tools, platform=args.platform)
+               catalog_path=args.catalog, tools=args.tools, platform=args.platform, openpgp=openpgp)
     if args.json:
         from fsdgimg.cli import emit_json
         emit_json(v.to_json())
@@ -70,6 +88,8 @@ def run(args) -> int:
 def _print_checks(v, indent: str) -> None:
     for s in v.signatures:
         print(f"{indent}signed by {s['key']} (key {s['key_id']}) for {s['identity']}")
+    for s in v.openpgp_signatures:
+        print(f"{indent}signed by OpenPGP key {s['fingerprint']} for {s['identity']} ({s['signature']})")
     if v.sbom:
         print(f"{indent}SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']}), found via {v.via}")
     if v.audit:

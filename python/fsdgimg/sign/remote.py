@@ -197,7 +197,7 @@ def target(text: str, insecure: bool = False, options=None) -> Target:
     loc = parse(text)
     if loc.kind == "docker":
         ref = loc.reference
-        return Target("docker", ref.name, ref.digest or ref.tag or "latest", registry=ref.registry,
+        return Target("docker", ref.name, str(ref.digest) if ref.digest else ref.tag or "latest", registry=ref.registry,
                       insecure=insecure, options=options)
     raise UsageError(f"{text}: signatures and attachments live where images are published: "
                      "docker://HOST/NAME[:TAG] or static:DIR/NAME[:TAG]")
