@@ -131,18 +131,23 @@ class TrustCarrier:
         """The destination's `.sig` with the source's layers it lacks added (nothing removed)."""
         from fsdgimg.sign import attach, cosign
         kept = cosign.signature_layers(ours, f"{dest.display}: {tag}")
-        known = {l["digest"] for l in kept}
-        new = [l for l in cosign.signature_layers(theirs, f"{src.display}: {tag}") if l["digest"] not in known]
+
+        def key(l: dict) -> tuple[str, str]:   # one payload signed by two keys: two signatures
+            return l["digest"], l["annotations"][cosign.SIGNATURE_ANNOTATION]
+        known = {key(l) for l in kept}
+        new = [l for l in cosign.signature_layers(theirs, f"{src.display}: {tag}") if key(l) not in known]
         if not new:
             return False
         if len(kept) + len(new) > cosign.MAX_LAYERS:
             raise InputError(f"{dest.display}: {tag} would hold over {cosign.MAX_LAYERS} signatures")
-        payloads = [dest.blob(l["digest"], cosign.MAX_PAYLOAD) for l in kept]
-        payloads += [src.blob(l["digest"], cosign.MAX_PAYLOAD) for l in new]
+        payloads = {l["digest"]: dest.blob(l["digest"], cosign.MAX_PAYLOAD) for l in kept}
+        for l in new:
+            if l["digest"] not in payloads:
+                payloads[l["digest"]] = src.blob(l["digest"], cosign.MAX_PAYLOAD)
         layers = kept + new
         config = cosign.config_blob(layers)
         attach.write(dest.with_reference(tag), tag, attach.manifest_bytes(config, attach.OCI_CONFIG, layers),
-                     [config, *dict.fromkeys(payloads)])
+                     [config, *payloads.values()])
         return True
 
     # -- OCI 1.1 attachments ----------------------------------------------------------------------

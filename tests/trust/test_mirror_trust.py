@@ -170,6 +170,18 @@ def test_tree_to_registry_mirror_verified_by_cosign_and_oras(origin, tmp_path):
             assert back["copied"] == 2 and back["signatures_copied"] == 1 and back["attachments_copied"] == 1
         finally:
             shutil.rmtree(base, ignore_errors=True)
+        # The mirror signs too; the origin adds a second key's signature (the same payload): a sync
+        # adds that layer to the mirror's .sig and keeps the mirror's own.
+        _ok(run_cli("sign", "--generate-key", tmp_path / "mirror", env={"COSIGN_PASSWORD": "pw"}))
+        _ok(run_cli("sign", f"docker://{reg.host}/hello:1", "--key", tmp_path / "mirror.key",
+                    env={"COSIGN_PASSWORD": "pw"}))
+        _ok(run_cli("sign", "--generate-key", tmp_path / "second", env={"COSIGN_PASSWORD": "pw"}))
+        _ok(run_cli("sign", f"static:{origin['tree']}/hello:1", "--key", tmp_path / "second.key", "--identity",
+                    f"{ORIGIN}/hello", env={"COSIGN_PASSWORD": "pw"}))
+        again = _sync(f"static:{origin['tree']}/hello", "--to", f"docker://{reg.host}/hello")
+        assert again["unchanged"] == 2 and again["signatures_copied"] == 1 and again["attachments_copied"] == 0
+        for pub in (origin["pub"], tmp_path / "second.pub", tmp_path / "mirror.pub"):
+            _ok(cosign_verify(f"{reg.host}/hello:1", pub))
         bare = _sync(f"static:{origin['tree']}/hello", "--to", f"docker://{reg.host}/bare", "--no-signatures")
         assert bare["copied"] == 2
         unsigned = cosign_verify(f"{reg.host}/bare:1", origin["pub"])
