@@ -87,12 +87,13 @@ def index_of_builds(children: list[Image], *, name: str | None = None, tag: str 
 
 def _attach_and_sign(destination: str, per: dict, kept: dict, opts) -> dict:
     """Each platform's SBOM, audit and check reports attached to its own manifest in the published
-    index; then the index and every child signed (with --sign-key)."""
+    index; then the index and every child signed (with --sign-key, --gpg-key)."""
     from fsdgimg.sign.publishing import after_publish
     per_child = {per[plat].digest: kept[plat] for plat in per if plat in kept}
-    if not per_child and opts.sign_key is None:
+    if not per_child and opts.sign_key is None and opts.sign_gpg_key is None:
         return {}
-    out = after_publish(destination, per_child=per_child, sign_key=opts.sign_key, identity=opts.sign_identity)
+    out = after_publish(destination, per_child=per_child, sign_key=opts.sign_key, identity=opts.sign_identity,
+                        gpg_key=opts.sign_gpg_key)
     # Keyed by platform for the reader, as the outcome's "platforms" are.
     by_digest = out.get("platforms", {})
     out["platforms"] = {plat: by_digest[per[plat].digest] for plat in per if per[plat].digest in by_digest}

@@ -56,7 +56,8 @@ def register(sub) -> None:
                         "of several architectures: the index and every platform's image")
     p.add_argument("--gpg-key", metavar="KEYID",
                    help="with --publish static:DIR: also sign with this OpenPGP key (gpg, its GNUPGHOME) "
-                        "into the tree's lookaside storage, DIR/sigstore/")
+                        "into the tree's lookaside storage, DIR/sigstore/; of several architectures: the "
+                        "index and every platform's image")
     p.add_argument("--sign-identity", metavar="HOST/NAME",
                    help="the repository the signature names (needed for static trees)")
     add_strict(p, "the FSDG license audit fails on unknown licenses too (nonfree always fails)")
@@ -127,10 +128,6 @@ def run(args) -> int:
     several = len(entries) > 1
     entries, missing = multiplatform.available(entries, args.skip_unavailable)
     if several:
-        if args.gpg_key:
-            from fsdgimg.errors import UsageError
-            raise UsageError("--gpg-key signs single-platform builds; sign a multi-platform index with "
-                             "'fsdgimg sign --gpg-key' once it is published")
         outcome = multiplatform.build_platforms(entries, missing, opts)
         if args.digestfile:
             Path(args.digestfile).write_text(outcome.digest)

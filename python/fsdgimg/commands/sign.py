@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("ref", nargs="?", metavar="REF")
     p.add_argument("--key", type=Path, help="private key (cosign.key, or PEM)")
     p.add_argument("--gpg-key", metavar="KEYID",
-                   help="sign with this OpenPGP key instead (gpg; containers simple signing)")
+                   help="sign with this OpenPGP key instead (gpg; containers simple signing; an index: "
+                        "every manifest it lists too, as with --key)")
     p.add_argument("--lookaside", type=Path, metavar="DIR",
                    help="with --gpg-key: the lookaside directory a web server serves (registries.d lookaside); "
                         "default for static:DIR/NAME: the tree's own DIR/sigstore/")
@@ -64,13 +65,17 @@ def run(args) -> int:
                          "--identity HOST[:PORT]/NAME, the reference users pull")
     if args.gpg_key:
         from fsdgimg.sign.openpgp import sign_openpgp
-        out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome)
+        out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome,
+                           recursive=args.recursive)
         if args.json:
             from fsdgimg.cli import emit_json
             emit_json(out)
         else:
+            for one in out.get("children", []):
+                print(f"  {one['platform'] or one['digest']}: {one['digest']} ({one['signature']})")
             print(f"{out['image']} {out['digest']}: signed by OpenPGP key {out['fingerprint']}"
-                  f"{' (' + out['uid'] + ')' if out['uid'] else ''} for {out['identity']} ({out['signature']})")
+                  f"{' (' + out['uid'] + ')' if out['uid'] else ''} for {out['identity']} ({out['signature']}"
+                  f"{'; the %d manifests it lists too' % len(out['children']) if out.get('children') else ''})")
         return 0
     from fsdgimg.sign.signing import sign_sigstore
     out = sign_sigstore(t, args.key, args.identity, recursive=args.recursive)

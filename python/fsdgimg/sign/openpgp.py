@@ -114,10 +114,15 @@ def write_signature(directory: Path, signature: bytes) -> Path:
 
 
 def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, identity: str | None = None,
-                 homedir: Path | None = None) -> dict:
+                 homedir: Path | None = None, recursive: bool = True) -> dict:
     """Sign the image `target` names; write the signature as the next signature-N of its lookaside
     directory: under `lookaside` (a directory some web server serves), or, for an image in a static
-    tree, the tree's own lookaside storage (DIR/sigstore/), whose page then shows the signer."""
+    tree, the tree's own lookaside storage (DIR/sigstore/), whose page then shows the signer.
+
+    A multi-platform index is signed as the sigstore format signs it (remote.to_sign): with
+    `recursive`, every manifest it lists first, then the index. podman or skopeo pulling one
+    platform checks the signatures of that platform's manifest digest (NAME@sha256=CHILD); all of
+    them name the reference users pull (HOST/NAME:TAG), which is what a `signedBy` policy matches."""
     if lookaside is None and target.kind != "static":
         raise UsageError(f"{target.display}: give --lookaside DIR, the directory a web server serves "
                          "the signatures from (registries.d lookaside)")
@@ -125,23 +130,46 @@ def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, ide
     if not target.reference.startswith("sha256:") and ":" not in reference.rsplit("/", 1)[-1]:
         reference = f"{reference}:{target.reference}"
     if lookaside is not None:
-        digest = target.resolve()
-        signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
-        path = write_signature(lookaside_dir(lookaside, target.name, digest), signature)
-        fingerprint, uid = key_identity(made_by or key, homedir)
-    else:
-        from fsdgimg.static import files, signers
-        from fsdgimg.static.writer import StaticPublisher
-        with files.tree_lock(target.root, "sign"):
-            publisher = StaticPublisher(target.root)
-            publisher.recover()   # a killed publish's leftovers go first, as for publish and gc
-            digest = target.resolve()
-            signature, made_by = gpg_sign(payload(reference, digest), key, homedir)
-            fingerprint, uid = key_identity(made_by or key, homedir)
+        return _sign_all(target, key, reference, homedir, recursive,
+                         lambda digest: lookaside_dir(lookaside, target.name, digest))
+    from fsdgimg.static import files, signers
+    from fsdgimg.static.writer import StaticPublisher
+    with files.tree_lock(target.root, "sign"):
+        publisher = StaticPublisher(target.root)
+        publisher.recover()   # a killed publish's leftovers go first, as for publish and gc
+        tree = Tree(target.root)
+
+        def record(fingerprint: str, uid: str | None) -> None:
             if not signers.recorded_openpgp_key(target.root, fingerprint):
                 signers.record_openpgp_key(target.root, fingerprint, uid, export_key(fingerprint, homedir))
-            tree = Tree(target.root)
-            path = write_signature(tree.signature_dir(target.name, digest), signature)
-            publisher.refresh_pages([target.name])   # the page shows the signer
-    return {"image": target.display, "digest": str(digest), "identity": reference, "key": key,
-            "fingerprint": fingerprint, "uid": uid, "signature": str(path)}
+        out = _sign_all(target, key, reference, homedir, recursive,
+                        lambda digest: tree.signature_dir(target.name, digest), record)
+        publisher.refresh_pages([target.name])   # the page shows the signer
+    return out
+
+
+def _sign_all(target: Target, key: str, reference: str, homedir: Path | None, recursive: bool,
+              directory, record=None) -> dict:
+    """Sign what `target` covers (remote.to_sign: children first), each signature into
+    `directory(digest)`; `record(fingerprint, uid)` once the signing key is known."""
+    from fsdgimg.sign.remote import to_sign
+    digest, children = to_sign(target, recursive)
+    who: list = []
+
+    def one(d: Digest) -> Path:
+        signature, made_by = gpg_sign(payload(reference, d), key, homedir)
+        if not who:     # one key signs them all: asked about once
+            who.extend(key_identity(made_by or key, homedir))
+            if record is not None:
+                record(*who)
+        return write_signature(directory(d), signature)
+
+    signed_children = [{"image": target.with_reference(str(c.digest)).display, "digest": str(c.digest),
+                        "platform": c.platform, "signature": str(one(c.digest))} for c in children]
+    path = one(digest)
+    fingerprint, uid = who
+    out = {"image": target.display, "digest": str(digest), "identity": reference, "key": key,
+           "fingerprint": fingerprint, "uid": uid, "signature": str(path)}
+    if signed_children:
+        out["children"] = signed_children
+    return out

@@ -189,6 +189,23 @@ def walk_index(target: Target, data: bytes, media_type: str, depth: int = 0) -> 
     return out
 
 
+def to_sign(target: Target, recursive: bool = True) -> tuple[Digest, list[Child]]:
+    """What signing `target` covers, in signing order: the digest of the manifest it names and,
+    for an index with `recursive` (as `cosign sign --recursive`), every manifest below it, children
+    before the index (no index is ever signed over an unsigned child). Every one is checked present
+    before anything is signed. The one walk of both signature formats (sigstore and OpenPGP)."""
+    found = target.manifest()
+    if found is None:
+        raise InputError(f"{target.display}: no such image")
+    data, media_type, digest = found
+    children = walk_index(target, data, media_type) if recursive else []
+    for child in children:
+        one = target.with_reference(str(child.digest))
+        if one.manifest() is None:
+            raise InputError(f"{one.display}: listed by the index but missing")
+    return digest, children
+
+
 def target(text: str, insecure: bool = False, options=None) -> Target:
     """`options`: RegistryOptions for a docker:// REF (credentials, TLS); None: `insecure`, with the
     credentials of the environment or the auth files."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from fsdgimg.digest import Digest
 from fsdgimg.errors import InputError
 from fsdgimg.sign import attach, cosign, keys
-from fsdgimg.sign.remote import Target, walk_index
+from fsdgimg.sign.remote import Target, to_sign
 
 
 def existing_signatures(target: Target, digest: Digest) -> list[tuple[dict, bytes]]:
@@ -30,18 +30,11 @@ def sign_sigstore(target: Target, key_file: Path, identity: str | None = None, *
     """Sign the manifest `target` names; for an index, with `recursive`, every manifest below it
     first (children before the index: no index is ever signed over an unsigned child)."""
     key = keys.load_private_key(key_file)
-    found = target.manifest()
-    if found is None:
-        raise InputError(f"{target.display}: no such image")
-    data, media_type, digest = found
+    digest, children = to_sign(target, recursive)
     repository = identity or target.repository
-    children = walk_index(target, data, media_type) if recursive else []
     signed_children = []
     for child in children:
-        one = target.with_reference(str(child.digest))
-        if one.manifest() is None:
-            raise InputError(f"{one.display}: listed by the index but missing")
-        out = _sign_digest(one, key, child.digest, repository)
+        out = _sign_digest(target.with_reference(str(child.digest)), key, child.digest, repository)
         out["platform"] = child.platform
         signed_children.append(out)
     out = _sign_digest(target, key, digest, repository)
