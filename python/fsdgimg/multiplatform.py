@@ -92,8 +92,10 @@ def _attach_and_sign(destination: str, per: dict, kept: dict, opts) -> dict:
     per_child = {per[plat].digest: kept[plat] for plat in per if plat in kept}
     if not per_child and opts.sign_key is None and opts.sign_gpg_key is None:
         return {}
+    # The credentials and CA the index was published with (not those of the environment).
+    registry = opts.write_options.registry if opts.write_options is not None else None
     out = after_publish(destination, per_child=per_child, sign_key=opts.sign_key, identity=opts.sign_identity,
-                        gpg_key=opts.sign_gpg_key)
+                        gpg_key=opts.sign_gpg_key, registry=registry)
     # Keyed by platform for the reader, as the outcome's "platforms" are.
     by_digest = out.get("platforms", {})
     out["platforms"] = {plat: by_digest[per[plat].digest] for plat in per if per[plat].digest in by_digest}

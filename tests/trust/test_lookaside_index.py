@@ -168,3 +168,22 @@ def test_index_on_a_registry_signed_into_a_lookaside_directory(pgp, tmp_path):
         _accepted_and_refused(work, tmp_path, reg.host, f"http://127.0.0.1:{port}", signed=f"{reg.host}/multi:1",
                               arm64=children["linux/arm64"], refused=[(f"{reg.host}/multi:unsigned",
                                                                         "no signature exists")])
+
+
+def test_build_of_several_architectures_signs_every_platform_into_the_tree(pgp, tmp_path, monkeypatch):
+    """What `build --publish static:DIR --gpg-key` of several architectures does once the index is
+    published (fsdgimg.multiplatform; the builds are stood in for by the test index)."""
+    from fsdgimg.multiplatform import _attach_and_sign
+    from fsdgimg.pipeline import BuildOptions, BuildOutcome
+    work, tree = pgp["work"], pgp["work"] / "built"
+    children = _children(work / "a")
+    _ok(run_cli("publish", f"oci:{work / 'a'}:multi", "--to", f"static:{tree}", "--name", "multi:1"))
+    monkeypatch.setenv("GNUPGHOME", str(pgp["home"]))
+    per = {plat: BuildOutcome("multi", work / "a", "multi", d, [d], None) for plat, d in children.items()}
+    opts = BuildOptions(out=tmp_path / "out", sign_gpg_key=KEY, sign_identity="registry.example.org/multi")
+    out = _attach_and_sign(f"static:{tree}/multi:1", per, {}, opts)["openpgp_signature"]
+    assert {c["platform"]: c["digest"] for c in out["children"]} == children
+    for digest in [out["digest"], *children.values()]:
+        assert (tree / "sigstore" / f"multi@sha256={digest[7:]}" / "signature-1").is_file()
+    assert out["identity"] == "registry.example.org/multi:1"
+    assert f'OpenPGP key <code class="key">{out["fingerprint"]}</code>' in (tree / "index.html").read_text()

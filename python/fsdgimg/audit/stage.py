@@ -72,12 +72,13 @@ class TrustStage:
         return items
 
     def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
-                      identity: str | None = None, gpg_key: str | None = None) -> dict:
+                      identity: str | None = None, gpg_key: str | None = None, registry=None) -> dict:
         """Attach the SBOM, the audit report and the reproducibility report to the published image,
-        then sign it (registries and static trees; nothing for other destinations)."""
+        then sign it (registries and static trees; nothing for other destinations). `registry`: the
+        RegistryOptions it was published with."""
         from fsdgimg.sign.publishing import after_publish
         return after_publish(destination, attachments=self.attachments(check_report), created=self.bom.created,
-                             sign_key=sign_key, identity=identity, gpg_key=gpg_key)
+                             sign_key=sign_key, identity=identity, gpg_key=gpg_key, registry=registry)
 
     def failure(self, name: str, where: Path) -> AuditFailed:
         bad = self.report.of(NONFREE)
@@ -137,6 +138,7 @@ def stage_attach_sign(r) -> None:
         return
     attached = r.trust.after_publish(r.outcome.published.split()[0], r.outcome.report.get("json"),
                                      sign_key=r.opts.sign_key, identity=r.opts.sign_identity,
-                                     gpg_key=r.opts.sign_gpg_key)
+                                     gpg_key=r.opts.sign_gpg_key,
+                                     registry=getattr(r.opts.write_options, "registry", None))
     if attached:
         r.outcome.extra["attached"] = attached

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fsdgimg.commands.options import (add_annotations, add_catalog, add_compression, add_digestfile, add_epoch, add_json,
-                                      add_strict, add_tools, compression_from)
+                                      add_registry, add_strict, add_tools, compression_from)
 
 
 def _rounds(text: str) -> int:
@@ -32,6 +32,11 @@ def register(sub) -> None:
                    help="publish the image too (oci:DIR[:TAG], docker-archive:FILE, or what "
                         "'fsdgimg publish' supports); skipped when --check finds differences")
     add_digestfile(p, "built manifest")
+    g = p.add_argument_group("registry --publish writes to (docker://; its reports and signatures go there "
+                             "with the same credentials)")
+    add_registry(g, insecure_help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)",
+                 ca_help="CA certificate(s) to verify the registry's TLS certificate with",
+                 jobs_help="blobs uploaded at once (default 4)")
     add_catalog(p)
     add_epoch(p, "timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
     add_tools(p, "debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "
@@ -107,6 +112,13 @@ def run(args) -> int:
         sign_key=args.sign_key,
         sign_identity=args.sign_identity,
         sign_gpg_key=args.gpg_key)
+    if args.publish and args.publish.startswith("docker://"):
+        from fsdgimg.commands.options import registry_from
+        from fsdgimg.publish import WriteOptions
+        opts.write_options = WriteOptions(registry=registry_from(args))
+    elif args.username or args.password_stdin:
+        from fsdgimg.errors import UsageError
+        raise UsageError("--username/--password-stdin are for --publish docker://HOST/NAME[:TAG]")
     if args.gpg_key:
         from fsdgimg.errors import UsageError
         if not (args.publish or "").startswith("static:"):
