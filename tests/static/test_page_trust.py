@@ -31,14 +31,14 @@ GPG_UID = "Page Release <page-release@example.org>"
 HOSTILE = '<script>alert("x")</script>&amp;'
 
 
-def _hostile_audit(where, tree, name: str, subject: dict) -> None:
+def _hostile_audit(where, tree, name: str, subject: dict, verdict: str = HOSTILE) -> None:
     """An audit artifact whose verdict annotation is markup: the page must show it as text."""
     store = BlobStore(where / "blobs")
     config, layer = b"{}", b'{"verdict": "hostile"}'
     manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": att.AUDIT_TYPE,
                 "config": {"mediaType": att.EMPTY_CONFIG_TYPE, "digest": str(store.put_bytes(config)), "size": 2},
                 "layers": [{"mediaType": att.AUDIT_TYPE, "digest": str(store.put_bytes(layer)), "size": len(layer)}],
-                "subject": subject, "annotations": {att.VERDICT: HOSTILE}}
+                "subject": subject, "annotations": {att.VERDICT: verdict}}
     data = json.dumps(manifest).encode()
     StaticPublisher(tree).publish(Image(parse_manifest(data, "audit", mt.OCI_MANIFEST), config, store,
                                         where="audit"), name, None)
@@ -83,8 +83,31 @@ def trust_tree(images, tmp_path_factory):
     data = (tree / "v2" / "trust" / "app" / "_tags" / "plain").read_bytes()
     _hostile_audit(work, tree, "trust/app", {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(data)),
                                              "size": len(data)})
+    _index_tag(work, tree)
     yield tree
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _index_tag(work, tree) -> None:
+    """trust/app:multi, an index of linux/amd64 (checked reproducible, audited pass by its build's
+    annotations) and linux/arm64 (not reproducible; an audit report saying nonfree attached to it),
+    both platforms and the index signed with the OpenPGP key."""
+    layout = work / "multi"
+    for arch, verdicts in (("amd64", ["org.fsdgimg.check.verdict=reproducible", "org.fsdgimg.audit.verdict=pass"]),
+                           ("arm64", ["org.fsdgimg.check.verdict=not-reproducible"])):
+        rootfs = work / f"rootfs-{arch}"
+        (rootfs / "etc").mkdir(parents=True)
+        (rootfs / "etc" / "arch").write_text(arch + "\n")
+        run("convert", rootfs, f"oci:{layout}:{arch}", "--platform", f"linux/{arch}", "--source-date-epoch", "0",
+            *[a for v in verdicts for a in ("--annotation", v)])
+    run("index", f"oci:{layout}:amd64", f"oci:{layout}:arm64", "--to", f"oci:{layout}:multi")
+    run("publish", f"oci:{layout}:multi", "--to", f"static:{tree}", "--name", "trust/app:multi")
+    signed = json.loads(run("sign", f"static:{tree}/trust/app:multi", "--gpg-key", GPG_UID, "--gnupghome",
+                           work / "gnupg", "--identity", "registry.example/trust/app", "--json").out)
+    [child] = [c for c in signed["children"] if c["platform"] == "linux/arm64"]
+    size = (tree / "v2" / "trust" / "app" / "_manifests" / f"{child['digest']}.oci-manifest").stat().st_size
+    _hostile_audit(work, tree, "trust/app", {"mediaType": mt.OCI_MANIFEST, "digest": child["digest"],
+                                             "size": size}, verdict="nonfree")
 
 
 def _fingerprint(pem) -> str:
@@ -103,7 +126,7 @@ def _rows(page: str) -> dict[str, str]:
 def test_trust_column(trust_tree):
     page = (trust_tree / "index.html").read_text()
     rows = _rows(page)
-    assert set(rows) == {"1", "plain", "built", "gpg", "forged"}, list(rows)   # the `.sig` tag is no image to pull: not listed
+    assert set(rows) == {"1", "plain", "built", "gpg", "forged", "multi"}, list(rows)   # the `.sig` tag is no image to pull: not listed
     assert any(t.name.endswith(".sig") for t in (trust_tree / "v2" / "trust" / "app" / "_tags").iterdir())
     assert not re.search(r"sha256-[0-9a-f]{64}\.sig", page)
     signed, plain = rows["1"], rows["plain"]
@@ -128,6 +151,23 @@ def test_trust_column(trust_tree):
     assert HOSTILE not in page and "<script>alert" not in page
     shown = re.search(r'<span class="audit">FSDG audit: ([^<]*)</span>', plain).group(1)
     assert html.unescape(shown) == HOSTILE and "&lt;script&gt;" in shown
+
+
+def test_index_tag_shows_each_platforms_trust(trust_tree):
+    """An index: who signed each platform's manifest, and its own audit and reproducibility verdicts
+    (the build's annotations, or the verdict of a report attached to that platform)."""
+    row = _rows((trust_tree / "index.html").read_text())["multi"]
+    gpg = json.loads((trust_tree.parent / "gpg.json").read_text())
+    plats = dict(re.findall(r'<div class="platform-trust" data-platform="([^"]+)">(.*?)</div>', row, re.S))
+    assert list(plats) == ["linux/amd64", "linux/arm64"], row
+    for one in plats.values():
+        assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in one and "unsigned" not in one
+    assert "FSDG audit: pass" in plats["linux/amd64"] and "reproducibility: reproducible" in plats["linux/amd64"]
+    assert "FSDG audit: nonfree" in plats["linux/arm64"] and "reproducibility: not-reproducible" in plats["linux/arm64"]
+    assert plats["linux/arm64"].count('class="report"') == 1 and 'class="report"' not in plats["linux/amd64"]
+    # the index's own signature, above the platforms'
+    own = row.split('<div class="platform-trust"')[0]
+    assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in own
 
 
 def test_report_links_serve_the_reports(trust_tree, tmp_path):

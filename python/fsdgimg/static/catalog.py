@@ -41,6 +41,12 @@ class PlatformEntry:
     created: str | None
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size: manifest, config, layers
     verdicts: dict[str, str] = field(default_factory=dict)  # the image's own check and audit verdicts
+    # A platform of an index: its own signatures and reports (what a client pulling it checks)
+    signers: list = field(default_factory=list)
+    unverified: int = 0
+    reports: list = field(default_factory=list)
+    audit: str | None = None
+    reproducible: str | None = None
 
 
 @dataclass
@@ -64,6 +70,18 @@ class TagEntry:
     reports: list[Report] = field(default_factory=list)
     audit: str | None = None
     reproducible: str | None = None
+    index: bool = False          # a multi-platform index: each platform's trust is shown too
+
+
+def _trust(entry, tree: Tree, verifier: Verifier, name: str, digest: Digest, tags: dict, own: dict) -> None:
+    """Who signed `digest`, its attached reports, and the audit and reproducibility verdicts: the
+    reports' (their artifact's verdict annotation), else the manifest's own annotations (`own`)."""
+    entry.signers, entry.unverified = _signatures(tree, verifier, name, digest, tags)
+    entry.reports = _reports(tree, name, digest)
+    entry.audit = next((r.verdict or "attached" for r in entry.reports if r.kind == "FSDG audit"), None) \
+        or own.get(AUDIT_VERDICT)
+    entry.reproducible = next((r.verdict or "attached" for r in entry.reports if r.kind == "reproducibility"),
+                              None) or own.get(CHECK_VERDICT)
 
 
 def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
@@ -177,20 +195,21 @@ def describe(tree: Tree, names: list[str] | None = None) -> dict[str, list[TagEn
             if COMPANION_TAG.match(tag):
                 continue
             entry = TagEntry(tag, str(digest), media_type)
-            entry.signers, entry.unverified = _signatures(tree, verifier, name, digest, tags)
-            entry.reports = _reports(tree, name, digest)
-            entry.audit = next((r.verdict or "attached" for r in entry.reports if r.kind == "FSDG audit"), None)
-            entry.reproducible = next((r.verdict or "attached" for r in entry.reports
-                                       if r.kind == "reproducibility"), None)
+            _trust(entry, tree, verifier, name, digest, tags, {})
             try:
                 if media_type in mt.INDEXES:
                     path = tree.manifest_path(name, digest, media_type)
                     index = parse_manifest(_read(path), str(path), media_type)
                     assert isinstance(index, ImageIndex)
                     own = _verdicts(index.annotations)
+                    entry.index = True
                     for d in index.manifests:
                         if d.media_type in mt.IMAGE_MANIFESTS:
-                            entry.platforms.append(_image_entry(tree, name, d.digest, d.media_type, d.platform))
+                            p = _image_entry(tree, name, d.digest, d.media_type, d.platform)
+                            # What a client pulling this platform checks: the child's own signatures
+                            # and the reports attached to it (a multi-platform build attaches there).
+                            _trust(p, tree, verifier, name, d.digest, tags, p.verdicts)
+                            entry.platforms.append(p)
                     entry.size = len(index.to_bytes()) + sum(p.size for p in entry.platforms)
                     entry.blobs[str(digest)] = len(index.to_bytes())
                 else:
