@@ -52,12 +52,26 @@ def test_registry_killed_mid_push_then_rerun_resumes(big_image, tmp_path, skopeo
         dest = f"docker://{reg.host}/big/image:big"
         proc = _popen_publish(f"oci:{big_image}:big", "--to", dest, "--retries", "1", "--json")
         uploads = reg.storage / "docker" / "registry" / "v2" / "repositories" / "big" / "image" / "_uploads"
+        layer_size = max(d["size"] for d in _layers(big_image))
+        config = _config_blob(reg, big_image)
+        # The registry is killed while the layer's upload is under way, the config already stored: the
+        # publish is let run in short steps and looked at while stopped (SIGSTOP), so that on a busy
+        # machine a late look cannot find it already past the upload (finishing the blob or putting the
+        # manifest: other errors, with nothing to resume) or the config still in flight.
         deadline = time.monotonic() + 120
-        while _du(uploads) < (24 << 20):
+        while True:
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.02)     # what was sent reaches the registry's files
             assert proc.poll() is None, proc.stderr.read().decode()
+            held = _du(uploads)
+            if held >= (24 << 20) and config.is_file():
+                break
             assert time.monotonic() < deadline, "the upload never got going"
+            os.kill(proc.pid, signal.SIGCONT)
             time.sleep(0.005)
+        assert held < layer_size, f"the upload was not under way when looked at ({held} of {layer_size} bytes)"
         reg.kill()
+        os.kill(proc.pid, signal.SIGCONT)
         _, err = proc.communicate(timeout=120)
         err = err.decode()
         assert proc.returncode == 1, err
@@ -65,7 +79,6 @@ def test_registry_killed_mid_push_then_rerun_resumes(big_image, tmp_path, skopeo
         held = _du(uploads)
         reg.start()
         report = run_json("publish", f"oci:{big_image}:big", "--to", dest)
-        layer_size = max(d["size"] for d in _layers(big_image))
         # The rerun knew the interrupted upload: it resumed it where the registry said, or, when the
         # registry no longer accepts it (Distribution 2.8 refuses an upload that got part of a chunk:
         # "blob upload invalid"), sent the blob again from the start.
@@ -80,10 +93,20 @@ def test_registry_killed_mid_push_then_rerun_resumes(big_image, tmp_path, skopeo
         reg.stop()
 
 
-def _layers(layout: Path) -> list[dict]:
+def _manifest(layout: Path) -> dict:
     index = json.loads((layout / "index.json").read_text())
     top = index["manifests"][0]["digest"].split(":")[1]
-    return json.loads((layout / "blobs" / "sha256" / top).read_text())["layers"]
+    return json.loads((layout / "blobs" / "sha256" / top).read_text())
+
+
+def _layers(layout: Path) -> list[dict]:
+    return _manifest(layout)["layers"]
+
+
+def _config_blob(reg: Registry, layout: Path) -> Path:
+    """Where Distribution's file system storage keeps the image's config once it has it."""
+    hex = _manifest(layout)["config"]["digest"].split(":")[1]
+    return reg.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex[:2] / hex / "data"
 
 
 @pytest.mark.skipif(not have("docker-registry"), reason="docker-registry is not installed")

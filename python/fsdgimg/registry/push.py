@@ -370,8 +370,16 @@ class Pusher:
             self.state.set_upload(reg, repo, str(digest), None)
             raise DigestMismatch(f"blob {digest.short}: the local file has digest "
                                  f"{Digest.from_hash(hasher).short}: the source is corrupt")
-        resp = self.client.request("PUT", _with_digest(url, digest), ok=(201,), what=f"finish blob {digest.short}",
-                                   headers={"Content-Length": "0"})
+        try:
+            resp = self.client.request("PUT", _with_digest(url, digest), ok=(201,), what=f"finish blob {digest.short}",
+                                       headers={"Content-Length": "0"})
+        except RegistryError as e:
+            if e.status is not None and e.status < 500:
+                raise
+            # The upload is still recorded: a rerun asks the registry where it stands and finishes it.
+            raise RegistryError(f"registry {reg}: upload of blob {digest.short} to {repo}: all {size} bytes sent, "
+                                f"finishing it failed ({e}); run the same publish again to resume it",
+                                e.status) from None
         resp.close()
         self._check_stored(resp, digest)
 
