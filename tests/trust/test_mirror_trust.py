@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
 from fixtures.guixarchive import make_guix_archive
+from fixtures.multiplatform import make_index_layout
 from publish.conftest import public_tree
 from servers import Nginx, Registry, free_port
 
@@ -153,6 +155,24 @@ def test_no_signatures_carries_none(origin):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_hostile_source_signature_refused_nothing_tagged(origin):
+    """A source tree whose signature-1 is 1 MiB of junk: one line, and no tag of the mirror moves."""
+    base = public_tree("mirror-hostile")
+    try:
+        src, mirror = base / "src", base / "mirror"
+        subprocess.run(["cp", "-a", origin["tree"], src], check=True)
+        sig = src / "sigstore" / f"hello@sha256={origin['digest'][7:]}" / "signature-1"
+        sig.unlink()
+        sig.write_bytes(b"\0" * (1 << 20))
+        proc = run_cli("sync", f"static:{src}", "--to", f"static:{mirror}")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        [line] = proc.stderr.strip().splitlines()
+        assert "signature-1" in line and "not an image signature" in line, line
+        assert not (mirror / "v2" / "hello" / "_tags" / "1").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.mark.timeout(900)
 def test_tree_to_registry_mirror_verified_by_cosign_and_oras(origin, tmp_path):
     with Registry(tmp_path / "registry") as reg:
@@ -186,3 +206,33 @@ def test_tree_to_registry_mirror_verified_by_cosign_and_oras(origin, tmp_path):
         assert bare["copied"] == 2
         unsigned = cosign_verify(f"{reg.host}/bare:1", origin["pub"])
         assert unsigned.returncode != 0 and "no signatures found" in unsigned.stderr
+
+
+def test_index_mirror_keeps_every_platform_signature(origin, tmp_path):
+    """An index signed as cosign --recursive (the index and each platform's image) and with OpenPGP:
+    every signature travels, and `fsdgimg verify` of the mirror checks each platform like the origin."""
+    base = public_tree("mirror-index")
+    try:
+        src, mirror = base / "src", base / "mirror"
+        make_index_layout(tmp_path / "layout", tmp_path / "rootfs")
+        _ok(run_cli("publish", f"oci:{tmp_path / 'layout'}:multi", "--to", f"static:{src}", "--name", "multi:1"))
+        env = {"COSIGN_PASSWORD": "pw"}
+        signed = json.loads(_ok(run_cli("sign", f"static:{src}/multi:1", "--key", origin["work"] / "cosign.key",
+                                        "--identity", f"{ORIGIN}/multi", "--json", env=env)).stdout)
+        children = [c["digest"] for c in signed["children"]]
+        assert len(children) == 2
+        _ok(run_cli("sign", f"static:{src}/multi:1", "--gpg-key", "release@example.org", "--gnupghome",
+                    origin["work"] / "release", "--identity", f"{ORIGIN}/multi"))
+        report = _sync(f"static:{src}", "--to", f"static:{mirror}")
+        assert [i["tag"] for i in report["images"]] == ["1"]
+        assert report["signatures_copied"] == 3 and report["openpgp_signatures_copied"] == 3
+        for digest in [signed["digest"], *children]:
+            assert (mirror / "v2/multi/_tags" / f"sha256-{digest[7:]}.sig").is_symlink(), digest
+            assert (mirror / "sigstore" / f"multi@sha256={digest[7:]}" / "signature-1").is_file(), digest
+        out = json.loads(_ok(run_cli("verify", f"static:{mirror}/multi:1", "--key", origin["pub"], "--gpg-keyring",
+                                     origin["keyring"], "--identity", f"{ORIGIN}/multi", "--no-sbom",
+                                     "--json")).stdout)
+        assert out["verified"] and len(out["platforms"]) == 2
+        assert all(p["openpgp_signatures"][0]["fingerprint"] == origin["fingerprint"] for p in out["platforms"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
