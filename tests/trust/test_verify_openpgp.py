@@ -118,6 +118,10 @@ def test_static_tree_and_bad_keyring(tree, tmp_path):
     proc = _verify(f"static:{root}/hello:1", "--gpg-keyring", junk)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"fsdgimg verify: --gpg-keyring {junk}: not an OpenPGP public keyring"], proc.stderr
+    for bad, line in ((["--lookaside", "ftp://x"], "--lookaside 'ftp://x': expected an http(s) URL or a directory"),
+                      (["--identity", "nohost"], "--identity 'nohost': expected HOST[:PORT]/NAME")):
+        proc = _verify(f"static:{root}/hello:1", "--gpg-keyring", tree["keyring"], *bad)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"fsdgimg verify: {line}"], proc.stderr
     # A lookaside directory holding a 1 MiB "signature": refused unread past the bound.
     lookaside = tmp_path / "lookaside" / f"hello@sha256={tree['digest'][7:]}"
     lookaside.mkdir(parents=True)

@@ -56,7 +56,7 @@ def run(args) -> int:
     if args.gpg_keyring:
         from fsdgimg.sign.openpgp_verify import OpenPGPCheck
         openpgp = OpenPGPCheck(args.gpg_keyring, args.lookaside, args.identity, args.insecure)
-        openpgp.check_keyrings()
+        openpgp.check_usage()
     elif args.lookaside or args.identity:
         from fsdgimg.errors import UsageError
         raise UsageError("--lookaside and --identity go with --gpg-keyring")

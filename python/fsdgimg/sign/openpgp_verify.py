@@ -37,8 +37,21 @@ class OpenPGPCheck:
     identity: str | None = None       # HOST[:PORT]/NAME the signatures must name; None: the image's own
     insecure: bool = False
 
-    def check_keyrings(self) -> None:
-        """Each keyring holds a public key: a usage error (one line) before anything is fetched."""
+    def check_usage(self) -> None:
+        """Each keyring holds a public key, the lookaside is a URL or a directory, the identity a
+        repository: a usage error (one line) before anything is fetched."""
+        if self.lookaside is not None and "://" in self.lookaside and \
+                not self.lookaside.startswith(("http://", "https://")):
+            raise UsageError(f"--lookaside {printable(self.lookaside)[:80]!r}: expected an http(s) URL or a directory")
+        if self.identity is not None:
+            from fsdgimg.reference import check_name
+            head, _, path = self.identity.partition("/")
+            try:
+                check_name(path)
+            except FsdgimgError:
+                path = ""
+            if not head or not path or any(c in path for c in ":@"):
+                raise UsageError(f"--identity {printable(self.identity)[:80]!r}: expected HOST[:PORT]/NAME")
         with tempfile.TemporaryDirectory(prefix="fsdgimg-gpg-") as tmp:
             Path(tmp).chmod(0o700)
             for path in self.keyrings:
