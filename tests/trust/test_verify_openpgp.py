@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -133,7 +134,8 @@ def test_static_tree_and_bad_keyring(tree, tmp_path):
 class _Endless:
     """A lookaside server that answers every request with a body that never ends."""
 
-    def __init__(self):
+    def __init__(self, drip: bool = False):
+        self.drip = drip
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -155,8 +157,10 @@ class _Endless:
                 conn.recv(65536)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
                 while self.sent < (256 << 20):
-                    conn.sendall(b"\x90" * 65536)
-                    self.sent += 65536
+                    if self.drip:      # a byte now and then: never a read timeout, never an end
+                        time.sleep(0.05)
+                    conn.sendall(b"\x90" * (1 if self.drip else 65536))
+                    self.sent += 1 if self.drip else 65536
             except OSError:
                 return
 
@@ -168,5 +172,24 @@ def test_hostile_lookaside_server_is_capped(tree):
                        f"http://127.0.0.1:{server.port}")
         _one_failure(proc, "over 64 KiB", "not trusted")
         assert server.sent < (64 << 20)   # the client hung up: nothing near the whole stream was read
+    finally:
+        server.sock.close()
+
+
+def test_dripping_lookaside_server_is_cut_off(monkeypatch):
+    """A server sending a byte every 50 ms (no read ever times out) is cut off at the deadline."""
+    import requests
+
+    from fsdgimg.errors import InputError
+    from fsdgimg.sign import openpgp_verify
+    monkeypatch.setattr(openpgp_verify, "FETCH_SECONDS", 1.0)
+    server = _Endless(drip=True)
+    try:
+        start = time.monotonic()
+        with requests.Session() as session, pytest.raises(InputError, match="no whole answer in time"):
+            openpgp_verify._fetch_url(session, f"http://127.0.0.1:{server.port}/x/signature-1", False,
+                                      time.monotonic() + 60)
+        assert time.monotonic() - start < 5
+        assert server.sent < 200
     finally:
         server.sock.close()

@@ -26,6 +26,7 @@ from fsdgimg.static.layout import MAX_SIGNATURES, lookaside_dir
 MAX_SIGNATURE = 64 << 10    # a simple-signing message is well under 1 KiB
 MAX_PAYLOAD = 64 << 10
 FETCH_SECONDS = 30.0        # the whole of one signature's answer, however slowly it drips
+LOOKASIDE_SECONDS = 120.0   # all of them: a server answering 100 signatures slowly is stopped too
 SIMPLE_SIGNING_TYPE = "atomic container signature"
 
 
@@ -113,23 +114,25 @@ def _fetch_local(directory: Path, n: int) -> bytes | None:
     return data
 
 
-def _fetch_url(session, url: str, verify) -> bytes | None:
+def _fetch_url(session, url: str, verify, until: float) -> bytes | None:
     import requests
-    deadline = time.monotonic() + FETCH_SECONDS
+    deadline = min(time.monotonic() + FETCH_SECONDS, until)
     try:
-        with session.get(url, stream=True, timeout=(10, 10), verify=verify) as resp:
+        with session.get(url, stream=True, timeout=(10, 10), verify=verify,
+                         headers={"Accept-Encoding": "identity"}) as resp:
             if resp.status_code == 404:
                 return None
             if resp.status_code != 200:
                 raise InputError(f"{url}: HTTP {resp.status_code}")
             data = b""
-            for chunk in resp.iter_content(8192):
+            # read1: whatever has arrived, so that the clock is looked at however slowly bytes drip
+            while chunk := resp.raw.read1(8192):
                 data += chunk
                 if len(data) > MAX_SIGNATURE:
                     raise InputError(f"{url}: over {MAX_SIGNATURE >> 10} KiB, not a signature (lookaside server "
                                      "not trusted)")
                 if time.monotonic() > deadline:
-                    raise InputError(f"{url}: no whole answer in {FETCH_SECONDS:.0f} s (lookaside server not trusted)")
+                    raise InputError(f"{url}: no whole answer in time (lookaside server not trusted)")
             return data
     except requests.RequestException as e:
         raise InputError(f"{url}: {printable(str(e))[:160]}") from None
@@ -157,10 +160,11 @@ def signatures(check: OpenPGPCheck, target, digest: Digest):
     import requests
     from fsdgimg.registry.client import system_trust
     verify = False if check.insecure else system_trust()
+    until = time.monotonic() + LOOKASIDE_SECONDS
     with requests.Session() as session:
         for n in range(1, MAX_SIGNATURES + 1):
             url = f"{base.rstrip('/')}/{target.name}@{digest.algorithm}={digest.hex}/signature-{n}"
-            data = _fetch_url(session, url, verify)
+            data = _fetch_url(session, url, verify, until)
             if data is None:
                 return
             yield url, data
