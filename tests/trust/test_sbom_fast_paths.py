@@ -49,6 +49,13 @@ def test_license_lines_of_generated_files(pieces):
     assert debian._license_lines(text) == _reference_lines(text)
 
 
+@SETTINGS
+@given(st.text(alphabet=st.characters(max_codepoint=0x3100), max_size=6))
+def test_blank_as_the_inlined_reader_decides_it(line):
+    """What paragraphs() calls blank (`not line.strip()`), the inlined reader decides without a copy."""
+    assert (not line.strip()) == (not line or line.isspace())
+
+
 def _reference_judgement(expression: str):
     """license-expression's parse, walked as the audit always did."""
     return licenses._judge_parsed(expression)
@@ -84,3 +91,4 @@ def test_an_expression_the_parser_chokes_on_is_unknown():
     still one reason, not a traceback (a hostile SBOM's licenseDeclared)."""
     verdict, reasons = licenses.judge_expression("( AND LGPL-2.0-or-later")
     assert verdict == licenses.UNKNOWN and len(reasons) == 1 and "does not parse" in reasons[0]
+
