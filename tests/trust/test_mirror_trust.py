@@ -1,7 +1,7 @@
 """A mirror keeps the trust: `fsdgimg sync` from a signed static tree (cosign signature, OpenPGP
 lookaside signature, an attached SBOM, recorded signers) to a new tree served by nginx and to a
-registry. skopeo accepts the mirrored image under `signedBy` (Debian's) and `sigstoreSigned` (sid's)
-policies, sid's oras discovers its SBOM, sid's cosign verifies it on the registry; the mirror's
+registry. skopeo accepts the mirrored image under the `signedBy` (Debian's) and `sigstoreSigned` (sid's)
+policies `fsdgimg web-config policy --mirror MIRROR=ORIGIN` prints, and refuses it without the remap; sid's oras discovers its SBOM, sid's cosign verifies it on the registry; the mirror's
 index.html names the origin's signers; a tampered mirrored signature is refused; `--no-signatures`
 carries none; a second sync adds only what is new and never replaces a signature-N."""
 
@@ -56,26 +56,19 @@ def origin(tmp_path_factory, guix_env):
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _remap(policy_text: str, host: str) -> str:
-    """The policy `fsdgimg web-config policy` prints, its requirement told that the mirror at `host`
-    serves what the origin signed (containers-policy.json's identities for a mirror): remapIdentity
-    for OpenPGP signatures (they name the tag), exactRepository for cosign's (they name no tag)."""
-    policy = json.loads(policy_text)
-    for req in policy["transports"]["docker"][host]:
-        req["signedIdentity"] = ({"type": "remapIdentity", "prefix": host, "signedPrefix": ORIGIN}
-                                 if req["type"] == "signedBy" else
-                                 {"type": "exactRepository", "dockerRepository": f"{ORIGIN}/hello"})
-    return json.dumps(policy)
-
-
-def _client(work, host: str, *, keyring=None, pub=None):
+def _client(work, host: str, *, keyring=None, pub=None, mirror: str | None = None, origin: str = ORIGIN,
+            name: str = "policy"):
+    """policy.json and registries.d as `fsdgimg web-config` prints them for a client of the mirror
+    `mirror` (HOST[/PATH]) of `origin` (`--mirror MIRROR=ORIGIN`), or with `mirror=None` for a
+    client that takes `host` for the origin (`--registry HOST`: no remap)."""
     which = ["--gpg-key", keyring] if keyring else ["--sigstore-key", pub]
-    policy = work / f"policy-{'gpg' if keyring else 'sigstore'}.json"
-    policy.write_text(_remap(_ok(run_cli("web-config", "policy", "--registry", host, *which)).stdout, host))
+    scope = ["--mirror", f"{mirror}={origin}"] if mirror else ["--registry", host]
+    policy = work / f"{name}-{'gpg' if keyring else 'sigstore'}.json"
+    policy.write_text(_ok(run_cli("web-config", "policy", *scope, *which)).stdout)
     regd = work / "registries.d"
     if not regd.exists():
         regd.mkdir()
-        (regd / "default.yaml").write_text(_ok(run_cli("web-config", "registries.d", "--registry", host)).stdout)
+        (regd / "default.yaml").write_text(_ok(run_cli("web-config", "registries.d", *scope)).stdout)
     return policy, regd
 
 
@@ -110,12 +103,33 @@ def test_tree_to_tree_mirror_verifies_like_the_origin(origin, tmp_path):
         host = f"127.0.0.1:{port}"
         site = _ok(run_cli("web-config", "nginx", "--root", mirror, "--listen", host)).stdout
         with Nginx(tmp_path / "nginx", site, port):
-            gpg_policy, regd = _client(tmp_path, host, keyring=origin["keyring"])
+            # OpenPGP signatures name the tag pulled: the whole host is remapped (remapIdentity).
+            gpg_policy, regd = _client(tmp_path, host, keyring=origin["keyring"], mirror=host)
+            assert json.loads(gpg_policy.read_text())["transports"]["docker"][host][0]["signedIdentity"] == \
+                {"type": "remapIdentity", "prefix": host, "signedPrefix": ORIGIN}
             _ok(_skopeo(f"{host}/hello:1", tmp_path / "gpg-ok", gpg_policy, regd))
             refused = _skopeo(f"{host}/hello:2", tmp_path / "gpg-unsigned", gpg_policy, regd)
             assert refused.returncode != 0 and "rejected" in refused.stderr.lower(), refused.stderr
-            cosign_policy, regd = _client(tmp_path, host, pub=origin["pub"])
+            # cosign's name the repository without a tag: a mirror per repository (exactRepository).
+            cosign_policy, regd = _client(tmp_path, host, pub=origin["pub"], mirror=f"{host}/hello",
+                                          origin=f"{ORIGIN}/hello")
+            assert json.loads(cosign_policy.read_text())["transports"]["docker"][f"{host}/hello"][0][
+                "signedIdentity"] == {"type": "exactRepository", "dockerRepository": f"{ORIGIN}/hello"}
             _ok(skopeo_copy(f"{host}/hello:1", tmp_path / "cosign-ok", cosign_policy, regd))
+            refused = skopeo_copy(f"{host}/hello:2", tmp_path / "cosign-unsigned", cosign_policy, regd)
+            assert refused.returncode != 0, refused.stderr
+            # cosign's tagless identity is one remapIdentity never accepts: a whole host is refused.
+            proc = run_cli("web-config", "policy", "--mirror", f"{host}={ORIGIN}", "--sigstore-key", origin["pub"])
+            assert proc.returncode == 2 and not proc.stdout, proc.stdout
+            [line] = proc.stderr.strip().splitlines()
+            assert f"MIRROR/NAME={ORIGIN}/NAME" in line, line
+            # Without the remap the client takes the mirror for the origin: the origin's signatures
+            # name another repository and both kinds are refused.
+            for kind, copy, key in (("gpg", _skopeo, {"keyring": origin["keyring"]}),
+                                    ("sigstore", skopeo_copy, {"pub": origin["pub"]})):
+                plain, regd = _client(tmp_path, host, name="plain", **key)
+                refused = copy(f"{host}/hello:1", tmp_path / f"plain-{kind}", plain, regd)
+                assert refused.returncode != 0 and "rejected" in refused.stderr.lower(), refused.stderr
             found = {r["artifactType"]: r for r in _discover(f"{host}/hello:1")}
             assert SBOM in found, found
             # Syncing again adds nothing.
@@ -236,3 +250,18 @@ def test_index_mirror_keeps_every_platform_signature(origin, tmp_path):
         assert all(p["openpgp_signatures"][0]["fingerprint"] == origin["fingerprint"] for p in out["platforms"])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("value", ["mirror.example.net", "=images.example.org", "mirror.example.net=",
+                                   "mirror.example.net=images.example.org\n  evil: true", "a b=images.example.org",
+                                   "mirror.example.net=images.example.org/../x", "images.example.org=images.example.org"])
+def test_mirror_values_are_checked(value, tmp_path):
+    for server in ("policy", "registries.d"):
+        proc = run_cli("web-config", server, "--mirror", value, "--gpg-key", tmp_path / "k.gpg")
+        assert proc.returncode == 2 and not proc.stdout and "Traceback" not in proc.stderr, proc.stderr
+        [line] = proc.stderr.strip().splitlines()
+        assert "--mirror" in line, line
+    # a scope given twice would be two requirements for one key of policy.json
+    proc = run_cli("web-config", "policy", "--registry", "m.example.net", "--mirror",
+                   "m.example.net=images.example.org", "--gpg-key", tmp_path / "k.gpg")
+    assert proc.returncode == 2 and "given twice" in proc.stderr, proc.stderr

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--root", metavar="DIR", help="the static tree (the directory holding v2/)")
     p.add_argument("--registry", action="append", default=[], metavar="HOST[:PORT][/NAMESPACE]",
                    help="policy, registries.d: where the official images are pulled from (repeatable)")
+    p.add_argument("--mirror", action="append", default=[], metavar="MIRROR=ORIGIN",
+                   help="policy, registries.d: a mirror (HOST[:PORT][/PATH]) serving the images of ORIGIN "
+                        "(HOST[:PORT][/PATH]) with their signatures, which name ORIGIN (repeatable)")
     p.add_argument("--sigstore-key", action="append", default=[], type=Path, metavar="PUB",
                    help="policy: a cosign public key that signs them (repeatable: any one)")
     p.add_argument("--gpg-key", action="append", default=[], type=Path, metavar="KEYRING",
@@ -36,19 +39,25 @@ def register(sub) -> None:
 
 def run(args) -> int:
     if args.server in ("policy", "registries.d"):
-        from fsdgimg.sign.policy import check_scope, policy, registries_d
-        if not args.registry:
-            raise UsageError(f"{args.server} needs --registry HOST[:PORT]")
+        from fsdgimg.sign.policy import check_mirror, check_scope, policy, registries_d
+        if not args.registry and not args.mirror:
+            raise UsageError(f"{args.server} needs --registry HOST[:PORT] or --mirror MIRROR=ORIGIN")
         for scope in args.registry:
             check_scope(scope)
+        mirrors = [check_mirror(value) for value in args.mirror]
+        scopes = args.registry + [mirror for mirror, _ in mirrors]
+        if len(set(scopes)) != len(scopes):
+            twice = next(s for s in scopes if scopes.count(s) > 1)
+            raise UsageError(f"{twice[:80]!r} is given twice (--registry, --mirror)")
         if args.lookaside is not None and not (args.lookaside.startswith(("https://", "http://"))
                                                and args.lookaside.isprintable() and " " not in args.lookaside):
             raise UsageError(f"--lookaside {args.lookaside[:80]!r}: expected an http(s):// URL")
         if args.server == "policy":
             if not args.sigstore_key and not args.gpg_key:
                 raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING")
-            return emit_text(args, args.server, policy(args.registry, args.sigstore_key, args.gpg_key))
-        return emit_text(args, args.server, registries_d(args.registry, args.lookaside))
+            return emit_text(args, args.server, policy(args.registry, args.sigstore_key, args.gpg_key,
+                                                           mirrors=mirrors))
+        return emit_text(args, args.server, registries_d(scopes, args.lookaside))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
     from fsdgimg.static.webconfig import render

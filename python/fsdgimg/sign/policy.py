@@ -8,49 +8,78 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fsdgimg.errors import UsageError
 
-def requirement(key: Path, kind: str = "sigstore") -> dict:
-    if kind == "sigstore":
-        return {"type": "sigstoreSigned", "keyPath": str(key), "signedIdentity": {"type": "matchRepository"}}
-    return {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(key),
-            "signedIdentity": {"type": "matchRepository"}}
+
+def requirements(sigstore_keys: list[Path] = (), gpg_keys: list[Path] = (),
+                 identity=None) -> list[dict]:
+    """The requirements of one scope: a signature by one of the sigstore keys and one by one of the
+    OpenPGP keys. Several keys of a kind become one requirement with `keyPaths` (any one of them),
+    since requirements in a list must all hold. `identity(kind)` gives each requirement's
+    signedIdentity (default: matchRepository, what a signature naming the repository satisfies)."""
+    identity = identity or (lambda kind: {"type": "matchRepository"})
+    reqs = []
+    for kind, keys, head in (("sigstore", sigstore_keys, {"type": "sigstoreSigned"}),
+                             ("gpg", gpg_keys, {"type": "signedBy", "keyType": "GPGKeys"})):
+        if keys:
+            paths = {"keyPath": str(keys[0])} if len(keys) == 1 else {"keyPaths": [str(k) for k in keys]}
+            reqs.append({**head, **paths, "signedIdentity": identity(kind)})
+    return reqs
+
+
+def mirror_identity(kind: str, mirror: str, origin: str) -> dict:
+    """What a client of MIRROR accepts as the identity a signature names: the origin's. OpenPGP
+    signatures name the reference pulled (HOST/NAME:TAG): `remapIdentity` reads MIRROR's prefix as
+    ORIGIN's, for a whole host or namespace. cosign's name the repository alone, with no tag, which
+    containers/image's remapIdentity never accepts (it wants a tag or digest in the signature, as
+    matchRepoDigestOrExact does): they get `exactRepository`, so ORIGIN must name the repository
+    (HOST/NAME), one --mirror per repository."""
+    if kind != "sigstore":
+        return {"type": "remapIdentity", "prefix": mirror, "signedPrefix": origin}
+    if "/" not in origin:
+        raise UsageError(f"--mirror {mirror[:80]}={origin[:80]}: cosign signatures name a repository, so with "
+                         f"--sigstore-key a mirror is given per repository: MIRROR/NAME={origin[:80]}/NAME")
+    return {"type": "exactRepository", "dockerRepository": origin}
 
 
 def policy(scopes: list[str], sigstore_keys: list[Path] = (), gpg_keys: list[Path] = (),
-           default: str = "insecureAcceptAnything") -> bytes:
+           default: str = "insecureAcceptAnything", mirrors: list[tuple[str, str]] = ()) -> bytes:
     """A policy.json requiring, for every scope (HOST[:PORT][/NAMESPACE]), a signature by one of the
-    keys. Several sigstore keys become one requirement with `keyPaths` (any one of them), since
-    requirements in a list must all hold."""
-    reqs = []
-    if len(sigstore_keys) == 1:
-        reqs.append(requirement(sigstore_keys[0]))
-    elif sigstore_keys:
-        reqs.append({"type": "sigstoreSigned", "keyPaths": [str(k) for k in sigstore_keys],
-                     "signedIdentity": {"type": "matchRepository"}})
-    if len(gpg_keys) == 1:
-        reqs.append(requirement(gpg_keys[0], "gpg"))
-    elif gpg_keys:
-        reqs.append({"type": "signedBy", "keyType": "GPGKeys", "keyPaths": [str(k) for k in gpg_keys],
-                     "signedIdentity": {"type": "matchRepository"}})
-    doc = {"default": [{"type": default}],
-           "transports": {"docker": {scope: reqs for scope in scopes}}}
+    keys naming that scope's repository, and for every (MIRROR, ORIGIN) the same signatures naming
+    the origin's repository (`mirror_identity`)."""
+    docker = {scope: requirements(sigstore_keys, gpg_keys) for scope in scopes}
+    for mirror, origin in mirrors:
+        docker[mirror] = requirements(sigstore_keys, gpg_keys,
+                                      lambda kind, m=mirror, o=origin: mirror_identity(kind, m, o))
+    doc = {"default": [{"type": default}], "transports": {"docker": docker}}
     return json.dumps(doc, indent=2).encode() + b"\n"
 
 
-def check_scope(scope: str) -> str:
+def check_mirror(value: str) -> tuple[str, str]:
+    """--mirror MIRROR=ORIGIN, each HOST[:PORT][/PATH]: one line for anything else."""
+    mirror, sep, origin = value.partition("=")
+    if not sep or not mirror or not origin:
+        raise UsageError(f"--mirror {value[:80]!r}: expected MIRROR=ORIGIN, each HOST[:PORT][/PATH]")
+    check_scope(mirror, "--mirror")
+    check_scope(origin, "--mirror")
+    if mirror == origin:
+        raise UsageError(f"--mirror {value[:80]!r}: the mirror and the origin are the same")
+    return mirror, origin
+
+
+def check_scope(scope: str, option: str = "--registry") -> str:
     """A policy scope as the tools write it, HOST[:PORT][/NAMESPACE]; one line for anything else (the
     value goes into YAML and JSON files a user's tools trust)."""
     import re
-    from fsdgimg.errors import UsageError
     from fsdgimg.static.layout import NAME_RE
     from fsdgimg.static.webconfig import check_option
     host, _, namespace = scope.partition("/")
     try:
         check_option("public_host", host)
     except UsageError:
-        raise UsageError(f"--registry {scope[:80]!r}: expected HOST[:PORT][/NAMESPACE]") from None
+        raise UsageError(f"{option} {scope[:80]!r}: expected HOST[:PORT][/NAMESPACE]") from None
     if namespace and not re.fullmatch(NAME_RE, namespace):
-        raise UsageError(f"--registry {scope[:80]!r}: {namespace[:60]!r} is not a repository namespace")
+        raise UsageError(f"{option} {scope[:80]!r}: {namespace[:60]!r} is not a repository namespace")
     return scope
 
 
