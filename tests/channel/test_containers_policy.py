@@ -227,3 +227,62 @@ def test_docker_hub_in_any_spelling_is_a_located_error(tmp_path, spelling):
     assert proc.returncode != 0
     assert f"{config}:3:" in proc.stderr and "not an FSDG distribution registry" in proc.stderr, proc.stderr
     assert "Backtrace" not in proc.stderr
+
+
+def test_mirrors_get_the_requirements_web_config_prints(home, registry):
+    """A (MIRROR . ORIGIN) pair: the mirror's scope requires the origin's signatures with the same
+    signedIdentity `fsdgimg web-config policy --mirror MIRROR=ORIGIN` prints (whose policy real
+    skopeo checks in tests/trust/test_mirror_trust.py), and registries.d names its lookaside."""
+    from publish.conftest import run
+    key, keyring = home / "cosign.pub", home / "keyring.gpg"
+    pairs = {"mirror.example.net/hello": "images.example.org/hello", "127.0.0.1:5000/ns": "images.example.org/ns"}
+    mirrors = "'(" + " ".join(f"({scheme_string(m)} . {scheme_string(o)})" for m, o in pairs.items()) + ")"
+    lookaside = "https://mirror.example.net/sigstore"
+    conf = write_home(home, registry.host, f" (mirrors {mirrors})"
+                      f" (lookasides '(({scheme_string('mirror.example.net/hello')} . {scheme_string(lookaside)})))",
+                      **{"sigstore-public-key": str(key), "gpg-keyring": str(keyring)})
+    docker = json.loads((conf / "policy.json").read_text())["transports"]["docker"]
+    printed = json.loads(run("web-config", "policy", *[a for m, o in pairs.items() for a in ("--mirror", f"{m}={o}")],
+                             "--sigstore-key", key, "--gpg-key", keyring).out)["transports"]["docker"]
+    for mirror in pairs:
+        assert docker[mirror] == printed[mirror], (docker[mirror], printed[mirror])
+    assert docker["mirror.example.net/hello"][1]["signedIdentity"] == \
+        {"type": "remapIdentity", "prefix": "mirror.example.net/hello", "signedPrefix": "images.example.org/hello"}
+    regd = (conf / "registries.d/fsdgimg.yaml").read_text()
+    assert f'"mirror.example.net/hello":\n    use-sigstore-attachments: true\n    lookaside: {lookaside}\n' in regd
+    assert '"127.0.0.1:5000/ns":\n    use-sigstore-attachments: true\n' in regd
+    # OpenPGP signatures alone: a whole host is remapped, as web-config prints it.
+    conf = write_home(home, registry.host, " (mirrors '((\"mirror.example.net\" . \"images.example.org\")))",
+                      **{"gpg-keyring": str(keyring)})
+    printed = run("web-config", "policy", "--mirror", "mirror.example.net=images.example.org", "--gpg-key", keyring).out
+    assert json.loads((conf / "policy.json").read_text())["transports"]["docker"]["mirror.example.net"] == \
+        json.loads(printed)["transports"]["docker"]["mirror.example.net"]
+
+
+@pytest.mark.parametrize("mirrors, message", [
+    ("'((\"mirror.example.net\" . \"mirror.example.net\"))", "(MIRROR . ORIGIN)"),
+    ("'((\"mirror.example.net\"))", "(MIRROR . ORIGIN)"),
+    ("'((\"mirror.example.net\" . images))", "(MIRROR . ORIGIN)"),
+    ("'((\"mirror.example.net\" . \"images.example.org\\n  x: y\"))", "(MIRROR . ORIGIN)"),
+    ("'((\"mirror.example.net\" . \"docker.io/library\"))", "not an FSDG distribution registry"),
+])
+def test_mirrors_are_checked_with_a_located_error(tmp_path, mirrors, message):
+    config = tmp_path / "config.scm"
+    config.write_text("(use-modules (fsdgimg services containers))\n"
+                      "(containers-registries-configuration\n"
+                      f"  (mirrors {mirrors}))\n")
+    proc = guix("repl", "-L", "channel", "--", str(config), check=False)
+    assert proc.returncode != 0
+    assert f"{config}:3:" in proc.stderr and "mirrors" in proc.stderr and message in proc.stderr, proc.stderr
+    assert "Backtrace" not in proc.stderr
+
+
+def test_a_cosign_mirror_of_a_bare_host_is_refused(tmp_path):
+    config = tmp_path / "config.scm"
+    config.write_text("(use-modules (fsdgimg services containers))\n"
+                      "(display (containers-registries-configuration->policy (containers-registries-configuration\n"
+                      "  (sigstore-public-key \"/etc/cosign.pub\")\n"
+                      "  (mirrors '((\"mirror.example.net\" . \"images.example.org\"))))))\n")
+    proc = guix("repl", "-L", "channel", "--", str(config), check=False)
+    assert proc.returncode != 0 and "per repository" in proc.stderr, proc.stderr
+    assert "Backtrace" not in proc.stderr

@@ -31,6 +31,7 @@
             containers-registries-configuration-sigstore-public-key
             containers-registries-configuration-gpg-keyring
             containers-registries-configuration-lookasides
+            containers-registries-configuration-mirrors
             containers-registries-configuration->toml
             containers-registries-configuration->policy
             containers-registries-file
@@ -56,7 +57,10 @@
 ;;;     signatures at the lookaside URLs given.  Where a static tree keeps
 ;;;     them is fsdgimg's knowledge (python/fsdgimg/static/layout.py): this
 ;;;     module takes the URL as configuration, as `fsdgimg web-config
-;;;     registries.d --registry HOST' prints it, and repeats no path.
+;;;     registries.d --registry HOST' prints it, and repeats no path;
+;;;   - a mirror serving a distribution's images under another name: its
+;;;     images must carry the origin's signatures, as `fsdgimg web-config
+;;;     policy --mirror MIRROR=ORIGIN' writes (mirror-identity below).
 ;;;
 ;;; 'containers-registries-service-type' writes them to /etc/containers,
 ;;; 'home-containers-registries-service-type' to ~/.config/containers.
@@ -152,6 +156,34 @@ raise an error at LOCATION."
 
 (define-located-sanitizer sanitize-lookasides lookasides check-lookasides)
 
+(define (list-of-mirrors? value)
+  (and (list? value)
+       (every (match-lambda
+                ((mirror . origin) (and (string? mirror)
+                                        (string? origin)
+                                        (not (string-null? mirror))
+                                        (not (string-null? origin))
+                                        (not (string=? mirror origin))
+                                        (not (string-any char-whitespace?
+                                                         mirror))
+                                        (not (string-any char-whitespace?
+                                                         origin))))
+                (_ #f)) value)))
+
+(define (check-mirrors field value location)
+  "Return VALUE, an association list of mirrors and the registries they
+mirror, or raise an error at LOCATION."
+  (unless (list-of-mirrors? value)
+    (located-error location
+                   (formatted-message (G_
+                                       "~a: expected a list of (MIRROR . ORIGIN) pairs, each HOST[:PORT][/PATH], MIRROR not ORIGIN")
+                                      field)))
+  (check-fsdg-registries field
+                         (append (map car value)
+                                 (map cdr value)) location) value)
+
+(define-located-sanitizer sanitize-mirrors mirrors check-mirrors)
+
 (define-configuration containers-registries-configuration
   (unqualified-search-registries (list-of-strings '())
    "The registries, as @var{host}[:@var{port}], that short image names are
@@ -190,6 +222,19 @@ association list of registries and URLs (@code{lookaside} in
 by fsdgimg, use the URL that @command{fsdgimg web-config registries.d
 --registry @var{host}} prints."
    (sanitizer sanitize-lookasides))
+  (mirrors (list-of-mirrors '())
+   "Mirrors serving the images of a distribution's registry under another
+name, as an association list of mirrors and origins, each
+@var{host}[:@var{port}][/@var{path}], for instance
+@code{'((\"mirror.example.net\" . \"images.example.org\"))}.  Their images
+are accepted when they carry the origin's signatures: OpenPGP ones remapped
+from the mirror's prefix to the origin's, cosign ones naming the origin's
+repository, which must then be given per repository
+(@code{'((\"mirror.example.net/hello\" . \"images.example.org/hello\"))}).
+This is what @command{fsdgimg web-config policy --mirror
+@var{mirror}=@var{origin}} prints; their OpenPGP signatures are looked up at
+the mirror's @code{lookasides} entry."
+   (sanitizer sanitize-mirrors))
   (no-serialization))
 
 (define %newline
@@ -264,18 +309,45 @@ by fsdgimg, use the URL that @command{fsdgimg web-config registries.d
   '("oci" "oci-archive" "dir" "docker-archive" "docker-daemon"
     "containers-storage"))
 
-(define (accepted-requirements config)
+(define (mirror-identity kind mirror origin)
+  "Return the signedIdentity under which a signature of KIND ('sigstore or
+'gpg) by ORIGIN's keys is accepted for an image pulled from MIRROR, as
+mirror_identity in python/fsdgimg/sign/policy.py: OpenPGP signatures name the
+reference pulled, remapped from MIRROR's prefix to ORIGIN's; cosign ones name
+a repository without a tag, which remapIdentity never accepts, so ORIGIN must
+name that repository."
+  (match kind
+    ('gpg `(("type" . "remapIdentity") ("prefix" unquote mirror)
+            ("signedPrefix" unquote origin)))
+    ('sigstore (unless (string-index origin #\/)
+                 (raise-exception (formatted-message (G_
+                                                      "mirrors: ~a: cosign signatures name a repository, so with sigstore-public-key a mirror is given per repository: (\"MIRROR/NAME\" . \"~a/NAME\")")
+                                                     mirror origin)))
+     `(("type" . "exactRepository") ("dockerRepository" unquote origin)))))
+
+(define* (accepted-requirements config
+                                #:optional identity)
   "Return the policy.json requirements an image from an accepted registry
-meets."
+meets; with IDENTITY, a procedure of the signature kind, each names the
+signedIdentity it returns."
+  (define (requirement kind fields)
+    (if identity
+        (append fields
+                `(("signedIdentity" unquote
+                   (identity kind)))) fields))
   (match-record config <containers-registries-configuration>
     (sigstore-public-key gpg-keyring)
     (match (append (if (maybe-value-set? sigstore-public-key)
-                       `((("type" . "sigstoreSigned") ("keyPath" unquote
-                                                       sigstore-public-key)))
+                       (list (requirement 'sigstore
+                                          `(("type" . "sigstoreSigned") ("keyPath"
+                                                                         unquote
+                                                                         sigstore-public-key))))
                        '())
                    (if (maybe-value-set? gpg-keyring)
-                       `((("type" . "signedBy") ("keyType" . "GPGKeys")
-                          ("keyPath" unquote gpg-keyring)))
+                       (list (requirement 'gpg
+                                          `(("type" . "signedBy")
+                                            ("keyType" . "GPGKeys")
+                                            ("keyPath" unquote gpg-keyring))))
                        '()))
       (() '((("type" . "insecureAcceptAnything"))))
       (requirements requirements))))
@@ -294,10 +366,19 @@ meets."
     (requirements '((("type" . "reject")))))
   (define accept
     (requirements (accepted-requirements config)))
+  (define mirrors
+    (map (match-lambda
+           ((mirror . origin) (cons mirror
+                                    (requirements (accepted-requirements
+                                                   config
+                                                   (cut mirror-identity <>
+                                                        mirror origin))))))
+         (containers-registries-configuration-mirrors config)))
   (scm->json-string `(("default" unquote reject)
                       ("transports" ("docker" ,@(map (cut cons <> accept)
                                                      (accepted-registries
                                                       config))
+                                     ,@mirrors
                                      ,@(map (cut cons <> reject)
                                             (all-blocked-registries config)))
                        ,@(map (lambda (transport)
@@ -323,7 +404,10 @@ the accepted registries, and OpenPGP signatures at their lookaside URLs."
                                        ((_ . url) (list (string-append
                                                          "    lookaside: " url)))
                                        (#f '()))))
-                            (accepted-registries config)))))
+                            (append (accepted-registries config)
+                                    (map car
+                                         (containers-registries-configuration-mirrors
+                                          config)))))))
 
 (define (containers-registries-file config)
   "Return a file-like object for the registries.conf of CONFIG."
