@@ -44,6 +44,10 @@ class RegistryOptions:
     retries: int = 5
     mount_from: list[str] = field(default_factory=list)
     remember: bool = True  # blob locations and unfinished uploads, between runs
+    # An open RegistryClient of the destination's registry to push with, left open: what is written
+    # right after reading that registry (signatures, attachments) reuses its probed scheme, token and
+    # connections instead of probing /v2/ again. Built from these same options (credentials stay its).
+    client: object = None
 
 
 @dataclass

@@ -46,9 +46,12 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
         image = Image(parsed, store.read_bytes(parsed.config), store, name=target.name, tag=tag,
                       where=f"{target.display} {tag}")
         if target.kind == "docker":
+            import dataclasses
             from fsdgimg.publish import RegistryOptions
-            done = publish_artifact(image, f"docker://{target.registry}/{target.name}:{tag}",
-                                    registry=target.options or RegistryOptions(insecure=target.insecure))
+            # Pushed with the target's client (the one that read the image): no second /v2/ probe.
+            options = dataclasses.replace(target.options or RegistryOptions(insecure=target.insecure),
+                                          client=target.client())
+            done = publish_artifact(image, f"docker://{target.registry}/{target.name}:{tag}", registry=options)
             return done.digest
         from fsdgimg.static.writer import StaticPublisher
         return StaticPublisher(target.root).publish(image, target.name, tag).digest

@@ -19,15 +19,18 @@ def write(artifact, loc, options) -> "Written":
     ref = loc.reference
     if ref.tag is None and ref.digest is None:
         ref = Reference(ref.registry, ref.name, default_tag(artifact, options))
-    creds = find_credentials(ref.registry, ref.name, username=opts.username, password=opts.password)
+    borrowed = opts.client if opts.client is not None and opts.client.registry == ref.registry else None
     with realized(artifact) as image:
-        client = RegistryClient(ref.registry, credentials=creds, insecure=opts.insecure,
-                                retries=max(0, opts.retries), ca_file=opts.ca_file,
-                                connections=max(2, opts.jobs + 2))
+        client = borrowed or RegistryClient(
+            ref.registry, credentials=find_credentials(ref.registry, ref.name, username=opts.username,
+                                                       password=opts.password),
+            insecure=opts.insecure, retries=max(0, opts.retries), ca_file=opts.ca_file,
+            connections=max(2, opts.jobs + 2))
         try:
             report = push(image, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
                           state=PushState(enabled=opts.remember), progress=options.progress,
                           additional_tags=options.additional_tags)
         finally:
-            client.close()
+            if borrowed is None:
+                client.close()
     return Written(f"docker://{ref}", str(report.digest), report.to_json())
