@@ -85,9 +85,7 @@ def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | 
             blobs[d["digest"]] = src.blob(d["digest"], d["size"])
     media_type = obj.get("mediaType") if isinstance(obj.get("mediaType"), str) else media_type
     if dest.kind == "docker":
-        for b in blobs.values():
-            att._put_blob(dest, b)
-        att._put_manifest(dest, tag or str(digest), data, media_type)
+        att.push_artifact(dest, tag or str(digest), data, media_type, list(blobs.values()))
     else:
         attach.write(dest, tag, data, list(blobs.values()))
 
@@ -163,9 +161,7 @@ class TrustCarrier:
             added.append({k: desc[k] for k in ("mediaType", "digest", "size", "artifactType", "annotations")
                           if k in desc})
         if added and dest.kind == "docker":
-            here = dest.with_reference(str(digest))
-            if not att._registry_has_referrers_api(here, digest):
-                att._update_fallback_index(here, digest, added)
+            att.list_referrers(dest.with_reference(str(digest)), digest, added)
         return len(added)
 
     # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------

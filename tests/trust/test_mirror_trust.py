@@ -1,7 +1,8 @@
 """A mirror keeps the trust: `fsdgimg sync` from a signed static tree (cosign signature, OpenPGP
 lookaside signature, an attached SBOM, recorded signers) to a new tree served by nginx and to a
-registry. skopeo accepts the mirrored image under the `signedBy` (Debian's) and `sigstoreSigned` (sid's)
-policies `fsdgimg web-config policy --mirror MIRROR=ORIGIN` prints, and refuses it without the remap; sid's oras discovers its SBOM, sid's cosign verifies it on the registry; the mirror's
+registry. skopeo accepts the mirrored image under the `signedBy` (Debian's) and `sigstoreSigned`
+(sid's) policies `fsdgimg web-config policy --mirror MIRROR=ORIGIN` prints, and refuses it without
+the remap; sid's oras discovers its SBOM, sid's cosign verifies it on the registry; the mirror's
 index.html names the origin's signers; a tampered mirrored signature is refused; `--no-signatures`
 carries none; a second sync adds only what is new and never replaces a signature-N."""
 
@@ -253,8 +254,9 @@ def test_index_mirror_keeps_every_platform_signature(origin, tmp_path):
 
 
 @pytest.mark.parametrize("value", ["mirror.example.net", "=images.example.org", "mirror.example.net=",
-                                   "mirror.example.net=images.example.org\n  evil: true", "a b=images.example.org",
-                                   "mirror.example.net=images.example.org/../x", "images.example.org=images.example.org"])
+                                   "mirror.example.net=images.example.org\n  evil: true",
+                                   "a b=images.example.org", "mirror.example.net=images.example.org/../x",
+                                   "images.example.org=images.example.org"])
 def test_mirror_values_are_checked(value, tmp_path):
     for server in ("policy", "registries.d"):
         proc = run_cli("web-config", server, "--mirror", value, "--gpg-key", tmp_path / "k.gpg")

@@ -78,6 +78,28 @@ def _registry_has_referrers_api(target: Target, digest: Digest) -> bool:
         return _is_referrers_answer(resp)
 
 
+def push_artifact(target: Target, reference: str, manifest: bytes, media_type: str, blobs: list[bytes]) -> dict:
+    """Push a small manifest that is no image to run (an attached artifact, a signature image) to the
+    registry `target` names: each of its `blobs` the registry lacks, then the manifest as
+    `reference` (a tag, or its digest). Returns the manifest PUT's response headers (OCI-Subject
+    says whether the registry indexes the subject itself). Static trees take it through
+    attach.write instead."""
+    for blob in blobs:
+        _put_blob(target, blob)
+    return _put_manifest(target, reference, manifest, media_type)
+
+
+def list_referrers(target: Target, digest: Digest, added: list[dict], indexed: bool = False) -> str:
+    """Make the artifacts `added` (their descriptors; pushed with subject `digest`) findable on the
+    registry `target` names: a registry with the referrers API (or that said so on the PUT:
+    `indexed`) lists them itself; for any other the fallback index tagged `sha256-<hex>` gets them.
+    Returns how they are found, REFERRERS_API or TAG_SCHEMA."""
+    if indexed or _registry_has_referrers_api(target, digest):
+        return REFERRERS_API
+    _update_fallback_index(target, digest, added)
+    return TAG_SCHEMA
+
+
 def _put_manifest(target: Target, reference: str, data: bytes, media_type: str) -> dict:
     resp = target.client().request("PUT", f"/v2/{target.name}/manifests/{reference}",
                                     what=f"manifest {reference}", ok=(201,),
@@ -126,9 +148,7 @@ def attach_to(target: Target, attachments: list[Attachment], created: str | None
                 "artifactType": a.artifact_type,
                 "annotations": {TITLE: a.title, **({VERDICT: a.verdict} if a.verdict else {})}}
         if target.kind == "docker":
-            _put_blob(target, EMPTY_CONFIG)
-            _put_blob(target, a.data)
-            headers = _put_manifest(target, desc["digest"], manifest, attach.OCI_MANIFEST)
+            headers = push_artifact(target, desc["digest"], manifest, attach.OCI_MANIFEST, [EMPTY_CONFIG, a.data])
             # OCI distribution 1.1: a registry that indexes subjects itself says so on the PUT.
             api = api or headers.get("OCI-Subject") == str(digest)
         else:
@@ -136,10 +156,7 @@ def attach_to(target: Target, attachments: list[Attachment], created: str | None
         out.append(desc)
     if target.kind != "docker":
         return Attached(out, STATIC_TREE)
-    if api or _registry_has_referrers_api(target, digest):
-        return Attached(out, REFERRERS_API)
-    _update_fallback_index(target, digest, out)
-    return Attached(out, TAG_SCHEMA)
+    return Attached(out, list_referrers(target, digest, out, indexed=api))
 
 
 def attach_all(target: Target, attachments: list[Attachment], created: str | None = None) -> list[dict]:
