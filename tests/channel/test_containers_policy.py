@@ -66,6 +66,12 @@ def skopeo(home: Path, *args: str, check: bool = False) -> subprocess.CompletedP
     return subprocess.run(["skopeo", *args], capture_output=True, text=True, env=env, timeout=300, check=check)
 
 
+def _printed(host: str, *keys) -> list:
+    """The requirements `fsdgimg web-config policy --registry HOST` prints for the keys."""
+    from publish.conftest import run
+    return json.loads(run("web-config", "policy", "--registry", host, *keys).out)["transports"]["docker"][host]
+
+
 @pytest.fixture
 def home():
     path = Path(tempfile.mkdtemp(prefix="fsdgpol-"))
@@ -137,7 +143,10 @@ def test_sigstore_key_refuses_unsigned_images(home, registry):
                    check=True, capture_output=True)
     conf = write_home(home, registry.host, **{"sigstore-public-key": str(key)})
     policy = json.loads((conf / "policy.json").read_text())
-    assert policy["transports"]["docker"][registry.host] == [{"type": "sigstoreSigned", "keyPath": str(key)}]
+    # as web-config prints it: matchRepository, which cosign's tagless identity satisfies for a tag
+    assert policy["transports"]["docker"][registry.host] == [
+        {"type": "sigstoreSigned", "keyPath": str(key), "signedIdentity": {"type": "matchRepository"}}]
+    assert policy["transports"]["docker"][registry.host] == _printed(registry.host, "--sigstore-key", key)
     # Signatures are looked up as cosign attachments on the accepted registries.
     assert f'"{registry.host}":\n    use-sigstore-attachments: true' in (conf / "registries.d/fsdgimg.yaml").read_text()
     proc = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
@@ -156,8 +165,10 @@ def test_gpg_keyring_refuses_unsigned_images(home, registry):
                                        capture_output=True, env=env).stdout)
     conf = write_home(home, registry.host, **{"gpg-keyring": str(keyring)})
     policy = json.loads((conf / "policy.json").read_text())
-    assert policy["transports"]["docker"][registry.host] == \
-        [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keyring)}]
+    assert policy["transports"]["docker"][registry.host] == [
+        {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keyring),
+         "signedIdentity": {"type": "matchRepository"}}]
+    assert policy["transports"]["docker"][registry.host] == _printed(registry.host, "--gpg-key", keyring)
     proc = skopeo(home, "copy", "--src-tls-verify=false", f"docker://{registry.host}/hello:latest",
                   f"oci:{home / 'pulled'}:latest")
     assert proc.returncode != 0 and "signature" in proc.stderr.lower(), proc.stderr

@@ -326,15 +326,16 @@ name that repository."
      `(("type" . "exactRepository") ("dockerRepository" unquote origin)))))
 
 (define* (accepted-requirements config
-                                #:optional identity)
+                                #:optional (identity (const '(("type" . "matchRepository")))))
   "Return the policy.json requirements an image from an accepted registry
-meets; with IDENTITY, a procedure of the signature kind, each names the
-signedIdentity it returns."
+meets, each naming the signedIdentity IDENTITY, a procedure of the signature
+kind, returns: by default matchRepository, as `fsdgimg web-config policy'
+writes it, since cosign signatures name the repository without a tag (the
+tools' default, matchRepoDigestOrExact, refuses them for a pull by tag)."
   (define (requirement kind fields)
-    (if identity
-        (append fields
-                `(("signedIdentity" unquote
-                   (identity kind)))) fields))
+    (append fields
+            `(("signedIdentity" unquote
+               (identity kind)))))
   (match-record config <containers-registries-configuration>
     (sigstore-public-key gpg-keyring)
     (match (append (if (maybe-value-set? sigstore-public-key)
