@@ -34,9 +34,7 @@ def register(sub) -> None:
     add_digestfile(p, "built manifest")
     g = p.add_argument_group("registry --publish writes to (docker://; its reports and signatures go there "
                              "with the same credentials)")
-    add_registry(g, insecure_help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)",
-                 ca_help="CA certificate(s) to verify the registry's TLS certificate with",
-                 jobs_help="blobs uploaded at once (default 4)")
+    add_registry(g)
     add_catalog(p)
     add_epoch(p, "timestamp for every file and the image (default: $SOURCE_DATE_EPOCH)")
     add_tools(p, "debootstrap family: the host's mmdebstrap/debootstrap, or debootstrap "

@@ -160,9 +160,14 @@ def add_static_writing(g, copy_help: str) -> None:
 
 
 # -- a registry written to -------------------------------------------------------------------------
-def add_registry(g, *, insecure_help: str, ca_help: str, jobs_help: str,
+def add_registry(g, *,
+                 insecure_help: str = "allow plain HTTP and unverified TLS (always allowed for loopback: "
+                                      "plain HTTP only)",
+                 ca_help: str = "CA certificate(s) to verify the registry's TLS certificate with",
+                 jobs_help: str = "blobs uploaded at once (default 4)",
                  username_help: str = "user name (the password comes from --password-stdin)") -> None:
-    """--username, --password-stdin, --insecure, --ca-file, --jobs, --retries."""
+    """--username, --password-stdin, --insecure, --ca-file, --jobs, --retries (the help texts say
+    what a registry written to needs; `sync` names its several registries)."""
     g.add_argument("--username", help=username_help)
     g.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add_insecure(g, insecure_help)

@@ -28,9 +28,7 @@ def register(sub) -> None:
     add_digestfile(p, "published manifest")
     g = p.add_argument_group("registry written to (docker:// DEST; --insecure, --ca-file, --jobs, --retries "
                              "apply to a docker:// SRC too, unless --src-tls-verify, --src-cert-dir say otherwise)")
-    add_registry(g, insecure_help="allow plain HTTP and unverified TLS (always allowed for loopback: plain HTTP only)",
-                 ca_help="CA certificate(s) to verify the registry's TLS certificate with",
-                 jobs_help="blobs uploaded at once (default 4)")
+    add_registry(g)
     g.add_argument("--mount-from", action="append", default=[], metavar="REPO",
                    help="another repository on the same registry to cross-mount blobs from (repeatable)")
     g.add_argument("--no-state", action="store_true",
