@@ -363,4 +363,6 @@ def publish(image: Image, entry: Entry, dest: str, write_options=None) -> str:
     options = write_options or WriteOptions()
     if options.tag is None:
         options.tag = entry.tag
+    from fsdgimg.registry.connect import sharing
+    options.registry = sharing(options.registry, dest)  # the attach-sign stage uses the same client
     return str(write(image, dest, options))

@@ -83,6 +83,9 @@ def run(args) -> int:
         from fsdgimg.sign.openpgp import key_identity
         key_identity(args.gpg_key)          # an unknown key stops before anything is written
     registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
+    if args.sign_key:  # signed after the push with the same client (one /v2/ probe, one token)
+        from fsdgimg.registry.connect import sharing
+        registry = sharing(registry, args.dest)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
                            {"server_name": args.server_name, "listen": args.listen, "public_host": args.public_host})

@@ -23,9 +23,32 @@ def connect(registry: str, repository: str | None, options=None, *, push: bool =
     client = RegistryClient(registry, credentials=creds, insecure=bool(getattr(options, "insecure", False)),
                             retries=max(0, getattr(options, "retries", 5)), ca_file=getattr(options, "ca_file", None),
                             connections=max(2, jobs + 2))
+    client.repository = repository  # what its credentials were looked up for (per-namespace entries)
     if repository:
         client.add_scopes([f"repository:{repository}:{'pull,push' if push else 'pull'}"])
     return client
+
+
+def sharing(options, destination: str):
+    """`options` (RegistryOptions) carrying an open client of the `docker://` destination, for a
+    publish that is followed in the same process by attachments and a signature (build --publish,
+    publish --sign-key): the writer pushes with it and the signer reads and pushes with it, so the
+    registry is probed (/v2/, HTTPS first) and authenticated once. Other destinations: `options`."""
+    if not destination.startswith("docker://") or getattr(options, "client", None) is not None:
+        return options
+    import dataclasses
+    from fsdgimg.publish import RegistryOptions
+    from fsdgimg.transport import parse
+    ref = parse(destination, for_writing=True).reference
+    options = options or RegistryOptions()
+    return dataclasses.replace(options, client=connect(ref.registry, ref.name, options, push=True))
+
+
+def serves(client, registry: str, repository: str) -> bool:
+    """Whether a shared client (see sharing) is the one to use for REGISTRY/REPOSITORY: its
+    credentials were found for that registry and repository (auth files may have per-namespace
+    entries), so it is never used for another."""
+    return client is not None and client.registry == registry and getattr(client, "repository", None) == repository
 
 
 @functools.cache

@@ -50,6 +50,10 @@ class Target:
         return f"{self.registry}/{self.name}" if self.registry else self.name
 
     def client(self):
+        if self._client is None and getattr(self.options, "client", None) is not None:
+            from fsdgimg.registry.connect import serves  # the publish's own client (connect.sharing)
+            if serves(self.options.client, self.registry, self.name):
+                self._client = self.options.client
         if self._client is None:
             # Credentials as for any registry access (options, else the environment and auth files),
             # sent to this registry only.

@@ -19,7 +19,8 @@ def write(artifact, loc, options) -> "Written":
     ref = loc.reference
     if ref.tag is None and ref.digest is None:
         ref = Reference(ref.registry, ref.name, default_tag(artifact, options))
-    borrowed = opts.client if opts.client is not None and opts.client.registry == ref.registry else None
+    from fsdgimg.registry.connect import serves
+    borrowed = opts.client if serves(opts.client, ref.registry, ref.name) else None
     with realized(artifact) as image:
         client = borrowed or RegistryClient(
             ref.registry, credentials=find_credentials(ref.registry, ref.name, username=opts.username,
