@@ -5,8 +5,10 @@ audit attached to it, and (with a rebuild) that the catalog reproduces the same 
 Every check asked for must hold; each failure is one line. Nothing fetched is trusted before it
 is checked: attachments must name this image's digest, sizes are bounded, digests verified.
 
-A multi-platform index is checked as a whole: its own signature, then each platform's image (or
-the one --platform picks) as a single image — its signature, its SBOM and audit, attached to it.
+A multi-platform index is checked as a whole, the tree `sign` signs (nested indexes walked as
+cosign's --recursive walks them): its own signature and every nested index's, then each platform's
+image (or those --platform picks) as a single image — its signature, its SBOM and audit, attached
+to it. A failure below the index names its path (`index sha256:… > linux/arm64`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from fsdgimg.errors import FsdgimgError
 from fsdgimg.jsonio import load_json
 from fsdgimg.sign import attachments as att
-from fsdgimg.sign.remote import Target, index_children
+from fsdgimg.sign.remote import Child, Target, index_children, walk_tree
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Verification:
     rebuild: dict | None = None
     via: str | None = None               # how the attachments were found (attachments.REFERRERS_API…)
     failures: list[str] = field(default_factory=list)
-    platforms: list["Verification"] | None = None   # an index: its children's verifications
+    platforms: list["Verification"] | None = None   # an index: the verifications of every manifest below it
+    index: bool = False                  # a nested index (its own signatures only)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +47,8 @@ class Verification:
                "rebuild": self.rebuild, "via": self.via, "failures": self.failures}
         if self.platform is not None:
             out = {"platform": self.platform, **out}
+        if self.index:
+            out["index"] = True
         if self.platforms is not None:
             out["platforms"] = [c.to_json() for c in self.platforms]
         return out
@@ -74,31 +79,53 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
         _check_signatures(target, keys, v, "index signature", digest)
     if openpgp:
         _check_openpgp(target, openpgp, v, "index OpenPGP signature", digest)
-    # Images only: not a nested index, nor a build tool's attestation manifest (unknown/unknown).
-    chosen = [c for c in children if not c.is_index and c.platform != "unknown/unknown"
+    # The tree `sign` signs (cosign's --recursive walk, its bounds), walked whole before anything is
+    # checked: every nested index's own signature, and its images as single images. Not a build
+    # tool's attestation manifest (unknown/unknown).
+    tree = list(walk_tree(target, data, media_type))
+    nested = [(c, parents) for c, parents in tree if c.is_index]
+    chosen = [(c, parents) for c, parents in tree if not c.is_index and c.platform != "unknown/unknown"
               and (not platform or _matches(c.platform, platform))]
     if not chosen:
-        listed = ", ".join(c.platform or "?" for c in children) or "none"
+        listed = ", ".join(c.platform or "?" for c, _ in tree if not c.is_index) or "none"
         v.failures.append(f"no platform {platform} in the index (it has: {listed})" if platform else
                           "the index lists no image")
-    for child in chosen:
+    for child, parents in chosen + nested:
+        where = _path(child, parents)
         one = target.with_reference(str(child.digest))
-        try:
-            got = one.manifest()
-        except FsdgimgError as e:       # e.g. a mirror serving other bytes under the child's digest
-            v.failures.append(f"{child.platform}: {e}")
-            continue
-        if got is None:
-            v.failures.append(f"{child.platform}: {one.display}: listed by the index but missing")
-            continue
-        cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
-                           rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=child.platform,
-                           openpgp=openpgp)
+        if child.is_index:          # present, its digest checked by the walk: its own signatures only
+            cv = Verification(one.display, str(child.digest), platform=where, index=True)
+            if keys:
+                _check_signatures(one, keys, cv, "index signature", child.digest)
+            if openpgp:
+                _check_openpgp(one, openpgp, cv, "index OpenPGP signature", child.digest, by_digest=True)
+        else:
+            try:
+                got = one.manifest()
+            except FsdgimgError as e:       # e.g. a mirror serving other bytes under the child's digest
+                v.failures.append(f"{where}: {e}")
+                continue
+            if got is None:
+                v.failures.append(f"{where}: {one.display}: listed by the index but missing")
+                continue
+            cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
+                               rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=where,
+                               arch=child.platform, openpgp=openpgp)
         v.platforms.append(cv)
-        v.failures += [f"{child.platform}: {line}" for line in cv.failures]
+        v.failures += [f"{where}: {line}" for line in cv.failures]
     vias = {c.via for c in v.platforms if c.via}
     v.via = vias.pop() if len(vias) == 1 else (",".join(sorted(vias)) or None)
     return v
+
+
+def _path(child: Child, parents: tuple[Child, ...]) -> str:
+    """How a failure names a manifest of the tree: its platform, after the nested indexes that lead
+    to it (an index without a platform by its short digest)."""
+    def one(c: Child) -> str:
+        if c.is_index:
+            return f"index {c.digest.short}"
+        return c.platform or c.digest.short
+    return " > ".join(one(c) for c in (*parents, child)) if parents or child.is_index else child.platform
 
 
 def _matches(have: str, want: str) -> bool:
@@ -127,7 +154,8 @@ def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by
 
 
 def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild, catalog_path,
-                  tools, platform: str | None = None, openpgp=None) -> Verification:
+                  tools, platform: str | None = None, arch: str | None = None, openpgp=None) -> Verification:
+    """`platform`: how the index names this image (its path in the tree); `arch`: its own platform."""
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
         _check_signatures(target, keys, v, "signature", digest)
@@ -140,7 +168,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
             v.failures.append(str(e))
     if rebuild:
         try:
-            _rebuild(target, data, v, catalog_path, tools)
+            _rebuild(target, data, v, catalog_path, tools, arch)
         except FsdgimgError as e:
             v.failures.append(f"rebuild: {e}")
     return v
@@ -170,7 +198,8 @@ def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool)
                              " (unknown licenses, --strict)"))
 
 
-def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Path | None, tools: str) -> None:
+def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Path | None, tools: str,
+             arch: str | None) -> None:
     """Build the catalog entry again and compare its digest (before annotations) with the one the
     published image records in `org.fsdgimg.built`."""
     import tempfile
@@ -187,8 +216,8 @@ def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Pat
         raise FsdgimgError(f"{target.display}: the image does not say which catalog entry and build it is "
                            f"(annotations org.opencontainers.image.title and {BUILT})")
     entry = catalog.load(catalog_path).get(name)
-    if v.platform:      # one platform of an index: that architecture of the entry
-        entry = entry.for_arch(v.platform)
+    if arch:            # one platform of an index: that architecture of the entry
+        entry = entry.for_arch(arch)
     created = annotations.get("org.opencontainers.image.created")
     epoch = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()) if created else None
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:

@@ -15,7 +15,8 @@ def register(sub) -> None:
                                    "the image's signatures against the given public keys (cosign's "
                                    "format), fetches its attached SBOM and judges the FSDG audit from it, "
                                    "and with --rebuild builds the catalog entry again and compares the "
-                                   "digests. A multi-platform index: its signature, then every platform's "
+                                   "digests. A multi-platform index: its signature and those of the indexes "
+                                   "nested in it (walked as sign walks them), then every platform's "
                                    "image (or the one --platform picks) is checked like a single image. "
                                    "Attachments are found through the referrers API where the server "
                                    "answers it, else the sha256-<hex> tag. Exit status 0 only when "
@@ -71,8 +72,10 @@ def run(args) -> int:
         from fsdgimg.cli import emit_json
         emit_json(v.to_json())
     elif v.platforms is not None:
-        n = len(v.platforms)
-        print(f"{v.image} {v.digest} (an index; {n} platform{'s' * (n != 1)} checked)")
+        n = sum(not c.index for c in v.platforms)
+        nested = len(v.platforms) - n
+        print(f"{v.image} {v.digest} (an index; {n} platform{'s' * (n != 1)} checked"
+              + (f", {nested} nested index{'es' * (nested != 1)})" if nested else ")"))
         _print_checks(v, "  ")
         for c in v.platforms:
             print(f"  {c.platform or '?'} {c.digest}")

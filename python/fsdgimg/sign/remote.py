@@ -5,6 +5,7 @@ digest checked; a hostile mirror gets one line, never trust."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,26 +172,38 @@ def index_children(data: bytes, media_type: str, where: str) -> list[Child] | No
     return out
 
 
-def walk_index(target: Target, data: bytes, media_type: str, depth: int = 0) -> list[Child]:
-    """Every manifest below an index, depth first, children before the index that lists them
-    (a nested index included, as cosign's --recursive walks it). [] for an image manifest."""
-    children = index_children(data, media_type, f"{target.display}")
-    if not children:
-        return []
-    if depth >= MAX_DEPTH:
-        raise InputError(f"{target.display}: indexes nested more than {MAX_DEPTH} deep")
-    out = []
-    for c in children:
-        if c.is_index:
-            one = target.with_reference(str(c.digest))
-            found = one.manifest()
-            if found is None:
-                raise InputError(f"{one.display}: listed by the index but missing")
-            out.extend(walk_index(one, found[0], found[1], depth + 1))
-        out.append(c)
-        if len(out) > MAX_CHILDREN:
-            raise InputError(f"{target.display}: the index lists over {MAX_CHILDREN} manifests in all")
-    return out
+def walk_tree(target: Target, data: bytes, media_type: str) -> Iterator[tuple[Child, tuple[Child, ...]]]:
+    """Every manifest below an index with the nested indexes that lead to it (outermost first),
+    depth first, children before the index that lists them (a nested index included, as cosign's
+    --recursive walks it); nothing for an image manifest. The one place of the walk's bounds
+    (MAX_DEPTH, MAX_CHILDREN in all), for signing and verifying alike."""
+    seen = 0
+
+    def below(t: Target, data: bytes, media_type: str, parents: tuple[Child, ...]):
+        nonlocal seen
+        children = index_children(data, media_type, f"{t.display}")
+        if not children:
+            return
+        if len(parents) >= MAX_DEPTH:
+            raise InputError(f"{t.display}: indexes nested more than {MAX_DEPTH} deep")
+        for c in children:
+            if c.is_index:
+                one = t.with_reference(str(c.digest))
+                found = one.manifest()
+                if found is None:
+                    raise InputError(f"{one.display}: listed by the index but missing")
+                yield from below(one, found[0], found[1], (*parents, c))
+            seen += 1
+            if seen > MAX_CHILDREN:
+                raise InputError(f"{target.display}: the index lists over {MAX_CHILDREN} manifests in all")
+            yield c, parents
+
+    yield from below(target, data, media_type, ())
+
+
+def walk_index(target: Target, data: bytes, media_type: str) -> list[Child]:
+    """Every manifest below an index (walk_tree's order and bounds). [] for an image manifest."""
+    return [c for c, _ in walk_tree(target, data, media_type)]
 
 
 def to_sign(target: Target, recursive: bool = True) -> tuple[Digest, list[Child]]:
