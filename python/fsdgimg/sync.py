@@ -95,7 +95,7 @@ class Item:
     state: str = ""    # copied, unchanged, would copy, failed
     blobs_missing: int = 0
     bytes_missing: int = 0
-    trust: dict = field(default_factory=dict)   # what of its signatures and attachments was carried
+    trust: dict = field(default_factory=dict)   # what of its signatures and attachments was (dry: would be) carried
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -118,6 +118,7 @@ class SyncReport:
     attachments_copied: int = 0
     openpgp_signatures_copied: int = 0
     signers_recorded: int = 0
+    signer_records: list[str] = field(default_factory=list)   # their file names in _web/signers/
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -337,19 +338,19 @@ class Syncer:
         from fsdgimg.sync_trust import TrustCarrier
         return TrustCarrier(lambda n: self._target(self.src, n, False), lambda n: self._target(self.dest, n, True),
                             Path(self.src.root) if self.src.kind == "static" else None,
-                            Path(self.dest.root) if self.dest.kind == "static" else None)
+                            Path(self.dest.root) if self.dest.kind == "static" else None, dry_run=self.dry_run)
 
     def _carry(self, report: SyncReport, carried: list[tuple[Item, Artifact, str]]) -> list[str]:
-        """Every image's signatures and attachments to the destination; the destination repositories
-        that got some."""
-        from fsdgimg.sync_trust import Carried
+        """Every image's signatures and attachments to the destination (a dry run: what would be
+        carried, nothing written); the destination repositories that got some."""
         carrier = self._carrier()
         if self.src.kind == "static" and self.dest.kind == "static":
-            report.signers_recorded = carrier.carry_signers()
+            report.signer_records = carrier.carry_signers()
+            report.signers_recorded = len(report.signer_records)
         names = []
         for item, artifact, src_name in carried:
             got = carrier.carry(src_name, item.name, [x.digest for x in walk(artifact)])
-            item.trust = dict(got.__dict__)
+            item.trust = got.to_json()
             report.signatures_copied += got.signatures
             report.attachments_copied += got.attachments
             report.openpgp_signatures_copied += got.openpgp
@@ -399,13 +400,14 @@ class Syncer:
             report.bytes_sent += written.get("bytes_sent", written.get("bytes_written", 0))
             pending.append((item, artifact))
         # Signatures before the tags: a client with a signature policy never sees a tag unsigned.
-        touched = self._carry(report, considered) if self.signatures and not self.dry_run else []
+        # A dry run reads them all the same, to say what it would carry.
+        touched = self._carry(report, considered) if self.signatures else []
         for item, artifact in pending:  # tags last, each once its image is wholly there
             self._write(artifact, item.name, item.tag)
             item.state = "copied"
             report.copied += 1
             report.tags_moved += 1
-        if touched and self.dest.kind == "static":
+        if touched and self.dest.kind == "static" and not self.dry_run:
             self._refresh_pages(touched)
         report.seconds = round(time.monotonic() - start, 3)
         return report

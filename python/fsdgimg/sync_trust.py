@@ -13,14 +13,15 @@ it considers (each manifest of an index too):
   names the same signers.
 
 Nothing is trusted here: the clients check what the mirror serves. Sizes are bounded all the same
-(a hostile source's signature file of a gigabyte is one line, not a full disk).
+(a hostile source's signature file of a gigabyte is one line, not a full disk). A dry run reads
+the same and lists what it would carry, writing nothing.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -46,13 +47,17 @@ class Carried:
     attachments: int = 0     # artifacts with a subject copied
     openpgp: int = 0         # lookaside signature-N files added
     signers: int = 0         # _web/signers records added
+    carried: list[dict] = field(default_factory=list)   # each one: its kind, what it is, the image it is of
 
     def add(self, other: "Carried") -> None:
         for k in self.__dict__:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def __bool__(self) -> bool:
-        return any(self.__dict__.values())
+        return bool(self.carried) or any(v for k, v in self.__dict__.items() if k != "carried")
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
 
 
 def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | None = None) -> None:
@@ -93,23 +98,32 @@ def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | 
 class TrustCarrier:
     """Carries the trust of images from `src` to `dest` (sign.remote.Target factories by repository)."""
 
-    def __init__(self, src_target: Callable, dest_target: Callable, src_root: Path | None, dest_root: Path | None):
+    def __init__(self, src_target: Callable, dest_target: Callable, src_root: Path | None, dest_root: Path | None,
+                 dry_run: bool = False):
         self.src_target, self.dest_target = src_target, dest_target
         self.src_root, self.dest_root = src_root, dest_root
+        self.dry_run = dry_run      # read and decide as for real, write nothing
 
     def carry(self, src_name: str, dest_name: str, digests: list[Digest]) -> Carried:
         out = Carried()
         src, dest = self.src_target(src_name), self.dest_target(dest_name)
         for digest in digests:
-            out.signatures += self._companions(src, dest, digest)
-            out.attachments += self._attachments(src, dest, digest)
+            for entry in self._companions(src, dest, digest):
+                out.signatures += 1
+                out.carried.append({"kind": "cosign", **entry, "of": str(digest)})
+            for entry in self._attachments(src, dest, digest):
+                out.attachments += 1
+                out.carried.append({"kind": "attachment", **entry, "of": str(digest)})
             if self.src_root is not None and self.dest_root is not None:
-                out.openpgp += self._lookaside(src_name, dest_name, digest)
+                for path in self._lookaside(src_name, dest_name, digest):
+                    out.openpgp += 1
+                    out.carried.append({"kind": "openpgp", "signature": path, "of": str(digest)})
         return out
 
     # -- cosign's tags ----------------------------------------------------------------------------
-    def _companions(self, src, dest, digest: Digest) -> int:
-        written = 0
+    def _companions(self, src, dest, digest: Digest) -> list[dict]:
+        """The companion tags written (or, dry, to write): {"tag", "signatures_added" for a merged .sig}."""
+        written = []
         for suffix in COMPANION_SUFFIXES:
             tag = f"{digest.algorithm}-{digest.hex}{suffix}"
             found = src.manifest(tag)
@@ -119,14 +133,16 @@ class TrustCarrier:
             if have is not None and have[2] == found[2]:
                 continue
             if have is None:
-                copy_artifact(src, dest, tag, tag)
-                written += 1
-            elif suffix == ".sig" and self._merge_signatures(src, dest, tag, found[0], have[0]):
-                written += 1
+                if not self.dry_run:
+                    copy_artifact(src, dest, tag, tag)
+                written.append({"tag": tag})
+            elif suffix == ".sig" and (added := self._merge_signatures(src, dest, tag, found[0], have[0])):
+                written.append({"tag": tag, "signatures_added": added})
         return written
 
-    def _merge_signatures(self, src, dest, tag: str, theirs: bytes, ours: bytes) -> bool:
-        """The destination's `.sig` with the source's layers it lacks added (nothing removed)."""
+    def _merge_signatures(self, src, dest, tag: str, theirs: bytes, ours: bytes) -> int:
+        """The destination's `.sig` with the source's layers it lacks added (nothing removed): how
+        many were (dry: would be) added."""
         from fsdgimg.sign import attach, cosign
         kept = cosign.signature_layers(ours, f"{dest.display}: {tag}")
 
@@ -135,9 +151,11 @@ class TrustCarrier:
         known = {key(l) for l in kept}
         new = [l for l in cosign.signature_layers(theirs, f"{src.display}: {tag}") if key(l) not in known]
         if not new:
-            return False
+            return 0
         if len(kept) + len(new) > cosign.MAX_LAYERS:
             raise InputError(f"{dest.display}: {tag} would hold over {cosign.MAX_LAYERS} signatures")
+        if self.dry_run:
+            return len(new)
         payloads = {l["digest"]: dest.blob(l["digest"], cosign.MAX_PAYLOAD) for l in kept}
         for l in new:
             if l["digest"] not in payloads:
@@ -146,10 +164,11 @@ class TrustCarrier:
         config = cosign.config_blob(layers)
         attach.write(dest.with_reference(tag), tag, attach.manifest_bytes(config, attach.OCI_CONFIG, layers),
                      [config, *payloads.values()])
-        return True
+        return len(new)
 
     # -- OCI 1.1 attachments ----------------------------------------------------------------------
-    def _attachments(self, src, dest, digest: Digest) -> int:
+    def _attachments(self, src, dest, digest: Digest) -> list[dict]:
+        """The descriptors of the attachments copied (dry: to copy)."""
         from fsdgimg.sign import attachments as att
         listed = att.referrers(src.with_reference(str(digest)), digest).descriptors
         added = []
@@ -157,21 +176,23 @@ class TrustCarrier:
             ref = desc["digest"]
             if ref == str(digest) or dest.manifest(ref) is not None:
                 continue
-            copy_artifact(src, dest, ref, None, subject=digest)
+            if not self.dry_run:
+                copy_artifact(src, dest, ref, None, subject=digest)
             added.append({k: desc[k] for k in ("mediaType", "digest", "size", "artifactType", "annotations")
                           if k in desc})
-        if added and dest.kind == "docker":
+        if added and dest.kind == "docker" and not self.dry_run:
             att.list_referrers(dest.with_reference(str(digest)), digest, added)
-        return len(added)
+        return added
 
     # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------
-    def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> int:
+    def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> list[str]:
+        """The source's signature files added (dry: to add), relative to its tree."""
         from fsdgimg.sign.openpgp import write_signature
         from fsdgimg.static.layout import Tree
         from fsdgimg.static.signers import MAX_SIGNATURE
         src, dest = Tree(self.src_root), Tree(self.dest_root)
         have = {_read(p, MAX_SIGNATURE) for p in dest.signatures(dest_name, digest)}
-        added = 0
+        added = []
         for path in src.signatures(src_name, digest):
             data = _read(path, MAX_SIGNATURE)
             if data is None:
@@ -179,18 +200,20 @@ class TrustCarrier:
                                  f"{MAX_SIGNATURE} bytes or unreadable: not an image signature")
             if data in have:
                 continue
-            write_signature(dest.signature_dir(dest_name, digest), data)
+            if not self.dry_run:
+                write_signature(dest.signature_dir(dest_name, digest), data)
             have.add(data)
-            added += 1
+            added.append(str(path.relative_to(self.src_root)))
         return added
 
-    def carry_signers(self) -> int:
-        """The source tree's recorded signers the destination lacks (the page names them)."""
+    def carry_signers(self) -> list[str]:
+        """The source tree's recorded signers the destination lacks (the page names them): their
+        file names, written (dry: to write)."""
         from fsdgimg.static import files
         from fsdgimg.static.layout import Tree
         from fsdgimg.static.signers import SIGNERS
         src, dest = Tree(self.src_root).web / SIGNERS, Tree(self.dest_root).web / SIGNERS
-        added = 0
+        added = []
         entries = sorted(p.name for p in src.iterdir()) if src.is_dir() else []
         for name in entries:
             if not _SIGNER_FILE.match(name) or (dest / name).exists():
@@ -203,8 +226,9 @@ class TrustCarrier:
                     json.loads(data)
                 except ValueError:
                     continue
-            files.write_bytes(dest / name, data)
-            added += 1
+            if not self.dry_run:
+                files.write_bytes(dest / name, data)
+            added.append(name)
         return added
 
 

@@ -188,6 +188,47 @@ def test_hostile_source_signature_refused_nothing_tagged(origin):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_dry_run_tells_the_trust_it_would_carry(origin, tmp_path):
+    """--dry-run lists, per image, the signatures and attachments a sync would carry (counts in
+    text, each one in --json) and writes nothing, to a tree and to a registry; once mirrored,
+    nothing is left to carry."""
+    src, digest = origin["tree"], origin["digest"]
+    lookaside = sorted(p.relative_to(src).as_posix()
+                       for p in (src / "sigstore" / f"hello@sha256={digest[7:]}").iterdir())
+    base = public_tree("mirror-dry")
+    try:
+        mirror = base / "tree"
+        with Registry(tmp_path / "registry") as reg:
+            for source, dest, openpgp in ((f"static:{src}", f"static:{mirror}", lookaside),
+                                          (f"static:{src}/hello", f"docker://{reg.host}/mirror", [])):
+                report = _sync(source, "--to", dest, "--dry-run")
+                assert report["dry_run"] and report["copied"] == 0
+                trust = {i["tag"]: i["trust"] for i in report["images"]}
+                assert not trust["2"]["carried"] and trust["2"]["signatures"] == 0
+                one = trust["1"]
+                assert (one["signatures"], one["attachments"], one["openpgp"]) == (1, 1, len(openpgp)), one
+                assert [c["tag"] for c in one["carried"] if c["kind"] == "cosign"] == [f"sha256-{digest[7:]}.sig"]
+                [sbom] = [c for c in one["carried"] if c["kind"] == "attachment"]
+                assert sbom["artifactType"] == SBOM and sbom["of"] == digest
+                assert [c["signature"] for c in one["carried"] if c["kind"] == "openpgp"] == openpgp
+                assert report["signatures_copied"] == 1 and report["attachments_copied"] == 1
+                assert report["openpgp_signatures_copied"] == len(openpgp)
+                assert len(report["signer_records"]) == (3 if openpgp else 0)
+                text = _ok(run_cli("sync", source, "--to", dest, "--dry-run"))
+                assert f"would carry 1 cosign signature image(s), 1 attachment(s), {len(openpgp)} OpenPGP " \
+                       "signature(s)" in text.stdout, text.stdout
+                assert text.stdout.count("would carry") == 1     # hello:2 carries nothing
+            assert not mirror.exists()
+            assert reg.manifest_digest("mirror", "1") is None
+            assert reg.manifest_digest("mirror", f"sha256-{digest[7:]}.sig") is None
+            # Mirrored: nothing left to carry.
+            _sync(f"static:{src}", "--to", f"static:{mirror}")
+            again = _sync(f"static:{src}", "--to", f"static:{mirror}", "--dry-run")
+            assert all(not i["trust"]["carried"] for i in again["images"]) and not again["signer_records"]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.mark.timeout(900)
 def test_tree_to_registry_mirror_verified_by_cosign_and_oras(origin, tmp_path):
     with Registry(tmp_path / "registry") as reg:

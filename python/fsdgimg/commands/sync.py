@@ -22,7 +22,9 @@ def register(sub) -> None:
     p.add_argument("--to", required=True, metavar="DEST", dest="dest")
     p.add_argument("--tag", action="append", default=[], metavar="GLOB",
                    help="only tags matching GLOB (shell pattern, repeatable), e.g. '11.*'")
-    p.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only say what would be copied, and the signatures and attachments that would go "
+                        "with it; nothing is written")
     p.add_argument("--no-signatures", action="store_true",
                    help="do not carry the images' signatures and attachments (by default a mirror gets every "
                         "image's cosign signatures, OCI 1.1 attachments and, between static trees, its OpenPGP "
@@ -58,12 +60,17 @@ def run(args) -> int:
         extra = f" ({item.blobs_missing} blob(s), {item.bytes_missing / 1e6:.1f} MB)" if item.state != "unchanged" else ""
         # repository names and tags come from the source registry's answers
         print(printable(f"{item.state:10} {item.source} -> {item.destination} {item.digest}{extra}"))
+        if args.dry_run and any(item.trust.get(k) for k in ("signatures", "attachments", "openpgp")):
+            t = item.trust
+            print(f"{'':10} would carry {t['signatures']} cosign signature image(s), {t['attachments']} "
+                  f"attachment(s), {t['openpgp']} OpenPGP signature(s)")
     verb = "would copy" if args.dry_run else "copied"
     print(f"{len(report.images)} image(s): {sum(i.state in ('copied', 'would copy') for i in report.images)} "
           f"{verb}, {report.unchanged} unchanged; {report.blobs_sent} blob(s) sent, {report.blobs_mounted} mounted "
           f"({report.bytes_sent / 1e6:.1f} MB) in {report.seconds:.2f}s", file=sys.stderr)
     carried = (report.signatures_copied, report.attachments_copied, report.openpgp_signatures_copied)
     if any(carried) or report.signers_recorded:
-        print(f"carried {carried[0]} cosign signature image(s), {carried[1]} attachment(s), {carried[2]} OpenPGP "
-              f"signature(s), {report.signers_recorded} signer record(s)", file=sys.stderr)
+        print(f"{'would carry' if args.dry_run else 'carried'} {carried[0]} cosign signature image(s), "
+              f"{carried[1]} attachment(s), {carried[2]} OpenPGP signature(s), {report.signers_recorded} "
+              "signer record(s)", file=sys.stderr)
     return 0
