@@ -74,6 +74,28 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def _interruption(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind `e`. Python wraps what some hooks raise — a descriptor's
+    __set_name__, run as a lazily imported module defines its dataclasses — in a RuntimeError, so a
+    signal arriving there surfaces as one."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _interrupted(command: str | None, e: KeyboardInterrupt) -> int:
+    if isinstance(e, Terminated):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the message short
+        print(error_text(command, "terminated"), file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print(error_text(command, "interrupted"), file=sys.stderr)
+    return 128 + signal.SIGINT
+
+
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM (kill, a service manager, a CI timeout) cleans up exactly like Ctrl-C: scratch
     # stores, temporary layouts and half-written files are removed on the way out.
@@ -87,13 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     except FsdgimgError as e:
         print(error_text(command, str(e)), file=sys.stderr)
         return e.exit_code
-    except Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the message short
-        print(error_text(command, "terminated"), file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print(error_text(command, "interrupted"), file=sys.stderr)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as e:
+        return _interrupted(command, e)
+    except RuntimeError as e:
+        signalled = _interruption(e)
+        if signalled is None:
+            raise
+        return _interrupted(command, signalled)
     except BrokenPipeError:
         # The reader went away (`fsdgimg inspect … | head`): not an error worth a traceback.
         sys.stderr.close()

@@ -341,3 +341,18 @@ def test_hostile_catalog_values(tmp_path_factory, entry):
             assert_one_line(code, err, status=(1,))
         else:
             assert not RAW_CONTROL.search(out.replace("\n", "")), repr(out)
+
+
+def test_a_signal_wrapped_by_python_is_still_a_signal():
+    """A SIGTERM that lands while a lazily imported module makes its dataclasses comes out of
+    __set_name__ as a RuntimeError: main() must still see the termination (one line, exit 143)."""
+    from fsdgimg import cli
+    from fsdgimg.errors import Terminated
+    try:
+        try:
+            raise Terminated()
+        except Terminated as signalled:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from signalled
+    except RuntimeError as wrapped:
+        assert isinstance(cli._interruption(wrapped), Terminated)
+    assert cli._interruption(RuntimeError("a real bug")) is None
