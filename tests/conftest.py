@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,18 +12,6 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fixtures.cli import fsdgimg  # noqa: E402
 from fixtures.guixarchive import make_guix_archive  # noqa: E402
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _stop_gpg_agents(tmp_path_factory):
-    """gpg starts a gpg-agent for each GnuPG home the tests make (keys generated, signatures made)
-    and leaves it running: each is stopped when the session ends, as the servers are."""
-    yield
-    base = tmp_path_factory.getbasetemp()
-    homes = {p.parent for name in ("pubring.kbx", "trustdb.gpg") for p in base.rglob(name)}
-    for home in sorted(homes):
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
-                       capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="session")
