@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fsdgimg.descriptor import Platform
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import InputError
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from .conftest import GUIX_CHROOT, REPO, run_cli
 from fsdgimg import catalog
-from fsdgimg.builders.guix_builders import GuixPackBuilder
-from fsdgimg.pipeline import BuildOptions, run_build
-from fsdgimg.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
+from fsdgimg.build.builders.guix_builders import GuixPackBuilder
+from fsdgimg.build.pipeline import BuildOptions, run_build
+from fsdgimg.build.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
 from fsdgimg.guix import Guix, GuixError
 
 OFFLINE = Path(__file__).resolve().parent / "guix_offline"

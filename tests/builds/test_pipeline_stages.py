@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fsdgimg.builders.base import Builder, BuildResult
+from fsdgimg.build.builders.base import Builder, BuildResult
 from fsdgimg.catalog import Entry
-from fsdgimg.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
-from fsdgimg.pipeline import STAGES, BuildOptions, Stage, insert, run_build
+from fsdgimg.build.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
+from fsdgimg.build.pipeline import STAGES, BuildOptions, Stage, insert, run_build
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = Entry("tiny", "debootstrap", "debian", "amd64", "a tiny test image", {"mirror": "m", "suite": "s"},

@@ -240,8 +240,8 @@ def test_a_new_destination_is_one_module_and_one_registration(oci_image, tmp_pat
     import sys
     import types
 
-    from fsdgimg import publish
-    from fsdgimg.source import open_source
+    from fsdgimg.transports import write as publish
+    from fsdgimg.transports.read import open_source
     doc = (Path(__file__).resolve().parents[2] / "docs" / "core-api.md").read_text()
     code = re.search(r"```python\n(# fsdgimg/sinks/blobdir.py.*?)```", doc, re.S).group(1)
     module = types.ModuleType("blobdir_example")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression
-from fsdgimg.digest import Digest
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError
-from fsdgimg.layer import Layer, import_layer
+from fsdgimg.oci.layer import Layer, import_layer
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 files = st.dictionaries(st.from_regex(r"[a-z]{1,8}(/[a-z]{1,8}){0,2}", fullmatch=True), st.binary(max_size=3000),

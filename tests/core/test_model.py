@@ -9,12 +9,12 @@ import pytest
 
 from fixtures.cli import fsdgimg
 from fixtures.multiplatform import make_index_layout
-from fsdgimg import mediatypes as mt
-from fsdgimg.descriptor import Descriptor, Platform
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest, to_docker, to_oci
-from fsdgimg.reference import Reference
+from fsdgimg.oci.manifest import ImageIndex, ImageManifest, parse_manifest, to_docker, to_oci
+from fsdgimg.oci.reference import Reference
 
 
 @pytest.mark.parametrize("text,registry,name,tag", [

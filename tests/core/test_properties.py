@@ -9,16 +9,16 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import Digest
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError, InputError
-from fsdgimg.jsonio import dump_json, load_json
-from fsdgimg.layer import import_layer
-from fsdgimg.manifest import ImageIndex, ImageManifest, parse_manifest
-from fsdgimg.reference import Reference
-from fsdgimg.sources.docker_archive import load_docker_archive
+from fsdgimg.oci.jsonio import dump_json, load_json
+from fsdgimg.oci.layer import import_layer
+from fsdgimg.oci.manifest import ImageIndex, ImageManifest, parse_manifest
+from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.archive import load_docker_archive
 
 from core.test_bad_input import docker_archive, tar_bytes
 

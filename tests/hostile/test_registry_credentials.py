@@ -109,7 +109,7 @@ def test_manifest_put_must_be_confirmed(layout, tmp_path):
 
 
 def test_never_answering_registry_fails_in_bounded_time(layout, tmp_path):
-    from fsdgimg.registry.client import CONNECT_TIMEOUT, DEADLINE, READ_TIMEOUT
+    from fsdgimg.transports.registry.client import CONNECT_TIMEOUT, DEADLINE, READ_TIMEOUT
     assert DEADLINE <= 60 and CONNECT_TIMEOUT + READ_TIMEOUT <= DEADLINE
     with Silent() as silent:
         start = time.monotonic()

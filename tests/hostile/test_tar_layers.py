@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from fixtures.cli import fsdgimg
 from fsdgimg.errors import InputError
-from fsdgimg.tarwalk import TarReader, TarWalker
+from fsdgimg.oci.tarwalk import TarReader, TarWalker
 from hostile import tarcraft as t
 
 DEPTH = 24  # the scratch root sits this deep in the sandbox, deeper than any generated climb

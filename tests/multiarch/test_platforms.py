@@ -8,11 +8,11 @@ import pytest
 
 from fixtures.guixarchive import make_guix_archive
 from fsdgimg import platforms
-from fsdgimg.builders.base import BuildResult
+from fsdgimg.build.builders.base import BuildResult
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError
-from fsdgimg.pipeline import BuildOptions, import_result
-from fsdgimg.source import scratch_store
+from fsdgimg.build.pipeline import BuildOptions, import_result
+from fsdgimg.transports.read import scratch_store
 
 
 def test_one_table_names_each_architecture_for_every_tool():

@@ -18,11 +18,11 @@ sys.path.insert(0, str(REPO / "python"))
 
 from servers import Containerd, Nginx, Podman, Registry, Skopeo, free_port, have  # noqa: E402
 
-from fsdgimg import mediatypes as mt  # noqa: E402
-from fsdgimg.descriptor import Descriptor, Platform  # noqa: E402
-from fsdgimg.digest import Digest  # noqa: E402
-from fsdgimg.jsonio import dump_json  # noqa: E402
-from fsdgimg.manifest import ImageIndex, parse_manifest, to_docker  # noqa: E402
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import Digest
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.manifest import ImageIndex, parse_manifest, to_docker
 
 needs = pytest.mark.skipif
 

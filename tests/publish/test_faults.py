@@ -19,12 +19,12 @@ import pytest
 from publish.conftest import REPO, convert_rootfs, make_rootfs, public_tree, run, run_json, start_nginx
 from servers import Registry, have
 
-from fsdgimg.reference import Reference
-from fsdgimg.registry import RegistryClient, RegistryError
-from fsdgimg.registry.state import PushState
-from fsdgimg.source import open_source
+from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.registry import RegistryClient, RegistryError
+from fsdgimg.transports.registry.state import PushState
+from fsdgimg.transports.read import open_source
 
-push_module = importlib.import_module("fsdgimg.registry.push")
+push_module = importlib.import_module("fsdgimg.transports.registry.push")
 
 
 def _popen_publish(*args) -> subprocess.Popen:

@@ -12,8 +12,8 @@ import pytest
 from publish.conftest import run, run_json
 from publish.test_one_writer import layout_unreferenced, static_unreferenced
 
-from fsdgimg.digest import Digest
-from fsdgimg.jsonio import dump_json
+from fsdgimg.oci.digest import Digest
+from fsdgimg.oci.jsonio import dump_json
 
 
 def _top(layout: Path) -> dict:
@@ -115,8 +115,8 @@ def test_missing_platform_and_an_index_as_source_are_refused(images, tmp_path):
 
 def test_assemble_is_a_library_function(images, arm):
     """What a per-platform build calls: assemble() on opened images, then the one writer."""
-    from fsdgimg.assemble import assemble
-    from fsdgimg.source import open_source
+    from fsdgimg.oci.assemble import assemble
+    from fsdgimg.transports.read import open_source
     with open_source(images.src(images.a)) as a, open_source(f"oci:{arm}:arm") as b:
         index = assemble([a, b], annotations={"org.example.k": "v"})
         assert [str(d.platform) for d in index.index.manifests] == ["linux/amd64", "linux/arm64"]

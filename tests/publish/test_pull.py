@@ -150,10 +150,10 @@ def test_chunked_push_from_a_registry_reads_each_blob_once(images, filled, tmp_p
     """Registry -> registry in PATCH chunks: the chunks continue one download of the source blob
     (a fresh download per chunk would read the blob again and again)."""
     import importlib
-    push_module = importlib.import_module("fsdgimg.registry.push")  # (the package exports a push function)
-    from fsdgimg.reference import Reference
-    from fsdgimg.registry.connect import connect
-    from fsdgimg.sources.registry import read_registry
+    push_module = importlib.import_module("fsdgimg.transports.registry.push")  # (the package exports a push function)
+    from fsdgimg.oci.reference import Reference
+    from fsdgimg.transports.registry.connect import connect
+    from fsdgimg.transports.registry.pull import read_registry
     monkeypatch.setattr(push_module, "MONOLITHIC_MAX", 256 << 10)
     src = connect(filled.host, "pull/a")
     image = read_registry(src, Reference(filled.host, "pull/a", "v1"))

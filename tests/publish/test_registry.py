@@ -92,7 +92,7 @@ def test_unreachable_registry_is_one_clear_line(images):
 
 
 def test_plain_http_only_for_loopback():
-    from fsdgimg.registry.client import RegistryClient, is_loopback, system_trust
+    from fsdgimg.transports.registry.client import RegistryClient, is_loopback, system_trust
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:5000") and is_loopback("[::1]:5000")
     assert not is_loopback("registry.example.org") and not is_loopback("10.0.0.1:5000")
     # TLS verified, against the system's CAs (a hashed directory or a bundle), or requests' bundle

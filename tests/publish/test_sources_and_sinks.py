@@ -47,9 +47,9 @@ def test_unknown_destination_is_a_usage_error(images, tmp_path):
 
 
 def test_library_entry_point_for_every_destination(images, registry, tmp_path):
-    """fsdgimg.publish.publish_artifact: what `fsdgimg build --publish` and library users call."""
-    from fsdgimg.publish import StaticOptions, publish_artifact
-    from fsdgimg.source import open_source
+    """fsdgimg.transports.write.publish_artifact: what `fsdgimg build --publish` and library users call."""
+    from fsdgimg.transports.write import StaticOptions, publish_artifact
+    from fsdgimg.transports.read import open_source
     with open_source(images.src(images.multi)) as index:
         digest = str(index.digest)
         pushed = publish_artifact(index, f"docker://{registry.host}/lib/multi", tag="t1")

@@ -16,10 +16,10 @@ from publish.conftest import (containerd, images, isolated_credentials, podman, 
                               run_json, skopeo)
 from servers import Apache, Caddy, FsdgimgServe, Nginx, free_port, have
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.image import Image
-from fsdgimg.manifest import parse_manifest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.manifest import parse_manifest
 
 REPO_PYTHON = Path(__file__).resolve().parents[2] / "python"
 SERVERS = ["nginx", "fsdgimg-serve", "apache", "caddy"]

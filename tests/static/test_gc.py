@@ -6,7 +6,7 @@ import json
 
 from static.conftest import publish, referrer_image, run_json
 
-from fsdgimg.static.writer import StaticPublisher
+from fsdgimg.transports.static.writer import StaticPublisher
 
 
 def test_gc_keeps_referrers_of_kept_manifests_and_drops_the_others(images, tmp_path):

@@ -66,7 +66,7 @@ def test_a_tampered_options_file_is_refused_and_the_served_configuration_stays(k
     """The attack of the hardening report: a crafted server name stored in _web/options.json was
     re-rendered by the next publish into an nginx server serving /etc/passwd. Now the publish refuses the
     file with one line, and the configuration in _web/ (what the web server runs) is left as it was."""
-    from fsdgimg.static.webconfig import FILES
+    from fsdgimg.transports.static.webconfig import FILES
     base = public_tree("inject")  # nginx's and Apache's workers (nobody) read it
     root = base / "tree"
     port = free_port()

@@ -73,7 +73,7 @@ def test_page_content(images, page_tree):
     assert "docker pull" in page and "podman pull" in page and "1970-01-01" not in page
     # a shared blob counted once: the page's total is what the store holds (manifests and blobs)
     stored = sum(p.stat().st_size for p in (page_tree / "v2" / "_store" / "sha256").iterdir())
-    from fsdgimg.static.catalog import human_size
+    from fsdgimg.transports.static.page import human_size
     assert f"{human_size(stored)} stored" in page
 
 

@@ -18,13 +18,13 @@ from static.test_page import MEASURE, browser  # noqa: F401 (the Chromium fixtur
 from servers import FsdgimgServe
 from trust.test_openpgp import _gpg_key
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.digest import Digest
-from fsdgimg.image import Image
-from fsdgimg.manifest import parse_manifest
-from fsdgimg.sign import attachments as att
-from fsdgimg.static.writer import StaticPublisher
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.digest import Digest
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.manifest import parse_manifest
+from fsdgimg.trust import attachments as att
+from fsdgimg.transports.static.writer import StaticPublisher
 
 PASSWORD = "page-pw"
 GPG_UID = "Page Release <page-release@example.org>"

@@ -1,4 +1,4 @@
-"""What every server of a static tree answers (fsdgimg/static/responses.py is the one source): cache
+"""What every server of a static tree answers (fsdgimg/transports/static/responses.py is the one source): cache
 semantics, the distribution API's JSON errors, 405 for writes, content discovery (referrers)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 from static.conftest import fetch, referrer_image, sha256
 
-from fsdgimg.static import responses
-from fsdgimg.static.writer import StaticPublisher
+from fsdgimg.transports.static import responses
+from fsdgimg.transports.static.writer import StaticPublisher
 
 MISSING = "sha256:" + "0" * 64
 

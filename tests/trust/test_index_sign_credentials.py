@@ -1,4 +1,4 @@
-"""What follows the publish of a multi-platform build (fsdgimg.multiplatform: each platform's
+"""What follows the publish of a multi-platform build (fsdgimg.build.multiplatform: each platform's
 reports attached to its own manifest, then the index and every child signed) uses the credentials
 the index was published with — on the Distribution registry with htpasswd, with no credentials in
 the environment or auth files — and `build --gpg-key` of several architectures signs every child
@@ -38,16 +38,16 @@ def _no_credentials(tmp_path, monkeypatch) -> None:
 
 def _outcomes(layout, children: dict[str, str]) -> dict:
     """platform -> the per-platform build outcome (only its digest is read after the publish)."""
-    from fsdgimg.pipeline import BuildOutcome
+    from fsdgimg.build.pipeline import BuildOutcome
     return {plat: BuildOutcome("multi", layout, plat, digest, [digest], None) for plat, digest in children.items()}
 
 
 def test_index_build_published_to_an_authenticated_registry_signs_with_its_credentials(tmp_path, monkeypatch):
     from fsdgimg.errors import FsdgimgError
-    from fsdgimg.multiplatform import _attach_and_sign
-    from fsdgimg.pipeline import BuildOptions
-    from fsdgimg.publish import RegistryOptions, WriteOptions
-    from fsdgimg.sign import attachments as att
+    from fsdgimg.build.multiplatform import _attach_and_sign
+    from fsdgimg.build.pipeline import BuildOptions
+    from fsdgimg.transports.write import RegistryOptions, WriteOptions
+    from fsdgimg.trust import attachments as att
     make_index_layout(tmp_path / "a", tmp_path / "rootfs")
     children = _children(tmp_path / "a")
     _ok(run_cli("sign", "--generate-key", tmp_path / "fsdg", env={"COSIGN_PASSWORD": "pw"}))

@@ -172,9 +172,9 @@ def test_index_on_a_registry_signed_into_a_lookaside_directory(pgp, tmp_path):
 
 def test_build_of_several_architectures_signs_every_platform_into_the_tree(pgp, tmp_path, monkeypatch):
     """What `build --publish static:DIR --gpg-key` of several architectures does once the index is
-    published (fsdgimg.multiplatform; the builds are stood in for by the test index)."""
-    from fsdgimg.multiplatform import _attach_and_sign
-    from fsdgimg.pipeline import BuildOptions, BuildOutcome
+    published (fsdgimg.build.multiplatform; the builds are stood in for by the test index)."""
+    from fsdgimg.build.multiplatform import _attach_and_sign
+    from fsdgimg.build.pipeline import BuildOptions, BuildOutcome
     work, tree = pgp["work"], pgp["work"] / "built"
     children = _children(work / "a")
     _ok(run_cli("publish", f"oci:{work / 'a'}:multi", "--to", f"static:{tree}", "--name", "multi:1"))

@@ -159,7 +159,7 @@ def _get(url: str) -> tuple[int, dict, bytes]:
 
 @pytest.mark.parametrize("kind", ["nginx", "serve", "apache", "caddy"])
 def test_every_server_serves_signatures_immutable_and_their_end_uncached(kind, signed_tree, tmp_path):
-    from fsdgimg.static import responses
+    from fsdgimg.transports.static import responses
     tree, digest = signed_tree["tree"], signed_tree["digest"]
     port = free_port()
     path = f"/sigstore/hello@sha256={digest[7:]}"
@@ -234,9 +234,9 @@ def test_publish_signs_with_an_openpgp_key_into_the_tree(signed_tree, tmp_path):
 def test_page_reads_a_signature_payload_with_a_bound(signed_tree, tmp_path):
     """A signature by the recorded key whose compressed payload inflates to 20 MB: checked without
     reading it all, and shown as not verified."""
-    from fsdgimg.digest import Digest
-    from fsdgimg.static.layout import Tree
-    from fsdgimg.static.signers import Verifier
+    from fsdgimg.oci.digest import Digest
+    from fsdgimg.transports.static.layout import Tree
+    from fsdgimg.transports.static.signers import Verifier
     tree = tmp_path / "tree"
     shutil.copytree(signed_tree["tree"], tree, symlinks=True)
     unsigned = Digest.of((tree / "v2/hello/_tags/unsigned").read_bytes())
@@ -269,9 +269,9 @@ def test_client_configuration_values_are_checked(tmp_path):
 def test_gpgv_answers_are_kept_for_the_next_page(signed_tree, tmp_path, monkeypatch):
     """Rendering the page again runs gpgv only for signatures it has not seen: the answers of the
     renders so far are kept; without them and without gpgv nothing is verified, and nothing kept."""
-    from fsdgimg.digest import Digest
-    from fsdgimg.static.layout import Tree
-    from fsdgimg.static.signers import Verifier
+    from fsdgimg.oci.digest import Digest
+    from fsdgimg.transports.static.layout import Tree
+    from fsdgimg.transports.static.signers import Verifier
     tree = tmp_path / "tree"
     shutil.copytree(signed_tree["tree"], tree, symlinks=True)
     digest = Digest.parse(signed_tree["digest"])

@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 
 from fixtures.guixarchive import make_guix_archive
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
 from fsdgimg.errors import FsdgimgError, InputError
-from fsdgimg.layer import import_layer
-from fsdgimg.mutate import annotate, realize, recompress
-from fsdgimg.publish import WriteOptions, write
+from fsdgimg.oci.layer import import_layer
+from fsdgimg.oci.mutate import annotate, realize, recompress
+from fsdgimg.transports.write import WriteOptions, write
 from fsdgimg.sbom import debian, pacman, spdx
 from fsdgimg.sbom.files import LayerFiles, RootView, Wanted, read_root
 from fsdgimg.sbom.generate import STORE, WANTED, bom_for_image, collector
-from fsdgimg.sources.docker_archive import load_docker_archive
-from fsdgimg.sources.oci_layout import read_oci_layout
-from fsdgimg.sources.rootfs import load_rootfs
+from fsdgimg.transports.archive import load_docker_archive
+from fsdgimg.transports.layout import read_oci_layout
+from fsdgimg.transports.rootfs import load_rootfs
 from hostile import tarcraft
 
 from .conftest import run_cli, validate_spdx

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fsdgimg.errors import InputError
-from fsdgimg.sign import keys
+from fsdgimg.signature import keys
 
 
 def test_key_unlocked_once_and_the_password_still_checked(tmp_path, monkeypatch):

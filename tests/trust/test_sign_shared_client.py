@@ -10,13 +10,13 @@ from pathlib import Path
 from fixtures.guixarchive import make_guix_archive
 from servers import Registry
 
-from fsdgimg.publish import RegistryOptions, WriteOptions, write
-from fsdgimg.registry.client import RegistryClient
-from fsdgimg.registry.connect import sharing
-from fsdgimg.sign import attachments as att
-from fsdgimg.sign.publishing import after_publish
-from fsdgimg.sign.remote import target
-from fsdgimg.source import open_source
+from fsdgimg.transports.write import RegistryOptions, WriteOptions, write
+from fsdgimg.transports.registry.client import RegistryClient
+from fsdgimg.transports.registry.connect import sharing
+from fsdgimg.trust import attachments as att
+from fsdgimg.trust.publishing import after_publish
+from fsdgimg.trust.remote import target
+from fsdgimg.transports.read import open_source
 
 from .conftest import run_cli
 

@@ -118,7 +118,7 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
     payload_path = repo / "_blobs" / manifest["layers"][0]["digest"]
     forged = payload_path.read_bytes().replace(digest.encode(), b"sha256:" + b"0" * 64)
     # Signed with the right key, but over the other digest: fsdgimg signs it as cosign would.
-    from fsdgimg.sign import keys as k
+    from fsdgimg.signature import keys as k
     import os
     os.environ["COSIGN_PASSWORD"] = KEY_PASSWORD
     sig = k.sign(k.load_private_key(signing_key.with_suffix(".key")), forged)
@@ -146,8 +146,8 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
 
 def test_malformed_attached_sbom_is_one_line(free_build, tmp_path):
     tree, src, outcome = _tree_with(tmp_path, free_build)
-    from fsdgimg.sign import attachments as att
-    from fsdgimg.sign.remote import target
+    from fsdgimg.trust import attachments as att
+    from fsdgimg.trust.remote import target
     att.attach_all(target(src), [att.Attachment(att.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3", "packages": 7}',
                                                 "sbom.spdx.json")])
     proc = run_cli("verify", src)
@@ -164,7 +164,7 @@ def _overwrite(path: Path, data: bytes) -> None:
 
 
 def _replace_signature(tree: Path, sig_tag: Path, payload: bytes, sig: bytes | None, raw: str | None = None):
-    from fsdgimg.digest import Digest
+    from fsdgimg.oci.digest import Digest
     repo = sig_tag.parent.parent
     manifest = json.loads(sig_tag.read_bytes())
     layer = manifest["layers"][0]

@@ -181,7 +181,7 @@ def test_dripping_lookaside_server_is_cut_off(monkeypatch):
     import requests
 
     from fsdgimg.errors import InputError
-    from fsdgimg.sign import openpgp_verify
+    from fsdgimg.trust import openpgp_verify
     monkeypatch.setattr(openpgp_verify, "FETCH_SECONDS", 1.0)
     server = _Endless(drip=True)
     try:

@@ -55,7 +55,7 @@
 ;;;   - registries.d/fsdgimg.yaml, with a sigstore key or a GnuPG keyring:
 ;;;     look up cosign signatures of those registries, and their OpenPGP
 ;;;     signatures at the lookaside URLs given.  Where a static tree keeps
-;;;     them is fsdgimg's knowledge (python/fsdgimg/static/layout.py): this
+;;;     them is fsdgimg's knowledge (python/fsdgimg/transports/static/layout.py): this
 ;;;     module takes the URL as configuration, as `fsdgimg web-config
 ;;;     registries.d --registry HOST' prints it, and repeats no path;
 ;;;   - a mirror serving a distribution's images under another name: its
@@ -312,7 +312,7 @@ the mirror's @code{lookasides} entry."
 (define (mirror-identity kind mirror origin)
   "Return the signedIdentity under which a signature of KIND ('sigstore or
 'gpg) by ORIGIN's keys is accepted for an image pulled from MIRROR, as
-mirror_identity in python/fsdgimg/sign/policy.py: OpenPGP signatures name the
+mirror_identity in python/fsdgimg/trust/policy.py: OpenPGP signatures name the
 reference pulled, remapped from MIRROR's prefix to ORIGIN's; cosign ones name
 a repository without a tag, which remapIdentity never accepts, so ORIGIN must
 name that repository."

@@ -78,7 +78,7 @@ def render_json(r: AuditReport) -> bytes:
 
 
 def save(r: AuditReport, directory: Path) -> dict[str, Path]:
-    from fsdgimg.static.files import write_bytes
+    from fsdgimg.transports.static.files import write_bytes
     out = {"text": directory / "report.txt", "html": directory / "report.html", "json": directory / "report.json"}
     write_bytes(out["text"], render_text(r).encode())
     write_bytes(out["html"], render_html(r).encode())

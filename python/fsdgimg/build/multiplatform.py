@@ -2,7 +2,7 @@
 
 The per-platform builds are the ordinary single-platform pipeline (build, import, check, annotate,
 write) run on the entry restricted to one architecture; this module adds the loop around it and
-the index over the results, assembled as `fsdgimg index` assembles one (fsdgimg.assemble). An index
+the index over the results, assembled as `fsdgimg index` assembles one (fsdgimg.oci.assemble). An index
 of builds depends only on its children (canonical platform order, annotations derived from theirs),
 so `fsdgimg index` of per-architecture builds made on several hosts gives the very index a
 single-host build writes.
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fsdgimg import platforms
-from fsdgimg.builders import builder_for
+from fsdgimg.build.builders import builder_for
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.image import Image, Index
+from fsdgimg.oci.image import Image, Index
 
 A = "org.fsdgimg."
 PLATFORMS = A + "platforms"                 # the platforms of the index, in its order
@@ -77,10 +77,10 @@ def index_annotations(children: list[Image], missing: list[str] = ()) -> dict[st
 
 def index_of_builds(children: list[Image], *, name: str | None = None, tag: str | None = None,
                     missing: list[str] = ()) -> Index:
-    """The index of per-platform builds: assembled (fsdgimg.assemble, as `fsdgimg index` does) in
+    """The index of per-platform builds: assembled (fsdgimg.oci.assemble, as `fsdgimg index` does) in
     canonical platform order, annotated from the children. The same children, built on one host or
     on several, give the same index."""
-    from fsdgimg.assemble import assemble
+    from fsdgimg.oci.assemble import assemble
     children = sorted(children, key=_order)
     return assemble(children, annotations=index_annotations(children, list(missing)), name=name, tag=tag)
 
@@ -88,7 +88,7 @@ def index_of_builds(children: list[Image], *, name: str | None = None, tag: str 
 def _attach_and_sign(destination: str, per: dict, kept: dict, opts) -> dict:
     """Each platform's SBOM, audit and check reports attached to its own manifest in the published
     index; then the index and every child signed (with --sign-key, --gpg-key)."""
-    from fsdgimg.sign.publishing import after_publish
+    from fsdgimg.trust.publishing import after_publish
     per_child = {per[plat].digest: kept[plat] for plat in per if plat in kept}
     if not per_child and opts.sign_key is None and opts.sign_gpg_key is None:
         return {}
@@ -142,7 +142,7 @@ def select(entry: Entry, arch_option: str | None) -> list[Entry]:
 def available(entries: list[Entry], skip_unavailable: bool) -> tuple[list[Entry], dict[str, str]]:
     """The entries this host can build and, with --skip-unavailable, why the others cannot be;
     without it, the first that cannot be built stops everything before any build starts."""
-    from fsdgimg.builders.base import NotAvailable
+    from fsdgimg.build.builders.base import NotAvailable
     ok, missing = [], {}
     for e in entries:
         reason = builder_for(e).unavailable(e)
@@ -168,7 +168,7 @@ def _keeping_attachments(kept: dict):
     """The pipeline's stages for one platform of an index, with the per-image "attach-sign" (which
     has nothing published to attach to) replaced by one that keeps that platform's reports in
     `kept` (plat -> (attachments, created)), for the child's manifest once the index is published."""
-    from fsdgimg.pipeline import STAGES, Stage
+    from fsdgimg.build.pipeline import STAGES, Stage
 
     def keep(r) -> None:
         trust = getattr(r, "trust", None)
@@ -181,9 +181,9 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
     """Build each platform with the single-platform pipeline into a scratch layout, then write one
     index over them to opts.out (tag: the entry's), then publish it when asked and reproducible,
     with each platform's reports attached to its manifest and, with a key, every manifest signed."""
-    from fsdgimg.pipeline import run_build
-    from fsdgimg.publish import WriteOptions, write
-    from fsdgimg.sources.oci_layout import read_oci_layout
+    from fsdgimg.build.pipeline import run_build
+    from fsdgimg.transports.write import WriteOptions, write
+    from fsdgimg.transports.layout import read_oci_layout
     entry = entries[0]
     out = opts.out.resolve()
     if out.exists() and not (out / "oci-layout").is_file() and (not out.is_dir() or any(out.iterdir())):

@@ -23,23 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.builders import builder_for
-from fsdgimg.builders.base import Builder, BuildResult, Context
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.build.builders import builder_for
+from fsdgimg.build.builders.base import Builder, BuildResult, Context
 from fsdgimg.catalog import Entry
-from fsdgimg.check import compare as cmp
-from fsdgimg.check import diffoscope as diffoscope_runner
-from fsdgimg.check.report import NOT_REPRODUCIBLE, CheckReport, save
-from fsdgimg.compression import Compression
-from fsdgimg.convert import standard_annotations
-from fsdgimg.descriptor import Platform
+from fsdgimg.build.check import compare as cmp
+from fsdgimg.build.check import diffoscope as diffoscope_runner
+from fsdgimg.build.check.report import NOT_REPRODUCIBLE, CheckReport, save
+from fsdgimg.oci.compression import Compression
+from fsdgimg.transports.convert import standard_annotations
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.guix import Guix
-from fsdgimg.image import Image
-from fsdgimg.jsonio import dump_json
-from fsdgimg.mutate import annotate
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.mutate import annotate
 from fsdgimg.progress import Progress
-from fsdgimg.source import scratch_store
+from fsdgimg.transports.read import scratch_store
 
 A = "org.fsdgimg."
 VERDICT = A + "check.verdict"
@@ -65,7 +65,7 @@ class BuildOptions:
     progress: bool | None = None   # None: on a terminal
     platform: Platform | None = None   # None: the catalog entry's architecture
     annotations: dict[str, str] = field(default_factory=dict)   # added last (--annotation)
-    write_options: object = None   # fsdgimg.publish.WriteOptions for --publish (None: defaults)
+    write_options: object = None   # fsdgimg.transports.write.WriteOptions for --publish (None: defaults)
     strict: bool = False           # the FSDG audit fails on unknown licenses too
     sign_key: Path | None = None   # sign what --publish wrote (cosign's format)
     sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
@@ -213,9 +213,9 @@ def stage_publish(r: BuildRun) -> None:
 
 
 def _trust(name: str):
-    """A stage of fsdgimg.audit.stage (SBOM, FSDG audit, attachments, signature), imported when run."""
+    """A stage of fsdgimg.build.trust_stage (SBOM, FSDG audit, attachments, signature), imported when run."""
     def run(r: BuildRun) -> None:
-        from fsdgimg.audit import stage
+        from fsdgimg.build import trust_stage as stage
         getattr(stage, name)(r)
     return run
 
@@ -277,11 +277,11 @@ def run_build(entry: Entry, opts: BuildOptions, builder: Builder | None = None,
 def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: BuildOptions,
                   label: str, platform: Platform | None = None, collect=None) -> Image:
     """The builder's output as an image of the core, in `store` (one pass: hash and compress; and
-    `collect`'s collector fed each layer's members, see fsdgimg.tarwalk.TarWalker)."""
+    `collect`'s collector fed each layer's members, see fsdgimg.oci.tarwalk.TarWalker)."""
     size = result.path.stat().st_size if result.path.is_file() else None
     with Progress(f"{entry.name}: importing {label}", size, enabled=_interactive(opts)) as bar:
         if result.kind == "docker-archive":
-            from fsdgimg.sources.docker_archive import load_docker_archive
+            from fsdgimg.transports.archive import load_docker_archive
             if not result.path.exists():
                 raise InputError(f"{entry.name}: build output {result.path} is not visible on this machine "
                                  "(set FSDGIMG_GUIX_STORE_PREFIX when guix-daemon runs in a chroot)")
@@ -291,10 +291,10 @@ def import_result(result: BuildResult, entry: Entry, store: BlobStore, opts: Bui
             want = platform or entry.platform
             got = image.platform
             if (got.os, got.architecture) == (want.os, want.architecture) and want.variant and not got.variant:
-                from fsdgimg.mutate import set_platform
+                from fsdgimg.oci.mutate import set_platform
                 image = set_platform(image, want)
             return image
-        from fsdgimg.sources.rootfs import load_rootfs
+        from fsdgimg.transports.rootfs import load_rootfs
         return load_rootfs(result.path, store, opts.compression,
                            platform=platform or entry.platform, epoch=opts.epoch or 0,
                            cmd=entry.get("cmd"), progress=bar, collect=collect)
@@ -324,8 +324,8 @@ def build_annotations(r: BuildRun) -> dict[str, str]:
 def write_layout(r: BuildRun) -> BuildOutcome:
     """The annotated image into the OCI layout --out, through the one writer; provenance and the
     check's reports beside it (in EXTRA_DIR, which no image references)."""
-    from fsdgimg.publish import WriteOptions, write
-    from fsdgimg.transport import Location
+    from fsdgimg.transports.write import WriteOptions, write
+    from fsdgimg.transports.location import Location
     entry, opts, report, out = r.entry, r.opts, r.report, r.out
     r.final.name, r.final.tag = entry.name, entry.tag
     written = write(r.final, Location("oci", out, entry.tag), WriteOptions(tag=entry.tag))
@@ -358,11 +358,11 @@ def write_layout(r: BuildRun) -> BuildOutcome:
 
 def publish(image: Image, entry: Entry, dest: str, write_options=None) -> str:
     """--publish: the one writer, as `fsdgimg publish` uses it (registry, static tree, layout, archive)."""
-    from fsdgimg.publish import WriteOptions, write
+    from fsdgimg.transports.write import WriteOptions, write
     image.name, image.tag = entry.name, entry.tag   # what a static tree or an archive names it
     options = write_options or WriteOptions()
     if options.tag is None:
         options.tag = entry.tag
-    from fsdgimg.registry.connect import sharing
+    from fsdgimg.transports.registry.connect import sharing
     options.registry = sharing(options.registry, dest)  # the attach-sign stage uses the same client
     return str(write(image, dest, options))

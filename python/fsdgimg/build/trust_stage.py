@@ -48,7 +48,7 @@ class TrustStage:
     def save(self, directory: Path) -> dict[str, Path]:
         """sbom.spdx.json and audit/report.{txt,html,json} in `directory`."""
         from fsdgimg.audit.report import save
-        from fsdgimg.static.files import write_bytes
+        from fsdgimg.transports.static.files import write_bytes
         files = {f"audit-{k}": v for k, v in save(self.report, directory / AUDIT_DIR).items()}
         write_bytes(directory / SBOM_FILE, spdx.to_bytes(self.bom))
         files["sbom"] = directory / SBOM_FILE
@@ -57,7 +57,7 @@ class TrustStage:
     def attachments(self, check_report: Path | None) -> list:
         """The SBOM, the audit report and the reproducibility report, as OCI 1.1 attachments."""
         from fsdgimg.audit.report import render_json
-        from fsdgimg.sign import attachments as att
+        from fsdgimg.trust import attachments as att
         items = [att.Attachment(att.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
                  att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json",
                                 self.report.verdict)]
@@ -76,7 +76,7 @@ class TrustStage:
         """Attach the SBOM, the audit report and the reproducibility report to the published image,
         then sign it (registries and static trees; nothing for other destinations). `registry`: the
         RegistryOptions it was published with."""
-        from fsdgimg.sign.publishing import after_publish
+        from fsdgimg.trust.publishing import after_publish
         return after_publish(destination, attachments=self.attachments(check_report), created=self.bom.created,
                              sign_key=sign_key, identity=identity, gpg_key=gpg_key, registry=registry)
 
@@ -95,7 +95,7 @@ def run_stage(entry, image, ctx, *, strict: bool = False) -> TrustStage:
     from fsdgimg.sbom.generate import bom_for_image
     bom = None
     if entry.is_guix:
-        from fsdgimg.builders.guix_builders import guix_for
+        from fsdgimg.build.builders.guix_builders import guix_for
         from fsdgimg.sbom.guix import describe
         try:
             bom = describe([entry], guix_for(entry, ctx))[entry.name]
@@ -113,7 +113,7 @@ def run_stage(entry, image, ctx, *, strict: bool = False) -> TrustStage:
     return TrustStage(bom, audit(bom, strict=strict))
 
 
-# -- the build's stages (fsdgimg.pipeline): "sbom-audit" before "annotate", "trust-reports" after
+# -- the build's stages (fsdgimg.build.pipeline): "sbom-audit" before "annotate", "trust-reports" after
 # "write", "attach-sign" after "publish". The TrustStage rides on the run as `r.trust`.
 
 def stage_sbom_audit(r) -> None:
@@ -128,7 +128,7 @@ def stage_sbom_audit(r) -> None:
 
 
 def stage_trust_reports(r) -> None:
-    from fsdgimg.pipeline import EXTRA_DIR
+    from fsdgimg.build.pipeline import EXTRA_DIR
     if getattr(r, "trust", None) is not None:
         r.outcome.report.update(r.trust.save(r.out / EXTRA_DIR))
 

@@ -50,7 +50,7 @@ def run(args) -> int:
             raise InputError(f"{path}: SPDX document over {MAX_DOCUMENT} bytes")
         bom = from_spdx(path.read_bytes(), str(path))
     else:
-        from fsdgimg.descriptor import Platform
+        from fsdgimg.oci.descriptor import Platform
         from fsdgimg.sbom.resolve import open_bom
         platform = Platform.parse(args.platform) if args.platform else None
         with open_bom(args.src, platform=platform, catalog_path=args.catalog,
@@ -60,8 +60,8 @@ def run(args) -> int:
     if args.report:
         save(report, args.report)
     if args.attach:
-        from fsdgimg.sign import attachments as att
-        from fsdgimg.sign.publishing import attach_target
+        from fsdgimg.trust import attachments as att
+        from fsdgimg.trust.publishing import attach_target
         t = attach_target(args.src, bom.image_digest, args.insecure, source_registry_from(args, args.insecure))
         if t is None:
             from fsdgimg.errors import UsageError

@@ -69,8 +69,8 @@ def register(sub) -> None:
 
 
 def _print_derivations(entries, as_json: bool) -> int:
-    from fsdgimg.builders import builder_for
-    from fsdgimg.builders.base import Context
+    from fsdgimg.build.builders import builder_for
+    from fsdgimg.build.builders.base import Context
     from fsdgimg.guix import Guix
     drvs = {e.architecture: builder_for(e).derivation(e, Context(Path("."), None, Guix())) for e in entries}
     if as_json:
@@ -85,10 +85,10 @@ def _print_derivations(entries, as_json: bool) -> int:
 
 def run(args) -> int:
     from fsdgimg import catalog
-    from fsdgimg.check.report import NOT_REPRODUCIBLE
-    from fsdgimg.pipeline import BuildOptions, run_build
-    from fsdgimg.source import epoch_from_env
-    from fsdgimg import multiplatform
+    from fsdgimg.build.check.report import NOT_REPRODUCIBLE
+    from fsdgimg.build.pipeline import BuildOptions, run_build
+    from fsdgimg.transports.read import epoch_from_env
+    from fsdgimg.build import multiplatform
     entry = catalog.load(args.catalog).get(args.name)
     entries = multiplatform.select(entry, args.arch)
     if args.derivation:
@@ -112,7 +112,7 @@ def run(args) -> int:
         sign_gpg_key=args.gpg_key)
     if args.publish and args.publish.startswith("docker://"):
         from fsdgimg.commands.options import registry_from
-        from fsdgimg.publish import WriteOptions
+        from fsdgimg.transports.write import WriteOptions
         opts.write_options = WriteOptions(registry=registry_from(args))
     elif args.username or args.password_stdin:
         from fsdgimg.errors import UsageError
@@ -124,13 +124,13 @@ def run(args) -> int:
                              "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
         if not args.sign_identity:
             raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.sign.openpgp import key_identity
+        from fsdgimg.trust.openpgp import key_identity
         key_identity(args.gpg_key)          # an unknown key stops the build before it starts
     if args.sign_key:
         if not args.publish:
             from fsdgimg.errors import UsageError
             raise UsageError("--sign-key signs what --publish writes: give --publish docker://… or static:…")
-        from fsdgimg.sign.keys import load_private_key
+        from fsdgimg.signature.keys import load_private_key
         load_private_key(args.sign_key)     # a wrong key or password stops the build before it starts
     if args.digestfile:
         from fsdgimg.commands.options import check_output_file
@@ -174,7 +174,7 @@ def run(args) -> int:
 
 
 def _report_platforms(outcome, as_json: bool) -> int:
-    from fsdgimg.multiplatform import NOT_REPRODUCIBLE, REPRODUCIBLE
+    from fsdgimg.build.multiplatform import NOT_REPRODUCIBLE, REPRODUCIBLE
     if as_json:
         from fsdgimg.cli import emit_json
         emit_json(outcome.to_json())

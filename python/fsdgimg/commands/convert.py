@@ -31,7 +31,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from fsdgimg.convert import convert
+    from fsdgimg.transports.convert import convert
     if args.digestfile:
         from fsdgimg.commands.options import check_output_file
         check_output_file(args.digestfile, "--digestfile")

@@ -32,7 +32,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from fsdgimg.static.gc import collect
+    from fsdgimg.transports.static.gc import collect
     if not args.dest.startswith("static:"):
         raise UsageError(f"{args.dest}: gc works on static:DIR trees (a registry has its own garbage collector)")
     report = collect(Path(args.dest[len("static:"):]), grace=args.grace, dry_run=args.dry_run)

@@ -27,14 +27,14 @@ def run(args) -> int:
     from contextlib import ExitStack
     from pathlib import Path
 
-    from fsdgimg import multiplatform
-    from fsdgimg.assemble import assemble
-    from fsdgimg.convert import standard_annotations
+    from fsdgimg.build import multiplatform
+    from fsdgimg.oci.assemble import assemble
+    from fsdgimg.transports.convert import standard_annotations
     from fsdgimg.errors import UsageError
-    from fsdgimg.mutate import annotate, recompress
-    from fsdgimg.publish import WriteOptions, write
-    from fsdgimg.source import open_source
-    from fsdgimg.transport import parse
+    from fsdgimg.oci.mutate import annotate, recompress
+    from fsdgimg.transports.write import WriteOptions, write
+    from fsdgimg.transports.read import open_source
+    from fsdgimg.transports.location import parse
     options = image_options_from(args)
     source = source_registry_from(args)
     if options.platform is not None:

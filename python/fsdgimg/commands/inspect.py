@@ -17,10 +17,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.compression import Compression
-    from fsdgimg.descriptor import Platform
-    from fsdgimg.inspect_image import describe, render
-    from fsdgimg.source import open_source
+    from fsdgimg.oci.compression import Compression
+    from fsdgimg.oci.descriptor import Platform
+    from fsdgimg.oci.describe import describe, render
+    from fsdgimg.transports.read import open_source
     platform = usage_value(Platform.parse, args.platform) if args.platform else None
     # Archives are imported uncompressed: the cheapest way to learn their diff IDs.
     with open_source(args.ref, compression=Compression("none"), platform=platform,

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsdgimg.compression import COMPRESSIONS
+from fsdgimg.oci.compression import COMPRESSIONS
 from fsdgimg.errors import InputError, UsageError, printable
 
 if TYPE_CHECKING:
-    from fsdgimg.compression import Compression
+    from fsdgimg.oci.compression import Compression
 
 
 def parse_annotation(text: str) -> tuple[str, str]:
@@ -27,7 +27,7 @@ def parse_annotation(text: str) -> tuple[str, str]:
 
 
 def epoch(text: str) -> int:
-    from fsdgimg.imageconfig import parse_epoch
+    from fsdgimg.oci.imageconfig import parse_epoch
     try:
         return parse_epoch(text, "--source-date-epoch")
     except UsageError as e:
@@ -72,7 +72,7 @@ def compression_from(args) -> Compression | None:
         raise UsageError("--level makes no sense with --compression none")
     if args.compression is None and args.level is None:
         return None
-    from fsdgimg.compression import Compression
+    from fsdgimg.oci.compression import Compression
     return Compression(args.compression or "gzip", args.level)
 
 
@@ -85,9 +85,9 @@ def usage_value(parse, text: str):
 
 
 def image_options_from(args):
-    from fsdgimg.convert import ImageOptions
-    from fsdgimg.descriptor import Platform
-    from fsdgimg.reference import check_tag
+    from fsdgimg.transports.convert import ImageOptions
+    from fsdgimg.oci.descriptor import Platform
+    from fsdgimg.oci.reference import check_tag
     return ImageOptions(
         tag=usage_value(check_tag, args.tag) if getattr(args, "tag", None) else None,
         compression=compression_from(args),
@@ -179,7 +179,7 @@ def add_registry(g, *,
 def registry_from(args, **more):
     """The RegistryOptions of add_registry's options (`more`: mount_from, remember); reads the
     password from standard input when asked."""
-    from fsdgimg.publish import RegistryOptions
+    from fsdgimg.transports.write import RegistryOptions
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
     if args.jobs < 1:
@@ -223,7 +223,7 @@ def source_registry_from(args, insecure: bool = False, ca_file: str | None = Non
     """The RegistryOptions for reading SRC. Without --src-tls-verify/--src-cert-dir, the command's
     own --insecure/--ca-file apply (they name every registry of the command); credentials are the
     source's own, never the destination's."""
-    from fsdgimg.publish import RegistryOptions
+    from fsdgimg.transports.write import RegistryOptions
     username = password = None
     if getattr(args, "src_creds", None) is not None:
         username, sep, password = args.src_creds.partition(":")
@@ -233,6 +233,6 @@ def source_registry_from(args, insecure: bool = False, ca_file: str | None = Non
     if getattr(args, "src_tls_verify", None) is not None:
         insecure = not args.src_tls_verify
     if getattr(args, "src_cert_dir", None):
-        from fsdgimg.registry.connect import ca_bundle
+        from fsdgimg.transports.registry.connect import ca_bundle
         ca_file = usage_value(ca_bundle, args.src_cert_dir)
     return RegistryOptions(username, password, insecure, ca_file, jobs, retries)

@@ -54,11 +54,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.convert import copy
+    from fsdgimg.transports.convert import copy
     from fsdgimg.progress import Progress
-    from fsdgimg.publish import StaticOptions, WriteOptions, split_name
-    from fsdgimg.reference import check_tag
-    from fsdgimg.transport import parse
+    from fsdgimg.transports.write import StaticOptions, WriteOptions, split_name
+    from fsdgimg.oci.reference import check_tag
+    from fsdgimg.transports.location import parse
     dest = parse(args.dest, for_writing=True)
     if args.name:
         usage_value(lambda text: split_name(text, None), args.name)
@@ -72,7 +72,7 @@ def run(args) -> int:
             raise UsageError("--sign-key: signatures live in registries and static trees (docker://, static:)")
         if dest.kind == "static" and not args.sign_identity:
             raise UsageError("--sign-key to a static tree needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.sign.keys import load_private_key
+        from fsdgimg.signature.keys import load_private_key
         load_private_key(args.sign_key)     # a wrong key or password stops before anything is written
     if args.gpg_key:
         if dest.kind != "static":
@@ -80,11 +80,11 @@ def run(args) -> int:
                              "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
         if not args.sign_identity:
             raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.sign.openpgp import key_identity
+        from fsdgimg.trust.openpgp import key_identity
         key_identity(args.gpg_key)          # an unknown key stops before anything is written
     registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
     if args.sign_key:  # signed after the push with the same client (one /v2/ probe, one token)
-        from fsdgimg.registry.connect import sharing
+        from fsdgimg.transports.registry.connect import sharing
         registry = sharing(registry, args.dest)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs,
@@ -97,7 +97,7 @@ def run(args) -> int:
         Path(args.digestfile).write_text(written.digest)
     r = written.report
     if args.sign_key or args.gpg_key:
-        from fsdgimg.sign.publishing import after_publish
+        from fsdgimg.trust.publishing import after_publish
         r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
                                    insecure=args.insecure, gpg_key=args.gpg_key, registry=registry))
     if not args.json and dest.kind in ("docker", "static"):

@@ -36,18 +36,18 @@ def summary(bom, path: Path | None) -> dict:
 
 
 def run(args) -> int:
-    from fsdgimg.descriptor import Platform
+    from fsdgimg.oci.descriptor import Platform
     from fsdgimg.sbom import spdx
     from fsdgimg.sbom.resolve import open_bom
-    from fsdgimg.static.files import write_bytes
+    from fsdgimg.transports.static.files import write_bytes
     platform = Platform.parse(args.platform) if args.platform else None
     with open_bom(args.src, platform=platform, catalog_path=args.catalog,
                   registry=source_registry_from(args, args.insecure)) as (bom, _image):
         data = spdx.to_bytes(bom)
     attached = None
     if args.attach:
-        from fsdgimg.sign import attachments as att
-        from fsdgimg.sign.publishing import attach_target
+        from fsdgimg.trust import attachments as att
+        from fsdgimg.trust.publishing import attach_target
         t = attach_target(args.src, bom.image_digest, args.insecure, source_registry_from(args, args.insecure))
         if t is None:
             from fsdgimg.errors import UsageError

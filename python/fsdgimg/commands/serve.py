@@ -24,7 +24,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from fsdgimg.serve import make_server
+    from fsdgimg.transports.static.serve import make_server
     root = Path(args.dir.removeprefix("static:"))
     if not (root / "v2").is_dir():
         raise FsdgimgError(f"{root}: not a static tree (no v2/ directory): publish to static:{root} first")

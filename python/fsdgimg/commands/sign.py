@@ -44,7 +44,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.sign import keys
+    from fsdgimg.signature import keys
     if args.generate_key:
         key, pub = keys.generate(args.generate_key)
         if args.json:
@@ -58,13 +58,13 @@ def run(args) -> int:
     if args.gpg_key and not args.lookaside and not args.ref.startswith("static:"):
         raise UsageError("--gpg-key needs --lookaside DIR, where the signatures are served from "
                          "(an image in a static tree is signed into the tree's own sigstore/)")
-    from fsdgimg.sign.remote import target
+    from fsdgimg.trust.remote import target
     t = target(args.ref, insecure=args.insecure)
     if t.kind == "static" and not args.identity:
         raise UsageError(f"{args.ref}: a static tree does not know where it is served: give "
                          "--identity HOST[:PORT]/NAME, the reference users pull")
     if args.gpg_key:
-        from fsdgimg.sign.openpgp import sign_openpgp
+        from fsdgimg.trust.openpgp import sign_openpgp
         out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome,
                            recursive=args.recursive)
         if args.json:
@@ -77,7 +77,7 @@ def run(args) -> int:
                   f"{' (' + out['uid'] + ')' if out['uid'] else ''} for {out['identity']} ({out['signature']}"
                   f"{'; the %d manifests it lists too' % len(out['children']) if out.get('children') else ''})")
         return 0
-    from fsdgimg.sign.signing import sign_sigstore
+    from fsdgimg.trust.signing import sign_sigstore
     out = sign_sigstore(t, args.key, args.identity, recursive=args.recursive)
     if args.json:
         from fsdgimg.cli import emit_json

@@ -44,8 +44,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.publish import StaticOptions
-    from fsdgimg.sync import sync
+    from fsdgimg.transports.write import StaticOptions
+    from fsdgimg.mirror.sync import sync
     dest = registry_from(args)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)

@@ -48,14 +48,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.sign.remote import target
-    from fsdgimg.verify import verify
+    from fsdgimg.trust.remote import target
+    from fsdgimg.trust.verify import verify
     if not args.key and not args.gpg_keyring and args.no_sbom and not args.rebuild:
         from fsdgimg.errors import UsageError
         raise UsageError("nothing to verify: give --key, --gpg-keyring, --rebuild, or leave out --no-sbom")
     openpgp = None
     if args.gpg_keyring:
-        from fsdgimg.sign.openpgp_verify import OpenPGPCheck
+        from fsdgimg.trust.openpgp_verify import OpenPGPCheck
         openpgp = OpenPGPCheck(args.gpg_keyring, args.lookaside, args.identity, args.insecure)
         openpgp.check_usage()
     elif args.lookaside or args.identity:
@@ -63,7 +63,7 @@ def run(args) -> int:
         raise UsageError("--lookaside and --identity go with --gpg-keyring")
     if args.platform:
         from fsdgimg.commands.options import usage_value
-        from fsdgimg.descriptor import Platform
+        from fsdgimg.oci.descriptor import Platform
         usage_value(Platform.parse, args.platform)
     t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
     v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=args.rebuild,

@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     if args.server in ("policy", "registries.d"):
-        from fsdgimg.sign.policy import check_mirror, check_scope, policy, registries_d
+        from fsdgimg.trust.policy import check_mirror, check_scope, policy, registries_d
         if not args.registry and not args.mirror:
             raise UsageError(f"{args.server} needs --registry HOST[:PORT] or --mirror MIRROR=ORIGIN")
         for scope in args.registry:
@@ -60,6 +60,6 @@ def run(args) -> int:
         return emit_text(args, args.server, registries_d(scopes, args.lookaside))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
-    from fsdgimg.static.webconfig import render
+    from fsdgimg.transports.static.webconfig import render
     return emit_text(args, args.server, render(args.server, Path(args.root), server_name=args.server_name,
                                                listen=args.listen, locations_only=args.locations_only))

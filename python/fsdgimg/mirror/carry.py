@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
 
 # cosign's companion tags of a manifest digest (not the referrers fallback tag: see attachments)
@@ -64,9 +64,9 @@ def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | 
     """Copy the small manifest `reference` (a signature image, an attached artifact: not images to
     run, so not through the image model, which wants an image config) and its blobs, bounded, to
     `dest` as TAG (None: by digest). With `subject`, the manifest must name it."""
-    from fsdgimg.jsonio import load_json
-    from fsdgimg.sign import attach
-    from fsdgimg.sign import attachments as att
+    from fsdgimg.oci.jsonio import load_json
+    from fsdgimg.trust import attach
+    from fsdgimg.trust import attachments as att
     where = f"{src.display}: {reference[:80]}"
     found = src.manifest(reference)
     if found is None:
@@ -143,7 +143,8 @@ class TrustCarrier:
     def _merge_signatures(self, src, dest, tag: str, theirs: bytes, ours: bytes) -> int:
         """The destination's `.sig` with the source's layers it lacks added (nothing removed): how
         many were (dry: would be) added."""
-        from fsdgimg.sign import attach, cosign
+        from fsdgimg.trust import attach
+        from fsdgimg.signature import cosign
         kept = cosign.signature_layers(ours, f"{dest.display}: {tag}")
 
         def key(l: dict) -> tuple[str, str]:   # one payload signed by two keys: two signatures
@@ -169,7 +170,7 @@ class TrustCarrier:
     # -- OCI 1.1 attachments ----------------------------------------------------------------------
     def _attachments(self, src, dest, digest: Digest) -> list[dict]:
         """The descriptors of the attachments copied (dry: to copy)."""
-        from fsdgimg.sign import attachments as att
+        from fsdgimg.trust import attachments as att
         listed = att.referrers(src.with_reference(str(digest)), digest).descriptors
         added = []
         for desc in listed:
@@ -187,9 +188,9 @@ class TrustCarrier:
     # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------
     def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> list[str]:
         """The source's signature files added (dry: to add), relative to its tree."""
-        from fsdgimg.sign.openpgp import write_signature
-        from fsdgimg.static.layout import Tree
-        from fsdgimg.static.signers import MAX_SIGNATURE
+        from fsdgimg.trust.openpgp import write_signature
+        from fsdgimg.transports.static.layout import Tree
+        from fsdgimg.transports.static.signers import MAX_SIGNATURE
         src, dest = Tree(self.src_root), Tree(self.dest_root)
         have = {_read(p, MAX_SIGNATURE) for p in dest.signatures(dest_name, digest)}
         added = []
@@ -209,9 +210,9 @@ class TrustCarrier:
     def carry_signers(self) -> list[str]:
         """The source tree's recorded signers the destination lacks (the page names them): their
         file names, written (dry: to write)."""
-        from fsdgimg.static import files
-        from fsdgimg.static.layout import Tree
-        from fsdgimg.static.signers import SIGNERS
+        from fsdgimg.transports.static import files
+        from fsdgimg.transports.static.layout import Tree
+        from fsdgimg.transports.static.signers import SIGNERS
         src, dest = Tree(self.src_root).web / SIGNERS, Tree(self.dest_root).web / SIGNERS
         added = []
         entries = sorted(p.name for p in src.iterdir()) if src.is_dir() else []

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.image import Artifact, Image, Index, blob_descriptors, walk
-from fsdgimg.reference import DOMAIN, Reference, check_name
-from fsdgimg.transport import parse
+from fsdgimg.oci.image import Artifact, Image, Index, blob_descriptors, walk
+from fsdgimg.oci.reference import DOMAIN, Reference, check_name
+from fsdgimg.transports.location import parse
 
 MAX_TAG_PAGES = 10000
 
@@ -168,7 +168,7 @@ def _next_link(header: str | None) -> str | None:
 def _images(tags) -> list[str]:
     """Tags that name images: not cosign's `sha256-<hex>.sig` (and .att, .sbom) nor the referrers
     fallback `sha256-<hex>`, which travel with the image they are about (sync_trust.py)."""
-    from fsdgimg.sync_trust import is_companion
+    from fsdgimg.mirror.carry import is_companion
     return [t for t in tags if not is_companion(t)]
 
 
@@ -239,7 +239,7 @@ class Syncer:
             c.close()
 
     def _client(self, host: str, name: str, push: bool):
-        from fsdgimg.registry.connect import connect
+        from fsdgimg.transports.registry.connect import connect
         key = (host, name, push)
         if key not in self._clients:
             self._clients[key] = connect(host, name, self.dest_options if push else self.source_options, push=push)
@@ -254,7 +254,7 @@ class Syncer:
                                                                          src.name)), self.globs)
             repos = [(src.name, tags)]
         else:
-            from fsdgimg.static.layout import Tree
+            from fsdgimg.transports.static.layout import Tree
             tree = Tree(src.root)
             if not tree.v2.is_dir():
                 raise InputError(f"static:{src.root}: not a static tree (no v2/ directory)")
@@ -281,35 +281,35 @@ class Syncer:
 
     def _open(self, name: str, tag: str) -> Artifact:
         if self.src.kind == "docker":
-            from fsdgimg.sources.registry import read_registry
+            from fsdgimg.transports.registry.pull import read_registry
             return read_registry(self._client(self.src.host, name, False), Reference(self.src.host, name, tag))
-        from fsdgimg.sources.static_tree import read_static
+        from fsdgimg.transports.static.read import read_static
         return read_static(self.src.root, name, tag)
 
     def _dest_digest(self, name: str, tag: str) -> Digest | None:
         if self.dest.kind == "docker":
-            from fsdgimg.registry.push import Pusher
+            from fsdgimg.transports.registry.push import Pusher
             return Pusher(self._client(self.dest.host, name, True), name).manifest_digest(tag)
-        from fsdgimg.static.layout import Tree, read_tag_link
+        from fsdgimg.transports.static.layout import Tree, read_tag_link
         target = read_tag_link(Tree(self.dest.root).tag_path(name, tag))
         return target[0] if target else None
 
     def _missing(self, artifact: Artifact, name: str) -> tuple[int, int]:
         blobs = {d.digest: d for x in walk(artifact) if isinstance(x, Image) for d in blob_descriptors(x)}
         if self.dest.kind == "docker":
-            from fsdgimg.registry.push import Pusher
+            from fsdgimg.transports.registry.push import Pusher
             pusher = Pusher(self._client(self.dest.host, name, True), name)
             missing = [d for d in blobs.values() if not pusher.has_blob(d.digest)]
         else:
-            from fsdgimg.static.layout import Tree
+            from fsdgimg.transports.static.layout import Tree
             tree = Tree(self.dest.root)
             missing = [d for d in blobs.values() if not tree.store_path(d.digest).is_file()]
         return len(missing), sum(d.size for d in missing)
 
     def _write(self, artifact: Artifact, name: str, tag: str | None) -> dict:
         """Content (tag None: addressed by its digest) or the tag, through the one writer."""
-        from fsdgimg.publish import RegistryOptions, StaticOptions, WriteOptions, write
-        from fsdgimg.transport import Location
+        from fsdgimg.transports.write import RegistryOptions, StaticOptions, WriteOptions, write
+        from fsdgimg.transports.location import Location
         if self.dest.kind == "docker":
             ref = Reference(self.dest.host, name, tag, None if tag else artifact.digest)
             opts = self.dest_options or RegistryOptions()
@@ -319,7 +319,7 @@ class Syncer:
         static = self.static_options or StaticOptions()
         if tag is None:
             # A static tree's content without a tag: the static writer's publisher, given no tag.
-            from fsdgimg.static.writer import StaticPublisher
+            from fsdgimg.transports.static.writer import StaticPublisher
             report = StaticPublisher(self.dest.root, fsync=static.fsync, link=static.link).publish(artifact, name, None)
             return dict(report.__dict__)
         return write(artifact, Location("static", Path(self.dest.root)),
@@ -327,7 +327,7 @@ class Syncer:
 
     # signatures and attachments
     def _target(self, place: Place, name: str, push: bool):
-        from fsdgimg.sign.remote import Target
+        from fsdgimg.trust.remote import Target
         if place.kind == "docker":
             opts = self.dest_options if push else self.source_options
             return Target("docker", name, "latest", registry=place.host, insecure=bool(opts and opts.insecure),
@@ -335,7 +335,7 @@ class Syncer:
         return Target("static", name, "latest", root=Path(place.root))
 
     def _carrier(self):
-        from fsdgimg.sync_trust import TrustCarrier
+        from fsdgimg.mirror.carry import TrustCarrier
         return TrustCarrier(lambda n: self._target(self.src, n, False), lambda n: self._target(self.dest, n, True),
                             Path(self.src.root) if self.src.kind == "static" else None,
                             Path(self.dest.root) if self.dest.kind == "static" else None, dry_run=self.dry_run)
@@ -362,8 +362,8 @@ class Syncer:
 
     def _refresh_pages(self, names: list[str]) -> None:
         """The destination tree's page again, for signatures added beside tags that did not move."""
-        from fsdgimg.static import files
-        from fsdgimg.static.writer import StaticPublisher
+        from fsdgimg.transports.static import files
+        from fsdgimg.transports.static.writer import StaticPublisher
         with files.tree_lock(Path(self.dest.root), "sync"):
             publisher = StaticPublisher(self.dest.root)
             publisher.recover()

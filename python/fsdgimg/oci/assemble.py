@@ -7,11 +7,11 @@ children. Every image must say its platform (os and architecture in its config),
 
 from __future__ import annotations
 
-from fsdgimg import mediatypes as mt
+from fsdgimg.oci import mediatypes as mt
 from fsdgimg.errors import InputError
-from fsdgimg.image import Image, Index
-from fsdgimg.manifest import ImageIndex
-from fsdgimg.mutate import StackedBlobs
+from fsdgimg.oci.image import Image, Index
+from fsdgimg.oci.manifest import ImageIndex
+from fsdgimg.oci.mutate import StackedBlobs
 
 
 def assemble(images: list[Image], *, annotations: dict[str, str] | None = None, name: str | None = None,

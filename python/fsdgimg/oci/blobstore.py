@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import CHUNK, Digest, VerifyingReader
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import CHUNK, Digest, VerifyingReader
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fsdgimg import mediatypes as mt
+from fsdgimg.oci import mediatypes as mt
 from fsdgimg.errors import printable
-from fsdgimg.image import Artifact, Index
+from fsdgimg.oci.image import Artifact, Index
 
 
 def describe(x: Artifact) -> dict:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-from fsdgimg import imageconfig
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.descriptor import Descriptor, Platform
-from fsdgimg.digest import Digest
+from fsdgimg.oci import imageconfig
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import load_json
-from fsdgimg.layer import Layer
-from fsdgimg.manifest import ImageIndex, ImageManifest
+from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.layer import Layer
+from fsdgimg.oci.manifest import ImageIndex, ImageManifest
 
 MAX_CONFIG = 8 << 20
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from fsdgimg.descriptor import Platform
-from fsdgimg.digest import Digest
+from fsdgimg.oci.descriptor import Platform
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
 
 # Guix writes the container config with lowercase keys ("env", "entrypoint"); Go clients read

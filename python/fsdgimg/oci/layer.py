@@ -12,13 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import ANNOTATION, Compression, detect, open_decompressed
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import ANNOTATION, Compression, detect, open_decompressed
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, InputError
-from fsdgimg.tarwalk import TarWalker
+from fsdgimg.oci.tarwalk import TarWalker
 
 
 class Layer:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.descriptor import Descriptor, Platform, _annotations
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor, Platform, _annotations
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import dump_json, load_json
+from fsdgimg.oci.jsonio import dump_json, load_json
 
 
 class _Serialized:

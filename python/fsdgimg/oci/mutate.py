@@ -13,15 +13,15 @@ import io
 from dataclasses import dataclass, field, replace
 from typing import Union
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import ANNOTATION, Compression
-from fsdgimg.descriptor import Descriptor, Platform
-from fsdgimg.digest import Digest, VerifyingReader
-from fsdgimg.image import Artifact, Image, Index
-from fsdgimg.jsonio import dump_json
-from fsdgimg.layer import import_layer
-from fsdgimg.manifest import ImageIndex, ImageManifest, to_oci
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import ANNOTATION, Compression
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import Digest, VerifyingReader
+from fsdgimg.oci.image import Artifact, Image, Index
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.layer import import_layer
+from fsdgimg.oci.manifest import ImageIndex, ImageManifest, to_oci
 
 
 class MemoryBlobs:

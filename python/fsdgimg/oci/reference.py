@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -12,7 +12,7 @@ import re
 import tarfile
 
 from fsdgimg.errors import InputError
-from fsdgimg.tarsafety import MemberChecker, show
+from fsdgimg.oci.tarsafety import MemberChecker, show
 
 BLOCK = 512
 MAX_EXTENSION = 1 << 20  # a pax header or GNU long name beyond this is not a real file name

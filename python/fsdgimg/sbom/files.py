@@ -5,7 +5,7 @@ directory), so a package database a later layer replaced or deleted is not repor
 a `Wanted` accepts are kept, each up to its limit; nothing else is held in memory.
 
 Each layer's members go through one `LayerFiles` (the member rules, in one place), fed either by the
-import pass that already reads every layer (fsdgimg.tarwalk.TarWalker, a directory being archived)
+import pass that already reads every layer (fsdgimg.oci.tarwalk.TarWalker, a directory being archived)
 or, for an image that was not imported in this process, by reading the layer here. A `LayerFiles`
 records what its layer does to the wanted paths, in member order; `RootView.apply` replays the
 layers in order, so both ways give the same view.
@@ -18,11 +18,11 @@ import tarfile
 from dataclasses import dataclass
 from typing import Callable
 
-from fsdgimg.compression import open_decompressed
+from fsdgimg.oci.compression import open_decompressed
 from fsdgimg.errors import InputError
-from fsdgimg.image import Image
-from fsdgimg.mediatypes import layer_compression
-from fsdgimg.tarwalk import TarReader
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.mediatypes import layer_compression
+from fsdgimg.oci.tarwalk import TarReader
 
 MAX_FILE = 64 << 20
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fsdgimg.image import Image
+from fsdgimg.oci.image import Image
 from fsdgimg.sbom import debian, pacman
 from fsdgimg.sbom.files import LayerFiles, Wanted, read_root
 from fsdgimg.sbom.model import Bom, Package

@@ -6,10 +6,10 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Platform
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import UsageError
-from fsdgimg.image import Image, Index
+from fsdgimg.oci.image import Image, Index
 from fsdgimg.sbom.generate import bom_for_image
 from fsdgimg.sbom.model import Bom
 
@@ -51,7 +51,7 @@ def open_bom(src: str, *, platform: Platform | None = None, catalog_path: Path |
         yield describe([entry])[entry.name], None
         return
     from fsdgimg.sbom.generate import collector
-    from fsdgimg.source import open_source
+    from fsdgimg.transports.read import open_source
     # An archive or a root file system is imported first: its SBOM files are collected on the way.
     with open_source(src, compression=Compression("none"), platform=platform, collect=collector,
                      registry=registry) as artifact:

@@ -14,7 +14,7 @@ import time
 from fsdgimg import __version__
 from fsdgimg.distversion import version
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import dump_json, load_json
+from fsdgimg.oci.jsonio import dump_json, load_json
 from fsdgimg.sbom.model import Bom, Package
 
 MEDIA_TYPE = "application/spdx+json"

@@ -13,9 +13,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import load_json
+from fsdgimg.oci.jsonio import load_json
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

@@ -1,1 +1,1 @@
-"""Readers: each turns one kind of input into the image model (fsdgimg.image)."""
+"""Readers: each turns one kind of input into the image model (fsdgimg.oci.image)."""

@@ -15,21 +15,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression, detect, open_decompressed
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression, detect, open_decompressed
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import DigestMismatch, InputError
-from fsdgimg.image import Image
-from fsdgimg.imageconfig import check as check_config, normalize
-from fsdgimg.jsonio import MAX_JSON, dump_json, load_json
-from fsdgimg.layer import LayerBlob, import_layer
-from fsdgimg.manifest import ImageManifest
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.imageconfig import check as check_config, normalize
+from fsdgimg.oci.jsonio import MAX_JSON, dump_json, load_json
+from fsdgimg.oci.layer import LayerBlob, import_layer
+from fsdgimg.oci.manifest import ImageManifest
 from fsdgimg.progress import CountingReader, Progress
-from fsdgimg.reference import Reference
-from fsdgimg import tarsafety
-from fsdgimg.tarwalk import TarReader
+from fsdgimg.oci.reference import Reference
+from fsdgimg.oci import tarsafety
+from fsdgimg.oci.tarwalk import TarReader
 
 # Members at most this large are kept in memory until manifest.json tells what they are.
 SMALL = 256 << 10

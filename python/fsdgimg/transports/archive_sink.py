@@ -10,10 +10,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from fsdgimg.digest import CHUNK
+from fsdgimg.oci.digest import CHUNK
 from fsdgimg.errors import UsageError
-from fsdgimg.image import Artifact, Image
-from fsdgimg.jsonio import dump_json
+from fsdgimg.oci.image import Artifact, Image
+from fsdgimg.oci.jsonio import dump_json
 
 
 def _info(name: str, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
@@ -41,10 +41,10 @@ def _uncompressed_layer(image: Image, i: int, scratch: Path) -> Path:
 
 
 def write(artifact, loc, options) -> "Written":
-    """fsdgimg.publish.write() for docker-archive:FILE. The digest reported is the manifest's,
+    """fsdgimg.transports.write.write() for docker-archive:FILE. The digest reported is the manifest's,
     as for every destination (the archive itself holds the config and the uncompressed layers)."""
-    from fsdgimg.publish import Written, default_tag
-    from fsdgimg.sinks import realized
+    from fsdgimg.transports.write import Written, default_tag
+    from fsdgimg.transports.sinks import realized
     tag = loc.tag or default_tag(artifact, options)
     name = loc.reference.name if loc.reference is not None else artifact.name or 'image'
     repo_tag = f"{name}:{tag}"

@@ -1,6 +1,6 @@
 """Any readable image to any location, the same way for every command: open the source, apply the
 image options (compression, annotations, creation time: `prepare`, which writes nothing), and hand
-the result to the one writer, fsdgimg.publish.write().
+the result to the one writer, fsdgimg.transports.write.write().
 
 `fsdgimg convert`, `fsdgimg publish` and `fsdgimg build --publish` all go through `prepare` and
 `write`, so the same source and options give the same manifest digest whatever the destination.
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Platform
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import UsageError
-from fsdgimg.image import Artifact, Image, walk
-from fsdgimg.imageconfig import parse_created, rfc3339
-from fsdgimg.mutate import Lazy, annotate, recompress
-from fsdgimg.source import epoch_from_env, open_source
-from fsdgimg.transport import Location, parse
+from fsdgimg.oci.image import Artifact, Image, walk
+from fsdgimg.oci.imageconfig import parse_created, rfc3339
+from fsdgimg.oci.mutate import Lazy, annotate, recompress
+from fsdgimg.transports.read import epoch_from_env, open_source
+from fsdgimg.transports.location import Location, parse
 
 CREATED = "org.opencontainers.image.created"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -76,10 +76,10 @@ def prepare(artifact: Artifact, options: ImageOptions, epoch: int | None = None)
 
 def copy(src: str | Location, dest: str | Location, options: ImageOptions | None = None, write_options=None,
          source=None):
-    """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.publish.Written.
+    """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.transports.write.Written.
     `source`: the RegistryOptions to read a docker:// SRC with (--src-creds, --src-tls-verify,
     --src-cert-dir); by default the destination's transport settings, never its credentials."""
-    from fsdgimg.publish import RegistryOptions, WriteOptions, write
+    from fsdgimg.transports.write import RegistryOptions, WriteOptions, write
     options = options or ImageOptions()
     write_options = write_options or WriteOptions(tag=options.tag)
     out = parse(dest, for_writing=True) if isinstance(dest, str) else dest

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.descriptor import Descriptor, Platform
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.errors import InputError
-from fsdgimg.image import Artifact, Image, Index
-from fsdgimg.jsonio import load_json
-from fsdgimg.manifest import ImageIndex, parse_manifest
+from fsdgimg.oci.image import Artifact, Image, Index
+from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.manifest import ImageIndex, parse_manifest
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_DEPTH = 8

@@ -12,14 +12,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.errors import FsdgimgError, InputError
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.image import Artifact, Index, blob_descriptors
-from fsdgimg.jsonio import dump_json
-from fsdgimg.manifest import ImageIndex
-from fsdgimg.sources.oci_layout import REF_NAME, read_index_json
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.image import Artifact, Index, blob_descriptors
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.manifest import ImageIndex
+from fsdgimg.transports.layout import REF_NAME, read_index_json
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -125,9 +125,9 @@ def _transfer(src, dst: BlobStore, desc: Descriptor, trusted: bool) -> None:
 
 
 def write(artifact, loc, options) -> "Written":
-    """fsdgimg.publish.write() for oci:DIR[:TAG]: pending recompression happens straight into the
+    """fsdgimg.transports.write.write() for oci:DIR[:TAG]: pending recompression happens straight into the
     layout's store; nothing but what the new index.json references is added."""
-    from fsdgimg.publish import Written, default_tag
+    from fsdgimg.transports.write import Written, default_tag
     tag = loc.tag or default_tag(artifact, options)
     stored = write_oci_layout(loc.path, artifact, tag)
     return Written(f"oci:{loc.path}:{tag}", str(stored.digest),
@@ -138,7 +138,7 @@ def write(artifact, loc, options) -> "Written":
 
 def write_oci_layout(dest: Path, artifact, tag: str | None, *, trusted: bool = False) -> Artifact:
     """Write `artifact` (Image, Index or pending) to the layout at `dest`; return it as written."""
-    from fsdgimg.mutate import realize
+    from fsdgimg.oci.mutate import realize
     with LayoutWriter(dest) as writer:
         stored = realize(artifact, writer.store)
         _place(stored, writer.store, trusted or stored.fresh)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.reference import Reference, check_tag
+from fsdgimg.oci.reference import Reference, check_tag
 
 @dataclass(frozen=True)
 class Location:
@@ -88,7 +88,7 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
             return Location(kind, Path(path), tag, reference)
     if ":" in text.split("/")[0] and not os.path.exists(text):
         kind, _, rest = text.partition(":")
-        if for_writing and rest and _is_destination(kind):   # a destination registered in fsdgimg.publish
+        if for_writing and rest and _is_destination(kind):   # a destination registered in fsdgimg.transports.write
             return Location(kind, Path(rest))
         raise UsageError(f"unknown transport in {text!r} (use oci:, docker-archive:, docker://, static: or a path)")
     path = Path(text)
@@ -98,7 +98,7 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
 
 
 def _is_destination(kind: str) -> bool:
-    from fsdgimg.publish import WRITERS
+    from fsdgimg.transports.write import WRITERS
     return kind in WRITERS
 
 
@@ -133,6 +133,6 @@ def detect(path: Path) -> str:
         return "rootfs"
     # Docker and Guix archives start with image-shaped member names (manifest.json, <hex>/,
     # sha256:<hex>/, blobs/sha256/); a root file system starts with bin, etc, usr...
-    from fsdgimg.sources.docker_archive import looks_like_docker_archive
+    from fsdgimg.transports.archive import looks_like_docker_archive
     return "docker-archive" if looks_like_docker_archive(path) else "rootfs"
 

@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Platform
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import UsageError
-from fsdgimg.image import Artifact
-from fsdgimg.imageconfig import parse_epoch
+from fsdgimg.oci.image import Artifact
+from fsdgimg.oci.imageconfig import parse_epoch
 from fsdgimg.progress import Progress
-from fsdgimg.transport import Location, parse
+from fsdgimg.transports.location import Location, parse
 
 
 def epoch_from_env() -> int | None:
@@ -55,13 +55,13 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
     """Yield the Image or Index at `text`. Archives and root file systems are imported (once, in
     one pass, compressed with `compression`) into a scratch store that lives until the block ends.
     Registries and static trees stream their blobs from where they are; `registry` is the
-    fsdgimg.publish.RegistryOptions (credentials, TLS, retries) for docker:// locations. `collect`:
+    fsdgimg.transports.write.RegistryOptions (credentials, TLS, retries) for docker:// locations. `collect`:
     a collector factory the import pass feeds each layer to (fsdgimg.sbom.generate.collector)."""
     loc = parse(text) if isinstance(text, str) else text
     tag = loc.tag or tag
     compression = compression or Compression()
     if loc.kind == "oci":
-        from fsdgimg.sources.oci_layout import read_oci_layout
+        from fsdgimg.transports.layout import read_oci_layout
         yield read_oci_layout(loc.path, tag, platform)
         return
     if loc.kind in ("docker-archive", "rootfs"):
@@ -69,14 +69,14 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
         with scratch_store(scratch_parent) as store, \
                 Progress(f"reading {loc.path.name}", size, enabled=progress) as bar:
             if loc.kind == "docker-archive":
-                from fsdgimg.sources.docker_archive import load_docker_archive
+                from fsdgimg.transports.archive import load_docker_archive
                 wanted = f"{loc.reference.name}:{loc.tag}" if loc.reference else tag
                 image = load_docker_archive(loc.path, store, compression, tag=wanted, docker=docker, progress=bar,
                                             collect=collect)
                 if platform is not None and not platform.matches(image.platform):
                     raise UsageError(f"{loc.path}: image is for {image.platform}, not {platform}")
             else:
-                from fsdgimg.sources.rootfs import load_rootfs
+                from fsdgimg.transports.rootfs import load_rootfs
                 e = epoch if epoch is not None else epoch_from_env()
                 image = load_rootfs(loc.path, store, compression, platform=platform,
                                     epoch=e if e is not None else 0, docker=docker, progress=bar,
@@ -87,12 +87,12 @@ def open_source(text: str | Location, *, compression: Compression | None = None,
         return
     if loc.kind == "docker":
         # `registry`: a RegistryOptions (credentials, --insecure, --ca-file, retries); blobs stream.
-        from fsdgimg.sources.registry import open_registry
+        from fsdgimg.transports.registry.pull import open_registry
         with open_registry(loc, platform=platform, options=registry) as artifact:
             yield artifact
         return
     if loc.kind == "static":
-        from fsdgimg.sources.static_tree import open_static
+        from fsdgimg.transports.static.read import open_static
         with open_static(loc, platform=platform) as artifact:
             yield artifact
         return

@@ -8,22 +8,22 @@ import stat
 import tarfile
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.blobstore import BlobStore
-from fsdgimg.compression import Compression
-from fsdgimg.descriptor import Descriptor, Platform
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.errors import InputError
-from fsdgimg.image import Image
-from fsdgimg.imageconfig import new_config
-from fsdgimg.jsonio import dump_json
-from fsdgimg.layer import LayerBlob, import_layer, import_layer_from_writer
-from fsdgimg.manifest import ImageManifest
+from fsdgimg.oci.image import Image
+from fsdgimg.oci.imageconfig import new_config
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.layer import LayerBlob, import_layer, import_layer_from_writer
+from fsdgimg.oci.manifest import ImageManifest
 from fsdgimg.progress import CountingReader, Progress
 
 
 def _tar_directory(root: Path, out, epoch: int, collector=None) -> None:
     """Write `root` as a reproducible tar: sorted names, numeric owners, mtimes clamped to `epoch`.
-    `collector` sees each member as TarWalker shows it one (see fsdgimg.tarwalk.TarWalker)."""
+    `collector` sees each member as TarWalker shows it one (see fsdgimg.oci.tarwalk.TarWalker)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as tf:
         def add(path: Path, arcname: str) -> None:
             info = tf.gettarinfo(str(path), arcname)

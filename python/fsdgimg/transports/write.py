@@ -1,13 +1,13 @@
 """The one writer: `write(artifact, location, options)` puts an Image or Index somewhere.
 
-    oci:DIR[:TAG]                             fsdgimg.sinks.oci_layout
-    docker-archive:FILE                       fsdgimg.sinks.docker_archive
-    docker://HOST[:PORT]/NAME[:TAG|@DIGEST]   fsdgimg.sinks.registry (fsdgimg.registry pushes)
-    static:DIR                                fsdgimg.sinks.static_tree (fsdgimg.static writes)
+    oci:DIR[:TAG]                             fsdgimg.transports.layout_sink
+    docker-archive:FILE                       fsdgimg.transports.archive_sink
+    docker://HOST[:PORT]/NAME[:TAG|@DIGEST]   fsdgimg.transports.registry.sink (fsdgimg.transports.registry pushes)
+    static:DIR                                fsdgimg.transports.static.sink (fsdgimg.transports.static writes)
 
 `convert`, `publish`, `build --publish`, `index` and `sync` all write through here. Each destination
 is one module with `write(artifact, location, options) -> Written`, registered in WRITERS under its
-Location kind; a writer first calls `fsdgimg.mutate.realize` (pending recompression happens into its
+Location kind; a writer first calls `fsdgimg.oci.mutate.realize` (pending recompression happens into its
 own store) and reports the manifest (or index) digest, whatever the destination.
 """
 
@@ -17,15 +17,15 @@ import importlib
 from dataclasses import dataclass, field
 
 from fsdgimg.errors import UsageError
-from fsdgimg.reference import check_name, check_tag
-from fsdgimg.transport import Location, parse
+from fsdgimg.oci.reference import check_name, check_tag
+from fsdgimg.transports.location import Location, parse
 
 # Location kind -> module implementing write(). A new destination: one module, one line here.
 WRITERS: dict[str, str] = {
-    "oci": "fsdgimg.sinks.oci_layout",
-    "docker-archive": "fsdgimg.sinks.docker_archive",
-    "docker": "fsdgimg.sinks.registry",
-    "static": "fsdgimg.sinks.static_tree",
+    "oci": "fsdgimg.transports.layout_sink",
+    "docker-archive": "fsdgimg.transports.archive_sink",
+    "docker": "fsdgimg.transports.registry.sink",
+    "static": "fsdgimg.transports.static.sink",
 }
 
 
@@ -95,7 +95,7 @@ def default_tag(artifact, options: WriteOptions) -> str:
 
 
 def write(artifact, location: str | Location, options: WriteOptions | None = None) -> Written:
-    """Write `artifact` (an Image, Index or fsdgimg.mutate.Pending) to `location`."""
+    """Write `artifact` (an Image, Index or fsdgimg.oci.mutate.Pending) to `location`."""
     options = options or WriteOptions()
     loc = parse(location, for_writing=True) if isinstance(location, str) else location
     module = WRITERS.get(loc.kind)

@@ -7,7 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from fsdgimg.sign.remote import Target
+from fsdgimg.trust.remote import Target
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -15,7 +15,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 
 def manifest_bytes(config: bytes, config_type: str, layers: list[dict], *, subject: dict | None = None,
                    artifact_type: str | None = None, annotations: dict | None = None) -> bytes:
-    from fsdgimg.digest import Digest
+    from fsdgimg.oci.digest import Digest
     obj = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
     if artifact_type:
         obj["artifactType"] = artifact_type
@@ -32,10 +32,10 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
     """Publish `manifest` (whose config and layers are among `blobs`) as TAG of the target's
     repository (static trees: untagged when TAG is None); returns the manifest digest."""
     # Writing loads the image model and the writer; reading signatures and attachments does not.
-    from fsdgimg.blobstore import BlobStore
-    from fsdgimg.image import Image
-    from fsdgimg.manifest import parse_manifest
-    from fsdgimg.publish import publish_artifact
+    from fsdgimg.oci.blobstore import BlobStore
+    from fsdgimg.oci.image import Image
+    from fsdgimg.oci.manifest import parse_manifest
+    from fsdgimg.transports.write import publish_artifact
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-attach-",
                                      dir=target.root if target.kind == "static" else None) as tmp:
         store = BlobStore(Path(tmp))
@@ -47,11 +47,11 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
                       where=f"{target.display} {tag}")
         if target.kind == "docker":
             import dataclasses
-            from fsdgimg.publish import RegistryOptions
+            from fsdgimg.transports.write import RegistryOptions
             # Pushed with the target's client (the one that read the image): no second /v2/ probe.
             options = dataclasses.replace(target.options or RegistryOptions(insecure=target.insecure),
                                           client=target.client())
             done = publish_artifact(image, f"docker://{target.registry}/{target.name}:{tag}", registry=options)
             return done.digest
-        from fsdgimg.static.writer import StaticPublisher
+        from fsdgimg.transports.static.writer import StaticPublisher
         return StaticPublisher(target.root).publish(image, target.name, tag).digest

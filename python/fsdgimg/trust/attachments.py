@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import load_json
-from fsdgimg.sign import attach
-from fsdgimg.sign.remote import Target
+from fsdgimg.oci.jsonio import load_json
+from fsdgimg.trust import attach
+from fsdgimg.trust.remote import Target
 
 EMPTY_CONFIG = b"{}"
 EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"

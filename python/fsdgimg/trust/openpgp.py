@@ -19,10 +19,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
-from fsdgimg.sign.remote import Target
-from fsdgimg.static.layout import MAX_SIGNATURES, Tree, lookaside_dir
+from fsdgimg.trust.remote import Target
+from fsdgimg.transports.static.layout import MAX_SIGNATURES, Tree, lookaside_dir
 
 
 def _gpg(argv: list[str], homedir: Path | None, data: bytes | None = None) -> subprocess.CompletedProcess:
@@ -92,7 +92,7 @@ def write_signature(directory: Path, signature: bytes) -> Path:
     """Write `signature` as the next free signature-N of `directory`, never replacing one: the file is
     written and synced at a temporary name, then hard-linked to signature-N, which fails when that name
     exists (another signer got there first: try N+1). Readers see a whole file or none."""
-    from fsdgimg.static import files
+    from fsdgimg.transports.static import files
     files.make_dirs(directory)
     tmp = files.tmp_name(directory / "signature")
     try:
@@ -132,8 +132,8 @@ def sign_openpgp(target: Target, key: str, lookaside: Path | None = None, *, ide
     if lookaside is not None:
         return _sign_all(target, key, reference, homedir, recursive,
                          lambda digest: lookaside_dir(lookaside, target.name, digest))
-    from fsdgimg.static import files, signers
-    from fsdgimg.static.writer import StaticPublisher
+    from fsdgimg.transports.static import files, signers
+    from fsdgimg.transports.static.writer import StaticPublisher
     with files.tree_lock(target.root, "sign"):
         publisher = StaticPublisher(target.root)
         publisher.recover()   # a killed publish's leftovers go first, as for publish and gc
@@ -152,7 +152,7 @@ def _sign_all(target: Target, key: str, reference: str, homedir: Path | None, re
               directory, record=None) -> dict:
     """Sign what `target` covers (remote.to_sign: children first), each signature into
     `directory(digest)`; `record(fingerprint, uid)` once the signing key is known."""
-    from fsdgimg.sign.remote import to_sign
+    from fsdgimg.trust.remote import to_sign
     digest, children = to_sign(target, recursive)
     who: list = []
 

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError, InputError, UsageError, printable
-from fsdgimg.static.layout import MAX_SIGNATURES, lookaside_dir
+from fsdgimg.transports.static.layout import MAX_SIGNATURES, lookaside_dir
 
 MAX_SIGNATURE = 64 << 10    # a simple-signing message is well under 1 KiB
 MAX_PAYLOAD = 64 << 10
@@ -45,7 +45,7 @@ class OpenPGPCheck:
                 not self.lookaside.startswith(("http://", "https://")):
             raise UsageError(f"--lookaside {printable(self.lookaside)[:80]!r}: expected an http(s) URL or a directory")
         if self.identity is not None:
-            from fsdgimg.reference import check_name
+            from fsdgimg.oci.reference import check_name
             head, _, path = self.identity.partition("/")
             try:
                 check_name(path)
@@ -142,10 +142,10 @@ def signatures(check: OpenPGPCheck, target, digest: Digest):
     """(where, bytes) of signature-1, signature-2, ... up to the first missing one, as clients read them."""
     base = check.lookaside
     if base is None and target.kind == "static":
-        from fsdgimg.static.layout import Tree
+        from fsdgimg.transports.static.layout import Tree
         base = str(Tree(target.root).lookaside)
     if base is None:
-        from fsdgimg.sign.policy import default_lookaside
+        from fsdgimg.trust.policy import default_lookaside
         base = default_lookaside(target.registry)
     if "://" not in base:
         directory = lookaside_dir(Path(base), target.name, digest)
@@ -158,7 +158,7 @@ def signatures(check: OpenPGPCheck, target, digest: Digest):
     if not base.startswith(("http://", "https://")):
         raise UsageError(f"--lookaside {base[:80]!r}: expected an http(s) URL or a directory")
     import requests
-    from fsdgimg.registry.client import system_trust
+    from fsdgimg.transports.registry.client import system_trust
     verify = False if check.insecure else system_trust()
     until = time.monotonic() + LOOKASIDE_SECONDS
     with requests.Session() as session:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg.sign import attachments as att
-from fsdgimg.sign.remote import Target, index_children, target
+from fsdgimg.trust import attachments as att
+from fsdgimg.trust.remote import Target, index_children, target
 
 
 def published_target(destination: str, insecure: bool = False, registry=None) -> Target | None:
@@ -57,9 +57,9 @@ def after_publish(destination: str, *, attachments: list[att.Attachment] = (), c
             done = att.attach_to(t.with_reference(digest), list(items), child_created)
             out["platforms"][digest] = {"attachments": done.descriptors, "attachments_via": done.via}
     if sign_key is not None:
-        from fsdgimg.sign.signing import sign_sigstore
+        from fsdgimg.trust.signing import sign_sigstore
         out["signature"] = sign_sigstore(t, sign_key, identity)
     if gpg_key is not None:  # static trees: into the tree's own lookaside storage
-        from fsdgimg.sign.openpgp import sign_openpgp
+        from fsdgimg.trust.openpgp import sign_openpgp
         out["openpgp_signature"] = sign_openpgp(t, gpg_key, None, identity=identity)
     return out

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.transport import parse
+from fsdgimg.transports.location import parse
 
 MAX_MANIFEST = 4 << 20
 # An index of every architecture a distribution builds has a dozen children; nested indexes are rare
@@ -52,16 +52,16 @@ class Target:
 
     def client(self):
         if self._client is None and getattr(self.options, "client", None) is not None:
-            from fsdgimg.registry.connect import serves  # the publish's own client (connect.sharing)
+            from fsdgimg.transports.registry.connect import serves
             if serves(self.options.client, self.registry, self.name):
                 self._client = self.options.client
         if self._client is None:
             # Credentials as for any registry access (options, else the environment and auth files),
             # sent to this registry only.
-            from fsdgimg.registry.connect import connect
+            from fsdgimg.transports.registry.connect import connect
             options = self.options
             if options is None:
-                from fsdgimg.publish import RegistryOptions
+                from fsdgimg.transports.write import RegistryOptions
                 options = RegistryOptions(insecure=self.insecure)
             self._client = connect(self.registry, self.name, options, push=True)
         return self._client
@@ -87,7 +87,7 @@ class Target:
             if path is None:
                 return None
             data = path.read_bytes()[:MAX_MANIFEST + 1]
-            from fsdgimg.static.layout import MEDIA_TYPE_OF
+            from fsdgimg.transports.static.layout import MEDIA_TYPE_OF
             # A tag is a symlink to _manifests/DIGEST.KIND: the kind names the media type.
             kind = Path(os.path.realpath(path)).name.rsplit(".", 1)[-1]
             media_type = MEDIA_TYPE_OF.get(kind, "")
@@ -148,7 +148,7 @@ class Child:
 
 def index_children(data: bytes, media_type: str, where: str) -> list[Child] | None:
     """The manifests an index lists (None when `data` is an image manifest), validated in shape."""
-    from fsdgimg.jsonio import load_json
+    from fsdgimg.oci.jsonio import load_json
     obj = load_json(data, where, MAX_MANIFEST)
     declared = obj.get("mediaType") if isinstance(obj, dict) else None
     if media_type not in INDEXES and declared not in INDEXES:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.sign import attach, cosign, keys
-from fsdgimg.sign.remote import Target, to_sign
+from fsdgimg.trust import attach
+from fsdgimg.signature import cosign, keys
+from fsdgimg.trust.remote import Target, to_sign
 
 
 def existing_signatures(target: Target, digest: Digest) -> list[tuple[dict, bytes]]:
@@ -58,7 +59,7 @@ def _sign_digest(target: Target, key, digest: Digest, repository: str) -> dict:
     manifest = attach.manifest_bytes(config, attach.OCI_CONFIG, all_layers)
     tag = cosign.signature_tag(digest)
     if target.kind == "static":  # the tree's page names the signer: it checks against the keys recorded
-        from fsdgimg.static.signers import record_sigstore_key
+        from fsdgimg.transports.static.signers import record_sigstore_key
         record_sigstore_key(target.root, public)
     written = attach.write(target, tag, manifest, [config, *dict.fromkeys(payloads)])
     return {"image": target.display, "digest": str(digest), "identity": repository,

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsdgimg.errors import FsdgimgError
-from fsdgimg.jsonio import load_json
-from fsdgimg.sign import attachments as att
-from fsdgimg.sign.remote import Child, Target, index_children, walk_tree
+from fsdgimg.oci.jsonio import load_json
+from fsdgimg.trust import attachments as att
+from fsdgimg.trust.remote import Child, Target, index_children, walk_tree
 
 
 @dataclass
@@ -135,7 +135,7 @@ def _matches(have: str, want: str) -> bool:
 
 
 def _check_signatures(target: Target, keys: list[Path], v: Verification, what: str, digest) -> None:
-    from fsdgimg.sign.signing import verify_sigstore
+    from fsdgimg.trust.signing import verify_sigstore
     try:
         v.signatures = verify_sigstore(target, keys, digest)
     except FsdgimgError as e:
@@ -143,7 +143,7 @@ def _check_signatures(target: Target, keys: list[Path], v: Verification, what: s
 
 
 def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by_digest: bool = False) -> None:
-    from fsdgimg.sign.openpgp_verify import verify_openpgp
+    from fsdgimg.trust.openpgp_verify import verify_openpgp
     try:
         v.openpgp_signatures, problems = verify_openpgp(check, target, digest, by_digest=by_digest)
     except FsdgimgError as e:       # the lookaside server misbehaved
@@ -206,8 +206,8 @@ def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Pat
     from datetime import datetime
 
     from fsdgimg import catalog
-    from fsdgimg.audit.stage import BUILT
-    from fsdgimg.pipeline import BuildOptions, run_build
+    from fsdgimg.build.trust_stage import BUILT
+    from fsdgimg.build.pipeline import BuildOptions, run_build
     obj = load_json(manifest, f"{target.display}: manifest", 4 << 20)
     annotations = obj.get("annotations") if isinstance(obj, dict) else None
     annotations = annotations if isinstance(annotations, dict) else {}

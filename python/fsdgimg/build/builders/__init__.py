@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from fsdgimg.builders.base import Builder
+from fsdgimg.build.builders.base import Builder
 from fsdgimg.catalog import Entry
 
 
 def builder_for(entry: Entry) -> Builder:
     if entry.builder == "guix-system":
-        from fsdgimg.builders.guix_builders import GuixSystemBuilder
+        from fsdgimg.build.builders.guix_builders import GuixSystemBuilder
         return GuixSystemBuilder()
     if entry.builder == "guix-pack":
-        from fsdgimg.builders.guix_builders import GuixPackBuilder
+        from fsdgimg.build.builders.guix_builders import GuixPackBuilder
         return GuixPackBuilder()
     if entry.builder == "debootstrap":
-        from fsdgimg.builders.debootstrap import DebootstrapBuilder
+        from fsdgimg.build.builders.debootstrap import DebootstrapBuilder
         return DebootstrapBuilder()
     if entry.builder == "pacstrap":
-        from fsdgimg.builders.pacstrap import PacstrapBuilder
+        from fsdgimg.build.builders.pacstrap import PacstrapBuilder
         return PacstrapBuilder()
     raise AssertionError(entry.builder)  # the catalog admits only the builders above

@@ -95,7 +95,7 @@ def run_tool(argv: list[str], what: str, ctx: Context, cwd: Path | None = None) 
 class Builder:
     """One way of building images: how an entry builds, and how it is rebuilt for --check.
 
-    Callers (fsdgimg.pipeline) use only this interface, never a builder's class."""
+    Callers (fsdgimg.build.pipeline) use only this interface, never a builder's class."""
 
     name = ""
     # Whether the files' times come from SOURCE_DATE_EPOCH (else each build stamps its own time).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg.builders.base import Builder, BuildResult, Context
+from fsdgimg.build.builders.base import Builder, BuildResult, Context
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError
 from fsdgimg.guix import Guix

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from fsdgimg.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool
+from fsdgimg.build.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool
 from fsdgimg.catalog import Entry
 from fsdgimg.platforms import unrunnable
 

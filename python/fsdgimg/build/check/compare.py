@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from fsdgimg.check import tardiff
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import Digest
-from fsdgimg.image import Image
+from fsdgimg.build.check import tardiff
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import Digest
+from fsdgimg.oci.image import Image
 
 _SKIP_CONFIG = {("rootfs", "diff_ids")}   # layers are reported one by one instead
 

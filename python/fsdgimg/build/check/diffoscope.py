@@ -12,8 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.digest import CHUNK
-from fsdgimg.image import Image
+from fsdgimg.oci.digest import CHUNK
+from fsdgimg.oci.image import Image
 
 DEFAULT_TIMEOUT = 300.0
 

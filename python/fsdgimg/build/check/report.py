@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jinja2
 
-from fsdgimg.check.compare import Comparison
-from fsdgimg.check.diffoscope import DiffoscopeRun
+from fsdgimg.build.check.compare import Comparison
+from fsdgimg.build.check.diffoscope import DiffoscopeRun
 
 REPRODUCIBLE = "reproducible"
 NOT_REPRODUCIBLE = "not reproducible"

@@ -14,10 +14,10 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from fsdgimg.digest import CHUNK
+from fsdgimg.oci.digest import CHUNK
 from fsdgimg.errors import InputError
-from fsdgimg.imageconfig import rfc3339
-from fsdgimg.tarsafety import normalize
+from fsdgimg.oci.imageconfig import rfc3339
+from fsdgimg.oci.tarsafety import normalize
 
 TEXT_DIFF_LIMIT = 64 << 10   # files up to this size get a unified diff in the report
 MAX_DIFF_LINES = 200

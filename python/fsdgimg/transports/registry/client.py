@@ -30,7 +30,7 @@ import requests.adapters
 
 from fsdgimg import __version__
 from fsdgimg.errors import FsdgimgError, UsageError
-from fsdgimg.registry.auth import Challenge, Credentials, parse_challenges
+from fsdgimg.transports.registry.auth import Challenge, Credentials, parse_challenges
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fsdgimg.errors import InputError
 
-from fsdgimg.registry.auth import find_credentials
-from fsdgimg.registry.client import RegistryClient
+from fsdgimg.transports.registry.auth import find_credentials
+from fsdgimg.transports.registry.client import RegistryClient
 
 
 def connect(registry: str, repository: str | None, options=None, *, push: bool = False) -> RegistryClient:
@@ -37,8 +37,8 @@ def sharing(options, destination: str):
     if not destination.startswith("docker://") or getattr(options, "client", None) is not None:
         return options
     import dataclasses
-    from fsdgimg.publish import RegistryOptions
-    from fsdgimg.transport import parse
+    from fsdgimg.transports.write import RegistryOptions
+    from fsdgimg.transports.location import parse
     ref = parse(destination, for_writing=True).reference
     options = options or RegistryOptions()
     return dataclasses.replace(options, client=connect(ref.registry, ref.name, options, push=True))

@@ -17,14 +17,14 @@ from typing import Iterator
 import requests
 import urllib3.exceptions
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.descriptor import Descriptor, Platform
-from fsdgimg.digest import CHUNK, Digest, VerifyingReader
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import CHUNK, Digest, VerifyingReader
 from fsdgimg.errors import DigestMismatch, InputError
-from fsdgimg.image import Artifact, Image, Index, MAX_CONFIG
-from fsdgimg.manifest import ImageIndex, parse_manifest
-from fsdgimg.reference import Reference
-from fsdgimg.registry.client import NETWORK_ERRORS, RegistryClient, RegistryError, printable
+from fsdgimg.oci.image import Artifact, Image, Index, MAX_CONFIG
+from fsdgimg.oci.manifest import ImageIndex, parse_manifest
+from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.registry.client import NETWORK_ERRORS, RegistryClient, RegistryError, printable
 
 MAX_MANIFEST = 4 << 20
 MAX_DEPTH = 8
@@ -305,7 +305,7 @@ def read_registry(client: RegistryClient, ref: Reference, platform: Platform | N
 @contextmanager
 def open_registry(loc, *, platform: Platform | None = None, options=None) -> Iterator[Artifact]:
     """The source for docker://HOST[:PORT]/NAME[:TAG|@DIGEST]; `options` is a RegistryOptions."""
-    from fsdgimg.registry.connect import connect
+    from fsdgimg.transports.registry.connect import connect
     ref: Reference = loc.reference
     client = connect(ref.registry, ref.name, options)
     try:

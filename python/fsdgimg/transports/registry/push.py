@@ -19,14 +19,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
-from fsdgimg.image import Artifact, Image, blob_descriptors, walk
-from fsdgimg.reference import Reference
-from fsdgimg.registry.client import RegistryClient, RegistryError, printable
-from fsdgimg.registry.state import PushState
+from fsdgimg.oci.image import Artifact, Image, blob_descriptors, walk
+from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.registry.client import RegistryClient, RegistryError, printable
+from fsdgimg.transports.registry.state import PushState
 
 MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT
 CHUNK_SIZE = 128 << 20      # PATCH size for larger blobs: each chunk is a resume point

@@ -1,25 +1,25 @@
-"""Writer for registries (docker://HOST[:PORT]/NAME[:TAG|@DIGEST]): the push of fsdgimg.registry."""
+"""Writer for registries (docker://HOST[:PORT]/NAME[:TAG|@DIGEST]): the push of fsdgimg.transports.registry."""
 
 from __future__ import annotations
 
 from fsdgimg.errors import UsageError
-from fsdgimg.reference import Reference
-from fsdgimg.sinks import realized
+from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.sinks import realized
 
 
 def write(artifact, loc, options) -> "Written":
-    from fsdgimg.publish import Written, default_tag
-    from fsdgimg.registry.client import RegistryClient
-    from fsdgimg.registry.push import push
-    from fsdgimg.registry.auth import find_credentials
-    from fsdgimg.registry.state import PushState
+    from fsdgimg.transports.write import Written, default_tag
+    from fsdgimg.transports.registry.client import RegistryClient
+    from fsdgimg.transports.registry.push import push
+    from fsdgimg.transports.registry.auth import find_credentials
+    from fsdgimg.transports.registry.state import PushState
     opts = options.registry
     if opts.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     ref = loc.reference
     if ref.tag is None and ref.digest is None:
         ref = Reference(ref.registry, ref.name, default_tag(artifact, options))
-    from fsdgimg.registry.connect import serves
+    from fsdgimg.transports.registry.connect import serves
     borrowed = opts.client if serves(opts.client, ref.registry, ref.name) else None
     with realized(artifact) as image:
         client = borrowed or RegistryClient(

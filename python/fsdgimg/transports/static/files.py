@@ -9,9 +9,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from fsdgimg.digest import CHUNK, Digest
+from fsdgimg.oci.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError
-from fsdgimg.static.layout import TMP_PREFIX
+from fsdgimg.transports.static.layout import TMP_PREFIX
 
 
 def make_dirs(path: Path) -> None:

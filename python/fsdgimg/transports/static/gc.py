@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import dump_json
-from fsdgimg.static import files
-from fsdgimg.static.layout import NAME_RE, TMP_PREFIX, Tree, parse_manifest_file
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.transports.static import files
+from fsdgimg.transports.static.layout import NAME_RE, TMP_PREFIX, Tree, parse_manifest_file
 
 _SIGNATURE_DIR = re.compile(rf"({NAME_RE})@sha256=([a-f0-9]{{64}})\Z")
 
@@ -167,7 +167,7 @@ def collect(root: Path, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) 
             report.bytes_freed += size
 
     linked: set[str] = set()  # hex digests some repository still links
-    from fsdgimg.static.writer import StaticPublisher
+    from fsdgimg.transports.static.writer import StaticPublisher
     with files.tree_lock(root, "gc"):
         publisher = StaticPublisher(root)  # checks the stored web options before anything is removed
         if not dry_run:

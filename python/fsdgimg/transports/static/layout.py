@@ -35,10 +35,10 @@ import os
 import re
 from pathlib import Path
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.reference import NAME, TAG
+from fsdgimg.oci.reference import NAME, TAG
 
 KIND_OF = {mt.OCI_MANIFEST: "oci-manifest", mt.OCI_INDEX: "oci-index",
            mt.DOCKER_MANIFEST: "docker-manifest", mt.DOCKER_MANIFEST_LIST: "docker-list"}

@@ -11,16 +11,16 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.digest import Digest
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import load_json
-from fsdgimg.manifest import ImageIndex, parse_manifest
-from fsdgimg.sign import attachments as att
-from fsdgimg.sign import cosign
-from fsdgimg.sign.cosign import signature_tag
-from fsdgimg.static.layout import Tree
-from fsdgimg.static.signers import Verifier
+from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.manifest import ImageIndex, parse_manifest
+from fsdgimg.trust import attachments as att
+from fsdgimg.signature import cosign
+from fsdgimg.signature.cosign import signature_tag
+from fsdgimg.transports.static.layout import Tree
+from fsdgimg.transports.static.signers import Verifier
 
 MAX_CONFIG = 8 << 20
 MAX_SMALL = 1 << 20     # a referrers index, a signature or artifact manifest: small JSON, never a layer

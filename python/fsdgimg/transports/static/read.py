@@ -1,5 +1,5 @@
 """Reading an image, an index or a repository's tags from a static tree on disk (the tree
-`fsdgimg publish --to static:DIR` writes; layout in fsdgimg.static.layout).
+`fsdgimg publish --to static:DIR` writes; layout in fsdgimg.transports.static.layout).
 
 A tag is a symlink naming its manifest's digest and kind; manifests and blobs are files named by
 their digest, so the tree is its own blob store: `path()` gives the file (a writer may hard-link
@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from fsdgimg import mediatypes as mt
-from fsdgimg.descriptor import Descriptor, Platform
-from fsdgimg.digest import Digest, VerifyingReader
+from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci.descriptor import Descriptor, Platform
+from fsdgimg.oci.digest import Digest, VerifyingReader
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.image import Artifact, Image, Index, MAX_CONFIG
-from fsdgimg.manifest import ImageIndex, parse_manifest
-from fsdgimg.reference import Reference, check_name
-from fsdgimg.static.layout import Tree, read_tag_link
+from fsdgimg.oci.image import Artifact, Image, Index, MAX_CONFIG
+from fsdgimg.oci.manifest import ImageIndex, parse_manifest
+from fsdgimg.oci.reference import Reference, check_name
+from fsdgimg.transports.static.layout import Tree, read_tag_link
 
 MAX_MANIFEST = 4 << 20
 MAX_DEPTH = 8

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 
-from fsdgimg import mediatypes as mt
+from fsdgimg.oci import mediatypes as mt
 
 API_VERSION = "registry/2.0"
 

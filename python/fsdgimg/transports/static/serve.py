@@ -1,6 +1,6 @@
 """`fsdgimg serve DIR`: a small read-only HTTP server for a static tree, with the same URLs, headers,
 cache semantics and errors as the generated nginx, Apache and Caddy configurations
-(fsdgimg/static/responses.py), for trying a tree, for tests and for small sites. A distribution serving
+(fsdgimg/transports/static/responses.py), for trying a tree, for tests and for small sites. A distribution serving
 many clients should run nginx with `fsdgimg web-config nginx` (sendfile, TLS, HTTP/2, access logs).
 
 How it stays up with slow, idle and many clients:
@@ -38,11 +38,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
-from fsdgimg.digest import Digest
-from fsdgimg.jsonio import dump_json
-from fsdgimg.static import responses as rs
-from fsdgimg.static.layout import (DIGEST_RE, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, MEDIA_TYPE_OF, NAME_RE, TAG_RE, Tree,
-                                   read_tag_link)
+from fsdgimg.oci.digest import Digest
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.transports.static import responses as rs
+from fsdgimg.transports.static.layout import (DIGEST_RE, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, MEDIA_TYPE_OF,
+                                              NAME_RE, TAG_RE, Tree, read_tag_link)
 
 WORKERS = 32
 IDLE_TIMEOUT = 15.0  # a kept-alive connection with no request

@@ -23,11 +23,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.digest import Digest
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
-from fsdgimg.jsonio import dump_json
-from fsdgimg.static import files
-from fsdgimg.static.layout import Tree
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.transports.static import files
+from fsdgimg.transports.static.layout import Tree
 
 SIGNERS = "signers"
 CHECKED = "checked"   # gpgv's answers, by the hash of what decides them
@@ -58,7 +58,7 @@ def _directory(root: Path) -> Path:
 
 def record_sigstore_key(root: Path, public_key) -> str:
     """Record the public half of a key about to sign in the tree at `root`; returns its fingerprint."""
-    from fsdgimg.sign import keys
+    from fsdgimg.signature import keys
     fingerprint = sigstore_fingerprint(public_key)
     files.write_bytes(_directory(root) / f"sigstore-{fingerprint}.pub", keys.public_pem(public_key))
     return fingerprint
@@ -86,7 +86,7 @@ class Verifier:
         self._openpgp: dict[str, str | None] | None = None
 
     def _load(self) -> None:
-        from fsdgimg.sign import keys
+        from fsdgimg.signature import keys
         self._sigstore, self._openpgp = [], {}
         directory = self.tree.web / SIGNERS
         try:
@@ -112,7 +112,7 @@ class Verifier:
 
     def sigstore(self, layers: list[tuple[bytes, bytes]], digest: Digest) -> tuple[list[Signer], int]:
         """(signers, how many did not verify) of cosign signature layers given as (payload, signature)."""
-        from fsdgimg.sign import cosign, keys
+        from fsdgimg.signature import cosign, keys
         if self._sigstore is None:
             self._load()
         found, bad = [], 0

@@ -1,15 +1,15 @@
-"""Writer for static trees (static:DIR): the publisher of fsdgimg.static, named by --name NAME[:TAG]."""
+"""Writer for static trees (static:DIR): the publisher of fsdgimg.transports.static, named by --name NAME[:TAG]."""
 
 from __future__ import annotations
 
 from fsdgimg.errors import UsageError
-from fsdgimg.reference import check_name
-from fsdgimg.sinks import realized
+from fsdgimg.oci.reference import check_name
+from fsdgimg.transports.sinks import realized
 
 
 def write(artifact, loc, options) -> "Written":
-    from fsdgimg.publish import Written, default_tag, split_name
-    from fsdgimg.static.writer import StaticPublisher
+    from fsdgimg.transports.write import Written, default_tag, split_name
+    from fsdgimg.transports.static.writer import StaticPublisher
     tag = default_tag(artifact, options)
     if loc.reference is not None:          # static:DIR/NAME[:TAG]
         if options.name:

@@ -19,8 +19,9 @@ from pathlib import Path
 import jinja2
 
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
-from fsdgimg.static import responses
-from fsdgimg.static.layout import DIGEST_RE, KIND_OF, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, NAME_RE, TAG_RE
+from fsdgimg.transports.static import responses
+from fsdgimg.transports.static.layout import (DIGEST_RE, KIND_OF, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, NAME_RE,
+                                              TAG_RE)
 
 KINDS = ("nginx", "apache", "caddy")
 FILES = {"nginx": "nginx.conf", "apache": "apache.conf", "caddy": "Caddyfile"}
@@ -175,7 +176,7 @@ def render(kind: str, root: Path, *, server_name: str | None = None, listen: str
 
 def caddy_list_template() -> str:
     """The Go template Caddy cuts tag lists and the catalog with (copied as it is: no jinja2 here)."""
-    return (Path(__file__).resolve().parent.parent / "templates" / "caddy-list.tmpl").read_text()
+    return (Path(__file__).resolve().parents[2] / "templates" / "caddy-list.tmpl").read_text()
 
 
 def caddy_tag_template(root: Path) -> str:

@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsdgimg.descriptor import Descriptor
-from fsdgimg.digest import Digest
+from fsdgimg.oci.descriptor import Descriptor
+from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
-from fsdgimg.image import Artifact, Image, blob_descriptors, walk
-from fsdgimg.jsonio import dump_json
-from fsdgimg.reference import check_name, check_tag
-from fsdgimg.static import files, responses, webconfig
-from fsdgimg.static.layout import KIND_OF, Tree, check_kind, read_tag_link, tag_target
+from fsdgimg.oci.image import Artifact, Image, blob_descriptors, walk
+from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.oci.reference import check_name, check_tag
+from fsdgimg.transports.static import files, responses, webconfig
+from fsdgimg.transports.static.layout import KIND_OF, Tree, check_kind, read_tag_link, tag_target
 
 
 @dataclass
@@ -299,7 +299,7 @@ class StaticPublisher:
     # --- derived files: computed, staged beside their final names, then renamed ------------------------
     def _derived(self, names: list[str] | None, recount: bool = False) -> dict[Path, bytes]:
         """The content every derived file should have now (tags lists of `names`, or of all)."""
-        from fsdgimg.static import catalog
+        from fsdgimg.transports.static import page as catalog
         out: dict[Path, bytes] = {self.tree.v2 / "index.json": b"{}",
                                   self.tree.web / "options.json": dump_json(dict(sorted(self.web_options.items()))),
                                   self.tree.v2 / "_referrers-none.json": dump_json(responses.EMPTY_REFERRERS)}
@@ -397,7 +397,7 @@ class StaticPublisher:
     def refresh_pages(self, names: list[str]) -> None:
         """Render again only the page sections of the repositories `names`, and index.html: what a
         signature written beside published images changes (no tag, list or configuration moves)."""
-        from fsdgimg.static import catalog
+        from fsdgimg.transports.static import page as catalog
         try:
             total = int((self.tree.web / "pages" / "stored").read_text())
         except (OSError, ValueError):
