@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fsdgimg import platforms
-from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import InputError, UsageError
-from fsdgimg.platforms import Arch
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.reference import check_tag
+from fsdgimg.platforms import Arch
 
 BUILDERS = ("guix-system", "guix-pack", "debootstrap", "pacstrap")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}\Z")

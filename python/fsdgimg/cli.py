@@ -17,12 +17,6 @@ from fsdgimg.commands import COMMANDS
 from fsdgimg.errors import FsdgimgError, Terminated, printable
 
 
-def emit_json(obj) -> None:
-    import json
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")
-
-
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line (the full usage is one --help away)."""
 

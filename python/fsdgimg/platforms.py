@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fsdgimg.oci.descriptor import Platform
 from fsdgimg.errors import InputError
+from fsdgimg.oci.descriptor import Platform
 
 
 @dataclass(frozen=True)

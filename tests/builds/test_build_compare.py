@@ -9,13 +9,13 @@ from pathlib import Path
 
 from fixtures.guixarchive import default_files, make_guix_archive
 
-from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.build.builders.base import BuildResult
-from fsdgimg.build.pipeline import BuildOptions, import_result
-from fsdgimg.catalog import Entry
 from fsdgimg.build.check import compare as cmp
 from fsdgimg.build.check import diffoscope
 from fsdgimg.build.check.report import CheckReport, render_html, render_text, save
+from fsdgimg.build.pipeline import BuildOptions, import_result
+from fsdgimg.catalog import Entry
+from fsdgimg.oci.blobstore import BlobStore
 
 ENTRY = Entry("test", "debootstrap", "debian", "amd64", "", {"mirror": "m", "suite": "s"}, Path("."))
 

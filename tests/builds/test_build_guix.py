@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import GUIX_CHROOT, REPO, run_cli
 from fsdgimg import catalog
 from fsdgimg.build.builders.guix_builders import GuixPackBuilder
-from fsdgimg.build.pipeline import BuildOptions, run_build
 from fsdgimg.build.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
+from fsdgimg.build.pipeline import BuildOptions, run_build
 from fsdgimg.guix import Guix, GuixError
+
+from .conftest import GUIX_CHROOT, REPO, run_cli
 
 OFFLINE = Path(__file__).resolve().parent / "guix_offline"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from fsdgimg.build.builders.debootstrap import host_keyring
+from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.catalog import load
 from fsdgimg.errors import FsdgimgError, InputError
-from fsdgimg.build.keyring import fetch_keyring
 
 HOST_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 MEMBER = "keyrings/fsdgimg-test-archive-keyring.gpg"

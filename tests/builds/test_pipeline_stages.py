@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from fsdgimg.build.builders.base import Builder, BuildResult
-from fsdgimg.catalog import Entry
 from fsdgimg.build.check.report import NOT_REPRODUCIBLE, REPRODUCIBLE
 from fsdgimg.build.pipeline import STAGES, BuildOptions, Stage, insert, run_build
+from fsdgimg.catalog import Entry
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = Entry("tiny", "debootstrap", "debian", "amd64", "a tiny test image", {"mirror": "m", "suite": "s"},

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import Podman, Registry, Skopeo, have
 

@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-
 from guixrun import CHROOT, REPO, derivations, guix, guix_chroot  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("guix_chroot")

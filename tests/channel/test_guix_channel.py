@@ -11,10 +11,8 @@ import subprocess
 import sys
 import tomllib
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
-
 from guixrun import GUIX, REPO, derivations, guix, guix_chroot, scheme  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("guix_chroot")

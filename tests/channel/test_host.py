@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from guixrun import REPO, derivations, guix, guix_chroot  # noqa: F401 (fixture)
 from servers import Dockerd, Nginx, Podman, ServerProcess, Skopeo, _http_status, free_port, have
 

@@ -4,14 +4,12 @@ gives a source derivation, a checkout without python/ is one clear error, and th
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from guixrun import REPO, derivations, guix, guix_chroot, scheme  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("guix_chroot")

@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from guixrun import CHROOT, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import ServerProcess, _http_status, free_port, have
 

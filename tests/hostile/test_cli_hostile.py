@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from fixtures.cli import fsdgimg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from fsdgimg.cli import main
 from hostile import generators as g
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fixtures.cli import fsdgimg
 from fixtures.hostile_registry import HostileRegistry, Silent
 

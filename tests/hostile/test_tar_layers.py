@@ -19,9 +19,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
-
 from fixtures.cli import fsdgimg
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
 from fsdgimg.errors import InputError
 from fsdgimg.oci.tarwalk import TarReader, TarWalker
 from hostile import tarcraft as t

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from builds.conftest import GUIX_CHROOT, REPO, guix_env, run_cli  # noqa: F401  (guix_env: a fixture)
+
 from fsdgimg.guix import Guix
 
 

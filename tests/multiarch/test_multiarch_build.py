@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from builds.conftest import EPOCH, REPO, debian_mirror, run_cli
 from servers import Containerd, Dockerd, FsdgimgServe, Podman, Registry, Skopeo, have
 

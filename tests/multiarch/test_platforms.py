@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
+
 from fsdgimg import platforms
 from fsdgimg.build.builders.base import BuildResult
+from fsdgimg.build.pipeline import BuildOptions, import_result
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError
-from fsdgimg.build.pipeline import BuildOptions, import_result
 from fsdgimg.transports.read import scratch_store
 
 

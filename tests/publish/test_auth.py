@@ -7,9 +7,9 @@ import base64
 import json
 
 import pytest
+from servers import Registry, TokenServer, have, self_signed
 
 from publish.conftest import run, run_json
-from servers import Registry, TokenServer, have, self_signed
 
 USER, PASSWORD = "alice", "s3cret-PaSs"
 

@@ -15,14 +15,21 @@ import time
 from pathlib import Path
 
 import pytest
-
-from publish.conftest import REPO, convert_rootfs, make_rootfs, public_tree, run, run_json, start_nginx
 from servers import Registry, have
 
 from fsdgimg.oci.reference import Reference
+from fsdgimg.transports.read import open_source
 from fsdgimg.transports.registry import RegistryClient, RegistryError
 from fsdgimg.transports.registry.state import PushState
-from fsdgimg.transports.read import open_source
+from publish.conftest import (
+    REPO,
+    convert_rootfs,
+    make_rootfs,
+    public_tree,
+    run,
+    run_json,
+    start_nginx,
+)
 
 push_module = importlib.import_module("fsdgimg.transports.registry.push")
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from publish.conftest import run, run_json
-from publish.test_one_writer import layout_unreferenced, static_unreferenced
-
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import dump_json
+from publish.conftest import run, run_json
+from publish.test_one_writer import layout_unreferenced, static_unreferenced
 
 
 def _top(layout: Path) -> dict:

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from servers import FsdgimgServe, Registry, have
 
 from publish.conftest import public_tree, run, run_json, start_nginx
-from servers import FsdgimgServe, Registry, have
 
 USER, PASSWORD = "alice", "s3cret-PaSs"
 

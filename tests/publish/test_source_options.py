@@ -10,9 +10,9 @@ import shutil
 import subprocess
 
 import pytest
+from servers import Registry, have, self_signed
 
 from publish.conftest import run, run_json
-from servers import Registry, have, self_signed
 
 SRC_USER, SRC_PASSWORD = "reader", "src-PaSs-1"
 DEST_USER, DEST_PASSWORD = "writer", "dest-PaSs-2"

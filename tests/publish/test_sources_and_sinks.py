@@ -7,6 +7,7 @@ import json
 import tarfile
 
 from fixtures.guixarchive import make_guix_archive
+
 from publish.conftest import run, run_json
 
 
@@ -48,8 +49,9 @@ def test_unknown_destination_is_a_usage_error(images, tmp_path):
 
 def test_library_entry_point_for_every_destination(images, registry, tmp_path):
     """fsdgimg.transports.write.publish_artifact: what `fsdgimg build --publish` and library users call."""
-    from fsdgimg.transports.write import StaticOptions, publish_artifact
+    from fsdgimg.transports.options import StaticOptions
     from fsdgimg.transports.read import open_source
+    from fsdgimg.transports.write import publish_artifact
     with open_source(images.src(images.multi)) as index:
         digest = str(index.digest)
         pushed = publish_artifact(index, f"docker://{registry.host}/lib/multi", tag="t1")

@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from servers import FsdgimgServe
 
 from publish.conftest import public_tree, run, run_json, start_nginx
-from servers import FsdgimgServe
 
 # (repository, layout attribute): every manifest kind, and a second repository sharing blobs
 PUBLISHED = [("static/a", "a"), ("static/multi", "multi"), ("static/d2", "docker"), ("static/dlist", "docker_list"),

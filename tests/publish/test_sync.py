@@ -8,9 +8,9 @@ import json
 import os
 
 import pytest
+from servers import Registry
 
 from publish.conftest import public_tree, run, run_json
-from servers import Registry
 
 REPOS = {"distro/base": ("a", ["v1", "latest"]), "distro/multi": ("multi", ["multi"]), "tools/d": ("docker", ["d2"])}
 
@@ -96,8 +96,8 @@ def test_registry_repository_to_tree_with_tag_globs(images, registry, tmp_path):
 
 
 def test_tag_list_follows_link_pagination(images, registry):
-    from fsdgimg.transports.registry.connect import connect
     from fsdgimg.mirror.sync import list_tags
+    from fsdgimg.transports.registry.connect import connect
     for tag in ("p1", "p2", "p3", "p4", "p5"):
         run("publish", images.src(images.a), "--to", f"docker://{registry.host}/paged/a:{tag}")
     client = connect(registry.host, "paged/a")

@@ -11,9 +11,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from publish.conftest import (containerd, images, isolated_credentials, podman, public_tree, run,  # noqa: F401
-                              run_json, skopeo)
+from publish.conftest import (  # noqa: F401
+    containerd,
+    images,
+    isolated_credentials,
+    podman,
+    public_tree,
+    run,
+    run_json,
+    skopeo,
+)
 from servers import Apache, Caddy, FsdgimgServe, Nginx, free_port, have
 
 from fsdgimg.oci import mediatypes as mt

@@ -8,9 +8,9 @@ import json
 import shutil
 
 import pytest
+from servers import Nginx, free_port, have
 
 from static.conftest import SERVERS, fetch, public_tree, publish, start
-from servers import Nginx, free_port, have
 
 
 class CachingProxy(Nginx):

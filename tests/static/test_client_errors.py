@@ -7,9 +7,9 @@ import os
 import shutil
 
 import pytest
+from servers import Dockerd, have
 
 from static.conftest import SERVERS, fetch, public_tree, publish, start
-from servers import Dockerd, have
 
 # what each client may print: the registry's message, or (skopeo and podman 4.3 do not read the body
 # of a failed blob GET) the status with the blob's digest in the same line

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from publish.conftest import big_image  # noqa: F401
+
 from static.conftest import REPO_PYTHON, publish, run, run_json
 
 

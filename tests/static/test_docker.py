@@ -7,9 +7,9 @@ import json
 import subprocess
 
 import pytest
+from servers import Dockerd, have
 
 from static.conftest import SERVERS
-from servers import Dockerd, have
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from static.conftest import publish, referrer_image, run_json
-
 from fsdgimg.transports.static.writer import StaticPublisher
+from static.conftest import publish, referrer_image, run_json
 
 
 def test_gc_keeps_referrers_of_kept_manifests_and_drops_the_others(images, tmp_path):

@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
+from servers import free_port, have
 
 from static.conftest import CLASSES, fetch, public_tree, publish, run, start
-from servers import free_port, have
 
 HOSTILE_NAMES = [
     "x; } server { listen 9; root /etc; location / { autoindex on; } } #",

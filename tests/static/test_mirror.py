@@ -16,9 +16,9 @@ import threading
 import time
 
 import pytest
+from servers import FsdgimgServe, have
 
 from static.conftest import fetch, public_tree, publish, run
-from servers import FsdgimgServe, have
 
 # the two passes docs/publish.md gives mirror operators
 CONTENT_PASS = ["rsync", "-aH", "--exclude=_tags/", "--exclude=_tags.json", "--exclude=/_web/",

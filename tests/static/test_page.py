@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from servers import FsdgimgServe, have
 
 from static.conftest import public_tree, publish, run
-from servers import FsdgimgServe, have
 
 # Every line box of every text node; two boxes of different text nodes must not overlap, nothing may be
 # cut off at the right edge, and the page must not scroll sideways.

@@ -12,9 +12,6 @@ import subprocess
 import urllib.request
 
 import pytest
-
-from static.conftest import public_tree, run
-from static.test_page import MEASURE, browser  # noqa: F401 (the Chromium fixture)
 from servers import FsdgimgServe
 from trust.test_openpgp import _gpg_key
 
@@ -23,8 +20,10 @@ from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.image import Image
 from fsdgimg.oci.manifest import parse_manifest
-from fsdgimg.trust import attachments as att
+from fsdgimg.signature import artifacts
 from fsdgimg.transports.static.writer import StaticPublisher
+from static.conftest import public_tree, run
+from static.test_page import MEASURE, browser  # noqa: F401 (the Chromium fixture)
 
 PASSWORD = "page-pw"
 GPG_UID = "Page Release <page-release@example.org>"
@@ -35,10 +34,10 @@ def _hostile_audit(where, tree, name: str, subject: dict, verdict: str = HOSTILE
     """An audit artifact whose verdict annotation is markup: the page must show it as text."""
     store = BlobStore(where / "blobs")
     config, layer = b"{}", b'{"verdict": "hostile"}'
-    manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": att.AUDIT_TYPE,
-                "config": {"mediaType": att.EMPTY_CONFIG_TYPE, "digest": str(store.put_bytes(config)), "size": 2},
-                "layers": [{"mediaType": att.AUDIT_TYPE, "digest": str(store.put_bytes(layer)), "size": len(layer)}],
-                "subject": subject, "annotations": {att.VERDICT: verdict}}
+    manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": artifacts.AUDIT_TYPE,
+                "config": {"mediaType": artifacts.EMPTY_CONFIG_TYPE, "digest": str(store.put_bytes(config)), "size": 2},
+                "layers": [{"mediaType": artifacts.AUDIT_TYPE, "digest": str(store.put_bytes(layer)), "size": len(layer)}],
+                "subject": subject, "annotations": {artifacts.VERDICT: verdict}}
     data = json.dumps(manifest).encode()
     StaticPublisher(tree).publish(Image(parse_manifest(data, "audit", mt.OCI_MANIFEST), config, store,
                                         where="audit"), name, None)

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from static.conftest import fetch, referrer_image, sha256
-
 from fsdgimg.transports.static import responses
 from fsdgimg.transports.static.writer import StaticPublisher
+from static.conftest import fetch, referrer_image, sha256
 
 MISSING = "sha256:" + "0" * 64
 

@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+from servers import FsdgimgServe
 
 from static.conftest import fetch, start
-from servers import FsdgimgServe
 
 # The first bytes of a TLS 1.2 ClientHello record, as a client trying HTTPS first sends them.
 CLIENT_HELLO = bytes.fromhex("160301020001000200" "0303") + bytes(32) + b"\x00\x00\x02\x13\x01\x01\x00"

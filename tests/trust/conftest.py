@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from builds.conftest import EPOCH, debian_mirror, guix_env, run_cli  # noqa: F401  (guix_env: a fixture)
 from servers import Registry
 

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from fixtures.multiplatform import make_index_layout
 from servers import FsdgimgServe, Registry
 

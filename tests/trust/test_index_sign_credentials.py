@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-
 from fixtures.multiplatform import make_index_layout
 from servers import Registry
 
@@ -43,11 +42,11 @@ def _outcomes(layout, children: dict[str, str]) -> dict:
 
 
 def test_index_build_published_to_an_authenticated_registry_signs_with_its_credentials(tmp_path, monkeypatch):
-    from fsdgimg.errors import FsdgimgError
     from fsdgimg.build.multiplatform import _attach_and_sign
     from fsdgimg.build.pipeline import BuildOptions
-    from fsdgimg.transports.write import RegistryOptions, WriteOptions
-    from fsdgimg.trust import attachments as att
+    from fsdgimg.errors import FsdgimgError
+    from fsdgimg.signature import artifacts
+    from fsdgimg.transports.options import RegistryOptions, WriteOptions
     make_index_layout(tmp_path / "a", tmp_path / "rootfs")
     children = _children(tmp_path / "a")
     _ok(run_cli("sign", "--generate-key", tmp_path / "fsdg", env={"COSIGN_PASSWORD": "pw"}))
@@ -58,7 +57,7 @@ def test_index_build_published_to_an_authenticated_registry_signs_with_its_crede
                             "--username", USER, "--password-stdin"], input=PASSWORD + "\n", capture_output=True,
                            text=True, timeout=300))
         per = _outcomes(tmp_path / "a", children)
-        sbom = att.Attachment(att.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3"}', "sbom.spdx.json")
+        sbom = artifacts.Attachment(artifacts.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3"}', "sbom.spdx.json")
         kept = {"linux/arm64": ([sbom], None)}
         published = WriteOptions(registry=RegistryOptions(USER, PASSWORD))
         opts = BuildOptions(out=tmp_path / "out", sign_key=tmp_path / "fsdg.key", write_options=published)
@@ -68,7 +67,7 @@ def test_index_build_published_to_an_authenticated_registry_signs_with_its_crede
         out = _attach_and_sign(ref, per, kept, opts)
         signature = out["signature"]
         assert {c["platform"]: c["digest"] for c in signature["children"]} == children
-        assert [a["artifactType"] for a in out["platforms"]["linux/arm64"]["attachments"]] == [att.SBOM_TYPE]
+        assert [a["artifactType"] for a in out["platforms"]["linux/arm64"]["attachments"]] == [artifacts.SBOM_TYPE]
         for digest in [signature["digest"], *children.values()]:
             assert reg.manifest_digest("multi", f"sha256-{digest[7:]}.sig", auth=(USER, PASSWORD)) is not None
         verified = json.loads(_ok(run_cli("verify", ref, "--key", tmp_path / "fsdg.pub", "--no-sbom", "--json",

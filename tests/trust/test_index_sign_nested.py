@@ -8,7 +8,6 @@ import json
 import urllib.request
 
 import pytest
-
 from fixtures.multiplatform import make_index_layout
 from servers import Registry
 

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from fixtures.hostile_registry import HostileRegistry
 from fixtures.multiplatform import make_index_layout
 from publish.conftest import public_tree

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from fixtures.multiplatform import make_index_layout
 from publish.conftest import public_tree
 from servers import Nginx, Registry, free_port

@@ -17,7 +17,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
 from publish.conftest import public_tree
 from servers import Apache, Caddy, FsdgimgServe, Nginx, Podman, free_port, have

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
 from fixtures.multiplatform import make_index_layout
 from publish.conftest import public_tree

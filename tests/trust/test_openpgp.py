@@ -10,11 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
-from servers import Nginx, Registry, free_port
-
 from publish.conftest import public_dir  # noqa: F401  (a fixture)
+from servers import Nginx, Registry, free_port
 
 from .conftest import run_cli
 

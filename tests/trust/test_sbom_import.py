@@ -14,21 +14,22 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
+from hostile import tarcraft
+
+from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression
-from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.oci.layer import import_layer
 from fsdgimg.oci.mutate import annotate, realize, recompress
-from fsdgimg.transports.write import WriteOptions, write
 from fsdgimg.sbom import debian, pacman, spdx
 from fsdgimg.sbom.files import LayerFiles, RootView, Wanted, read_root
 from fsdgimg.sbom.generate import STORE, WANTED, bom_for_image, collector
 from fsdgimg.transports.archive import load_docker_archive
 from fsdgimg.transports.layout import read_oci_layout
+from fsdgimg.transports.options import WriteOptions
 from fsdgimg.transports.rootfs import load_rootfs
-from hostile import tarcraft
+from fsdgimg.transports.write import write
 
 from .conftest import run_cli, validate_spdx
 

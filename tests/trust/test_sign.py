@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
 from servers import FsdgimgServe, Registry
 

@@ -10,13 +10,14 @@ from pathlib import Path
 from fixtures.guixarchive import make_guix_archive
 from servers import Registry
 
-from fsdgimg.transports.write import RegistryOptions, WriteOptions, write
+from fsdgimg.signature import artifacts
+from fsdgimg.transports.options import RegistryOptions, WriteOptions
+from fsdgimg.transports.read import open_source
 from fsdgimg.transports.registry.client import RegistryClient
 from fsdgimg.transports.registry.connect import sharing
-from fsdgimg.trust import attachments as att
+from fsdgimg.transports.write import write
 from fsdgimg.trust.publishing import after_publish
 from fsdgimg.trust.remote import target
-from fsdgimg.transports.read import open_source
 
 from .conftest import run_cli
 
@@ -46,7 +47,7 @@ def test_publish_attach_sign_probe_the_registry_once(tmp_path: Path, monkeypatch
         registry = sharing(RegistryOptions(), dest)
         with open_source(f"oci:{tmp_path / 'layout'}:1") as image:
             written = write(image, dest, WriteOptions(registry=registry))
-        report = att.Attachment(att.AUDIT_TYPE, b'{"verdict":"pass"}\n', "audit.json", "pass")
+        report = artifacts.Attachment(artifacts.AUDIT_TYPE, b'{"verdict":"pass"}\n', "audit.json", "pass")
         out = after_publish(dest, attachments=[report], sign_key=tmp_path / "k.key", registry=registry)
         assert pings == [reg.host]
         assert out["signature"]["digest"] == written.digest and len(out["attachments"]) == 1

@@ -118,8 +118,9 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
     payload_path = repo / "_blobs" / manifest["layers"][0]["digest"]
     forged = payload_path.read_bytes().replace(digest.encode(), b"sha256:" + b"0" * 64)
     # Signed with the right key, but over the other digest: fsdgimg signs it as cosign would.
-    from fsdgimg.signature import keys as k
     import os
+
+    from fsdgimg.signature import keys as k
     os.environ["COSIGN_PASSWORD"] = KEY_PASSWORD
     sig = k.sign(k.load_private_key(signing_key.with_suffix(".key")), forged)
     _replace_signature(tree, sig_tag, forged, sig)
@@ -146,9 +147,10 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
 
 def test_malformed_attached_sbom_is_one_line(free_build, tmp_path):
     tree, src, outcome = _tree_with(tmp_path, free_build)
+    from fsdgimg.signature import artifacts
     from fsdgimg.trust import attachments as att
     from fsdgimg.trust.remote import target
-    att.attach_all(target(src), [att.Attachment(att.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3", "packages": 7}',
+    att.attach_all(target(src), [artifacts.Attachment(artifacts.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3", "packages": 7}',
                                                 "sbom.spdx.json")])
     proc = run_cli("verify", src)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

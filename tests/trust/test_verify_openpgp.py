@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-
 from fixtures.guixarchive import make_guix_archive
 from publish.conftest import public_tree
 from servers import Nginx, free_port

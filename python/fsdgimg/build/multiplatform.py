@@ -182,8 +182,9 @@ def build_platforms(entries: list[Entry], missing: dict[str, str], opts) -> Plat
     index over them to opts.out (tag: the entry's), then publish it when asked and reproducible,
     with each platform's reports attached to its manifest and, with a key, every manifest signed."""
     from fsdgimg.build.pipeline import run_build
-    from fsdgimg.transports.write import WriteOptions, write
     from fsdgimg.transports.layout import read_oci_layout
+    from fsdgimg.transports.options import WriteOptions
+    from fsdgimg.transports.write import write
     entry = entries[0]
     out = opts.out.resolve()
     if out.exists() and not (out / "oci-layout").is_file() and (not out.is_dir() or any(out.iterdir())):

@@ -23,22 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.build import EXTRA_DIR
 from fsdgimg.build.builders import builder_for
 from fsdgimg.build.builders.base import Builder, BuildResult, Context
-from fsdgimg.catalog import Entry
 from fsdgimg.build.check import compare as cmp
 from fsdgimg.build.check import diffoscope as diffoscope_runner
 from fsdgimg.build.check.report import NOT_REPRODUCIBLE, CheckReport, save
-from fsdgimg.oci.compression import Compression
-from fsdgimg.transports.convert import standard_annotations
-from fsdgimg.oci.descriptor import Platform
+from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.guix import Guix
+from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.compression import Compression
+from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.image import Image
 from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.oci.mutate import annotate
 from fsdgimg.progress import Progress
+from fsdgimg.transports.convert import standard_annotations
 from fsdgimg.transports.read import scratch_store
 
 A = "org.fsdgimg."
@@ -47,7 +48,6 @@ FIRST = A + "check.first"
 SECOND = A + "check.second"
 ROUNDS = A + "check.rounds"
 METHOD = A + "check.method"
-EXTRA_DIR = "fsdgimg"          # provenance and reports, inside the OCI layout directory
 
 
 @dataclass
@@ -324,8 +324,9 @@ def build_annotations(r: BuildRun) -> dict[str, str]:
 def write_layout(r: BuildRun) -> BuildOutcome:
     """The annotated image into the OCI layout --out, through the one writer; provenance and the
     check's reports beside it (in EXTRA_DIR, which no image references)."""
-    from fsdgimg.transports.write import WriteOptions, write
     from fsdgimg.transports.location import Location
+    from fsdgimg.transports.options import WriteOptions
+    from fsdgimg.transports.write import write
     entry, opts, report, out = r.entry, r.opts, r.report, r.out
     r.final.name, r.final.tag = entry.name, entry.tag
     written = write(r.final, Location("oci", out, entry.tag), WriteOptions(tag=entry.tag))
@@ -358,7 +359,8 @@ def write_layout(r: BuildRun) -> BuildOutcome:
 
 def publish(image: Image, entry: Entry, dest: str, write_options=None) -> str:
     """--publish: the one writer, as `fsdgimg publish` uses it (registry, static tree, layout, archive)."""
-    from fsdgimg.transports.write import WriteOptions, write
+    from fsdgimg.transports.options import WriteOptions
+    from fsdgimg.transports.write import write
     image.name, image.tag = entry.name, entry.tag   # what a static tree or an archive names it
     options = write_options or WriteOptions()
     if options.tag is None:

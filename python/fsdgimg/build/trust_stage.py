@@ -57,9 +57,9 @@ class TrustStage:
     def attachments(self, check_report: Path | None) -> list:
         """The SBOM, the audit report and the reproducibility report, as OCI 1.1 attachments."""
         from fsdgimg.audit.report import render_json
-        from fsdgimg.trust import attachments as att
-        items = [att.Attachment(att.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
-                 att.Attachment(att.AUDIT_TYPE, render_json(self.report), "audit-report.json",
+        from fsdgimg.signature import artifacts
+        items = [artifacts.Attachment(artifacts.SBOM_TYPE, spdx.to_bytes(self.bom), SBOM_FILE),
+                 artifacts.Attachment(artifacts.AUDIT_TYPE, render_json(self.report), "audit-report.json",
                                 self.report.verdict)]
         if check_report is not None and check_report.is_file():
             data = check_report.read_bytes()
@@ -67,7 +67,7 @@ class TrustStage:
                 verdict = json.loads(data).get("verdict")
             except (ValueError, AttributeError):
                 verdict = None
-            items.append(att.Attachment(att.CHECK_TYPE, data, "check-report.json",
+            items.append(artifacts.Attachment(artifacts.CHECK_TYPE, data, "check-report.json",
                                         verdict if isinstance(verdict, str) else None))
         return items
 
@@ -128,7 +128,7 @@ def stage_sbom_audit(r) -> None:
 
 
 def stage_trust_reports(r) -> None:
-    from fsdgimg.build.pipeline import EXTRA_DIR
+    from fsdgimg.build import EXTRA_DIR
     if getattr(r, "trust", None) is not None:
         r.outcome.report.update(r.trust.save(r.out / EXTRA_DIR))
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry, add_strict,
-                                      source_registry_from)
+from fsdgimg.commands.options import (
+    add_catalog,
+    add_insecure,
+    add_json,
+    add_platform,
+    add_source_registry,
+    add_strict,
+    source_registry_from,
+)
 
 
 def register(sub) -> None:
@@ -60,13 +67,14 @@ def run(args) -> int:
     if args.report:
         save(report, args.report)
     if args.attach:
+        from fsdgimg.signature import artifacts
         from fsdgimg.trust import attachments as att
         from fsdgimg.trust.publishing import attach_target
         t = attach_target(args.src, bom.image_digest, args.insecure, source_registry_from(args, args.insecure))
         if t is None:
             from fsdgimg.errors import UsageError
             raise UsageError(f"--attach: {args.src} is not a registry or static tree image")
-        att.attach_all(t, [att.Attachment(att.AUDIT_TYPE, render_json(report), "audit-report.json", report.verdict)])
+        att.attach_all(t, [artifacts.Attachment(artifacts.AUDIT_TYPE, render_json(report), "audit-report.json", report.verdict)])
     if args.json:
         sys.stdout.buffer.write(render_json(report))
     else:

@@ -6,8 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_annotations, add_catalog, add_compression, add_digestfile, add_epoch, add_json,
-                                      add_registry, add_strict, add_tools, compression_from)
+from fsdgimg.commands.options import (
+    add_annotations,
+    add_catalog,
+    add_compression,
+    add_digestfile,
+    add_epoch,
+    add_json,
+    add_registry,
+    add_strict,
+    add_tools,
+    compression_from,
+)
 
 
 def _rounds(text: str) -> int:
@@ -74,7 +84,7 @@ def _print_derivations(entries, as_json: bool) -> int:
     from fsdgimg.guix import Guix
     drvs = {e.architecture: builder_for(e).derivation(e, Context(Path("."), None, Guix())) for e in entries}
     if as_json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json({"image": entries[0].name, "derivations": {
             e.architecture: {"system": e.guix_system, "target": e.guix_target, "derivation": drvs[e.architecture]}
             for e in entries}})
@@ -85,10 +95,10 @@ def _print_derivations(entries, as_json: bool) -> int:
 
 def run(args) -> int:
     from fsdgimg import catalog
+    from fsdgimg.build import multiplatform
     from fsdgimg.build.check.report import NOT_REPRODUCIBLE
     from fsdgimg.build.pipeline import BuildOptions, run_build
     from fsdgimg.transports.read import epoch_from_env
-    from fsdgimg.build import multiplatform
     entry = catalog.load(args.catalog).get(args.name)
     entries = multiplatform.select(entry, args.arch)
     if args.derivation:
@@ -112,7 +122,7 @@ def run(args) -> int:
         sign_gpg_key=args.gpg_key)
     if args.publish and args.publish.startswith("docker://"):
         from fsdgimg.commands.options import registry_from
-        from fsdgimg.transports.write import WriteOptions
+        from fsdgimg.transports.options import WriteOptions
         opts.write_options = WriteOptions(registry=registry_from(args))
     elif args.username or args.password_stdin:
         from fsdgimg.errors import UsageError
@@ -152,7 +162,7 @@ def run(args) -> int:
     if args.digestfile:
         Path(args.digestfile).write_text(outcome.digest)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(outcome.to_json())
     else:
         print(f"{entry.name}: oci:{outcome.layout}:{outcome.tag} {outcome.digest}")
@@ -176,7 +186,7 @@ def run(args) -> int:
 def _report_platforms(outcome, as_json: bool) -> int:
     from fsdgimg.build.multiplatform import NOT_REPRODUCIBLE, REPRODUCIBLE
     if as_json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(outcome.to_json())
     else:
         print(f"{outcome.name}: oci:{outcome.layout}:{outcome.tag} {outcome.digest} (index of "

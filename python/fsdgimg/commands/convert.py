@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_source_registry, emit, image_options_from,
-                                      source_registry_from)
-
 # Kept importable from here (other commands used them before commands/options.py).
-from fsdgimg.commands.options import epoch, parse_annotation  # noqa: F401
+from fsdgimg.commands.options import (  # noqa: F401
+    add_digestfile,
+    add_image_options,
+    add_json,
+    add_source_registry,
+    emit,
+    epoch,
+    image_options_from,
+    parse_annotation,
+    source_registry_from,
+)
 
 
 def options_from(args):

@@ -37,7 +37,7 @@ def run(args) -> int:
         raise UsageError(f"{args.dest}: gc works on static:DIR trees (a registry has its own garbage collector)")
     report = collect(Path(args.dest[len("static:"):]), grace=args.grace, dry_run=args.dry_run)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(report.__dict__)
         return 0
     if args.dry_run:

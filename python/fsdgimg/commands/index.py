@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_source_registry, emit, image_options_from,
-                                      source_registry_from)
+from fsdgimg.commands.options import (
+    add_digestfile,
+    add_image_options,
+    add_json,
+    add_source_registry,
+    emit,
+    image_options_from,
+    source_registry_from,
+)
 
 
 def register(sub) -> None:
@@ -28,13 +35,14 @@ def run(args) -> int:
     from pathlib import Path
 
     from fsdgimg.build import multiplatform
-    from fsdgimg.oci.assemble import assemble
-    from fsdgimg.transports.convert import standard_annotations
     from fsdgimg.errors import UsageError
+    from fsdgimg.oci.assemble import assemble
     from fsdgimg.oci.mutate import annotate, recompress
-    from fsdgimg.transports.write import WriteOptions, write
-    from fsdgimg.transports.read import open_source
+    from fsdgimg.transports.convert import standard_annotations
     from fsdgimg.transports.location import parse
+    from fsdgimg.transports.options import WriteOptions
+    from fsdgimg.transports.read import open_source
+    from fsdgimg.transports.write import write
     options = image_options_from(args)
     source = source_registry_from(args)
     if options.platform is not None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from fsdgimg.commands.options import add_json, add_platform, add_source_registry, source_registry_from, usage_value
+from fsdgimg.commands.options import (
+    add_json,
+    add_platform,
+    add_source_registry,
+    source_registry_from,
+    usage_value,
+)
 
 
 def register(sub) -> None:
@@ -18,8 +24,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from fsdgimg.oci.compression import Compression
-    from fsdgimg.oci.descriptor import Platform
     from fsdgimg.oci.describe import describe, render
+    from fsdgimg.oci.descriptor import Platform
     from fsdgimg.transports.read import open_source
     platform = usage_value(Platform.parse, args.platform) if args.platform else None
     # Archives are imported uncompressed: the cheapest way to learn their diff IDs.
@@ -27,7 +33,7 @@ def run(args) -> int:
                      registry=source_registry_from(args)) as artifact:
         info = describe(artifact)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(info)
     else:
         print(render(info))

@@ -46,7 +46,7 @@ def run(args) -> int:
     entries = list(cat.entries.values())
     details = guix_details(entries) if args.packages else {}
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         items = []
         for e in entries:
             item = e.to_json()

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsdgimg.oci.compression import COMPRESSIONS
 from fsdgimg.errors import InputError, UsageError, printable
+from fsdgimg.oci.compression import COMPRESSIONS
 
 if TYPE_CHECKING:
     from fsdgimg.oci.compression import Compression
@@ -85,9 +85,9 @@ def usage_value(parse, text: str):
 
 
 def image_options_from(args):
-    from fsdgimg.transports.convert import ImageOptions
     from fsdgimg.oci.descriptor import Platform
     from fsdgimg.oci.reference import check_tag
+    from fsdgimg.transports.convert import ImageOptions
     return ImageOptions(
         tag=usage_value(check_tag, args.tag) if getattr(args, "tag", None) else None,
         compression=compression_from(args),
@@ -96,11 +96,16 @@ def image_options_from(args):
         annotations=dict(getattr(args, "annotation", []) or []))
 
 
+def emit_json(obj) -> None:
+    import json
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
 def emit(args, obj, line: str) -> int:
     """--json: the object; else the line."""
     if getattr(args, "json", False):
-        from fsdgimg.cli import emit_json
-        emit_json(obj)
+                emit_json(obj)
     else:
         print(printable(line))  # names and paths in it may come from an archive or a registry
     return 0
@@ -110,8 +115,7 @@ def emit_text(args, kind: str, text: str | bytes) -> int:
     """A generated file (a configuration, a policy): as it is, or with --json inside
     {"server": KIND, "config": TEXT}, for tools that take every answer as JSON."""
     if getattr(args, "json", False):
-        from fsdgimg.cli import emit_json
-        emit_json({"server": kind, "config": text.decode() if isinstance(text, bytes) else text})
+                emit_json({"server": kind, "config": text.decode() if isinstance(text, bytes) else text})
     elif isinstance(text, bytes):
         sys.stdout.buffer.write(text)
     else:
@@ -179,7 +183,7 @@ def add_registry(g, *,
 def registry_from(args, **more):
     """The RegistryOptions of add_registry's options (`more`: mount_from, remember); reads the
     password from standard input when asked."""
-    from fsdgimg.transports.write import RegistryOptions
+    from fsdgimg.transports.options import RegistryOptions
     if args.password_stdin and not args.username:
         raise UsageError("--password-stdin needs --username")
     if args.jobs < 1:
@@ -223,7 +227,7 @@ def source_registry_from(args, insecure: bool = False, ca_file: str | None = Non
     """The RegistryOptions for reading SRC. Without --src-tls-verify/--src-cert-dir, the command's
     own --insecure/--ca-file apply (they name every registry of the command); credentials are the
     source's own, never the destination's."""
-    from fsdgimg.transports.write import RegistryOptions
+    from fsdgimg.transports.options import RegistryOptions
     username = password = None
     if getattr(args, "src_creds", None) is not None:
         username, sep, password = args.src_creds.partition(":")

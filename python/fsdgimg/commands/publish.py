@@ -6,9 +6,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_digestfile, add_image_options, add_json, add_registry, add_source_registry,
-                                      add_static_writing, check_output_file, emit, image_options_from, registry_from,
-                                      source_registry_from, usage_value)
+from fsdgimg.commands.options import (
+    add_digestfile,
+    add_image_options,
+    add_json,
+    add_registry,
+    add_source_registry,
+    add_static_writing,
+    check_output_file,
+    emit,
+    image_options_from,
+    registry_from,
+    source_registry_from,
+    usage_value,
+)
 from fsdgimg.errors import UsageError
 
 
@@ -54,11 +65,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.transports.convert import copy
-    from fsdgimg.progress import Progress
-    from fsdgimg.transports.write import StaticOptions, WriteOptions, split_name
     from fsdgimg.oci.reference import check_tag
+    from fsdgimg.progress import Progress
+    from fsdgimg.transports.convert import copy
     from fsdgimg.transports.location import parse
+    from fsdgimg.transports.options import StaticOptions, WriteOptions, split_name
     dest = parse(args.dest, for_writing=True)
     if args.name:
         usage_value(lambda text: split_name(text, None), args.name)

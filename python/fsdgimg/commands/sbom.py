@@ -5,8 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry,
-                                      source_registry_from)
+from fsdgimg.commands.options import (
+    add_catalog,
+    add_insecure,
+    add_json,
+    add_platform,
+    add_source_registry,
+    source_registry_from,
+)
 
 
 def register(sub) -> None:
@@ -46,13 +52,14 @@ def run(args) -> int:
         data = spdx.to_bytes(bom)
     attached = None
     if args.attach:
+        from fsdgimg.signature import artifacts
         from fsdgimg.trust import attachments as att
         from fsdgimg.trust.publishing import attach_target
         t = attach_target(args.src, bom.image_digest, args.insecure, source_registry_from(args, args.insecure))
         if t is None:
             from fsdgimg.errors import UsageError
             raise UsageError(f"--attach: {args.src} is not a registry or static tree image")
-        attached = att.attach_all(t, [att.Attachment(att.SBOM_TYPE, data, "sbom.spdx.json")], bom.created)
+        attached = att.attach_all(t, [artifacts.Attachment(artifacts.SBOM_TYPE, data, "sbom.spdx.json")], bom.created)
     if args.output is None and attached is None:
         sys.stdout.buffer.write(data)
         return 0
@@ -63,7 +70,7 @@ def run(args) -> int:
     if attached:
         info["attached"] = attached[0]["digest"]
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(info)
     else:
         print(f"{args.output or args.src}: {info['packages']} packages ({bom.distribution})"

@@ -48,7 +48,7 @@ def run(args) -> int:
     if args.generate_key:
         key, pub = keys.generate(args.generate_key)
         if args.json:
-            from fsdgimg.cli import emit_json
+            from fsdgimg.commands.options import emit_json
             emit_json({"private_key": str(key), "public_key": str(pub)})
         else:
             print(f"{key} (private, encrypted with COSIGN_PASSWORD) and {pub}")
@@ -68,7 +68,7 @@ def run(args) -> int:
         out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome,
                            recursive=args.recursive)
         if args.json:
-            from fsdgimg.cli import emit_json
+            from fsdgimg.commands.options import emit_json
             emit_json(out)
         else:
             for one in out.get("children", []):
@@ -80,7 +80,7 @@ def run(args) -> int:
     from fsdgimg.trust.signing import sign_sigstore
     out = sign_sigstore(t, args.key, args.identity, recursive=args.recursive)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(out)
     else:
         for one in out.get("children", []):

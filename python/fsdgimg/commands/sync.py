@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from fsdgimg.commands.options import (add_json, add_registry, add_source_registry, add_static_writing, registry_from,
-                                      source_registry_from)
+from fsdgimg.commands.options import (
+    add_json,
+    add_registry,
+    add_source_registry,
+    add_static_writing,
+    registry_from,
+    source_registry_from,
+)
 from fsdgimg.errors import printable
 
 
@@ -44,8 +50,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.transports.write import StaticOptions
     from fsdgimg.mirror.sync import sync
+    from fsdgimg.transports.options import StaticOptions
     dest = registry_from(args)
     source = source_registry_from(args, args.insecure, args.ca_file, args.jobs, args.retries)
     static = StaticOptions(not args.no_fsync, not args.copy_blobs, None)
@@ -53,7 +59,7 @@ def run(args) -> int:
                   dest_options=dest, static_options=static,
                   signatures=not args.no_signatures)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(report.to_json())
         return 0
     for item in report.images:

@@ -5,8 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import (add_catalog, add_insecure, add_json, add_platform, add_source_registry, add_strict,
-                                      add_tools, source_registry_from)
+from fsdgimg.commands.options import (
+    add_catalog,
+    add_insecure,
+    add_json,
+    add_platform,
+    add_source_registry,
+    add_strict,
+    add_tools,
+    source_registry_from,
+)
 
 
 def register(sub) -> None:
@@ -66,10 +74,16 @@ def run(args) -> int:
         from fsdgimg.oci.descriptor import Platform
         usage_value(Platform.parse, args.platform)
     t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
-    v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=args.rebuild,
-               catalog_path=args.catalog, tools=args.tools, platform=args.platform, openpgp=openpgp)
+    rebuild = None
+    if args.rebuild:
+        import functools
+
+        from fsdgimg.build.rebuild import rebuild_from_catalog
+        rebuild = functools.partial(rebuild_from_catalog, catalog_path=args.catalog, tools=args.tools)
+    v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=rebuild,
+               platform=args.platform, openpgp=openpgp)
     if args.json:
-        from fsdgimg.cli import emit_json
+        from fsdgimg.commands.options import emit_json
         emit_json(v.to_json())
     elif v.platforms is not None:
         n = sum(not c.index for c in v.platforms)

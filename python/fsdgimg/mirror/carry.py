@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
 
 # cosign's companion tags of a manifest digest (not the referrers fallback tag: see attachments)
 COMPANION_SUFFIXES = (".sig", ".att", ".sbom")
@@ -143,8 +143,8 @@ class TrustCarrier:
     def _merge_signatures(self, src, dest, tag: str, theirs: bytes, ours: bytes) -> int:
         """The destination's `.sig` with the source's layers it lacks added (nothing removed): how
         many were (dry: would be) added."""
+        from fsdgimg.signature import artifacts, cosign
         from fsdgimg.trust import attach
-        from fsdgimg.signature import cosign
         kept = cosign.signature_layers(ours, f"{dest.display}: {tag}")
 
         def key(l: dict) -> tuple[str, str]:   # one payload signed by two keys: two signatures
@@ -163,7 +163,7 @@ class TrustCarrier:
                 payloads[l["digest"]] = src.blob(l["digest"], cosign.MAX_PAYLOAD)
         layers = kept + new
         config = cosign.config_blob(layers)
-        attach.write(dest.with_reference(tag), tag, attach.manifest_bytes(config, attach.OCI_CONFIG, layers),
+        attach.write(dest.with_reference(tag), tag, artifacts.manifest_bytes(config, artifacts.OCI_CONFIG, layers),
                      [config, *payloads.values()])
         return len(new)
 
@@ -188,9 +188,9 @@ class TrustCarrier:
     # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------
     def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> list[str]:
         """The source's signature files added (dry: to add), relative to its tree."""
-        from fsdgimg.trust.openpgp import write_signature
         from fsdgimg.transports.static.layout import Tree
         from fsdgimg.transports.static.signers import MAX_SIGNATURE
+        from fsdgimg.trust.openpgp import write_signature
         src, dest = Tree(self.src_root), Tree(self.dest_root)
         have = {_read(p, MAX_SIGNATURE) for p in dest.signatures(dest_name, digest)}
         added = []

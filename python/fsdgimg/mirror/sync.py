@@ -29,13 +29,12 @@ import dataclasses
 import fnmatch
 import re
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
+from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.image import Artifact, Image, Index, blob_descriptors, walk
 from fsdgimg.oci.reference import DOMAIN, Reference, check_name
 from fsdgimg.transports.location import parse
@@ -308,8 +307,9 @@ class Syncer:
 
     def _write(self, artifact: Artifact, name: str, tag: str | None) -> dict:
         """Content (tag None: addressed by its digest) or the tag, through the one writer."""
-        from fsdgimg.transports.write import RegistryOptions, StaticOptions, WriteOptions, write
         from fsdgimg.transports.location import Location
+        from fsdgimg.transports.options import RegistryOptions, StaticOptions, WriteOptions
+        from fsdgimg.transports.write import write
         if self.dest.kind == "docker":
             ref = Reference(self.dest.host, name, tag, None if tag else artifact.digest)
             opts = self.dest_options or RegistryOptions()

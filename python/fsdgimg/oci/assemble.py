@@ -7,8 +7,8 @@ children. Every image must say its platform (os and architecture in its config),
 
 from __future__ import annotations
 
-from fsdgimg.oci import mediatypes as mt
 from fsdgimg.errors import InputError
+from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.image import Image, Index
 from fsdgimg.oci.manifest import ImageIndex
 from fsdgimg.oci.mutate import StackedBlobs

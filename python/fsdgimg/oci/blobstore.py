@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci.descriptor import Descriptor
 from fsdgimg.oci.digest import CHUNK, Digest, VerifyingReader
-from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 
 
 class BlobWriter:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fsdgimg.oci import mediatypes as mt
 from fsdgimg.errors import printable
+from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.image import Artifact, Index
 
 

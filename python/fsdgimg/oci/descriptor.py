@@ -6,8 +6,8 @@ import platform as _host
 import re
 from dataclasses import dataclass, field, replace
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
 
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z")
 

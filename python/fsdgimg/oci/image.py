@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import imageconfig
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.jsonio import load_json
 from fsdgimg.oci.layer import Layer
 from fsdgimg.oci.manifest import ImageIndex, ImageManifest

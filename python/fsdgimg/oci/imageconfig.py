@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from fsdgimg.errors import InputError, UsageError
 from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError, UsageError
 
 # Guix writes the container config with lowercase keys ("env", "entrypoint"); Go clients read
 # them case-insensitively, but the OCI spec names them in CamelCase, and other readers match exactly.

@@ -12,12 +12,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import ANNOTATION, Compression, detect, open_decompressed
 from fsdgimg.oci.descriptor import Descriptor
 from fsdgimg.oci.digest import CHUNK, Digest
-from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.oci.tarwalk import TarWalker
 
 

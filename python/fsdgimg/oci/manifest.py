@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.descriptor import Descriptor, Platform, _annotations
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.jsonio import dump_json, load_json
 
 

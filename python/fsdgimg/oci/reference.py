@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
+from fsdgimg.oci.digest import Digest
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")

@@ -18,8 +18,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import Callable
 
-from fsdgimg.oci.compression import open_decompressed
 from fsdgimg.errors import InputError
+from fsdgimg.oci.compression import open_decompressed
 from fsdgimg.oci.image import Image
 from fsdgimg.oci.mediatypes import layer_compression
 from fsdgimg.oci.tarwalk import TarReader

@@ -6,12 +6,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from fsdgimg.errors import UsageError
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Platform
-from fsdgimg.errors import UsageError
-from fsdgimg.oci.image import Image, Index
+from fsdgimg.oci.image import Image
 from fsdgimg.sbom.generate import bom_for_image
-from fsdgimg.sbom.model import Bom
 
 
 def pick_image(artifact, platform: Platform | None, what: str) -> Image:

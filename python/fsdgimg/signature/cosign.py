@@ -13,8 +13,8 @@ import base64
 import json
 from dataclasses import dataclass
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import load_json
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"

@@ -1,35 +1,44 @@
-"""Reader for docker archives: what `guix pack -f docker` and `guix system image --image-type=docker`
+"""The docker-archive: transport. Reading: what `guix pack -f docker` and `guix system image --image-type=docker`
 write (with and without --max-layers, plain or compressed) and what `docker save` writes.
 
 The archive is read once, front to back, as a stream: a compressed archive cannot be sought in, and
 Guix puts manifest.json after the layers it names. Every large member is imported as a layer on the
 spot (diff ID, compression and blob in one pass); small members are kept; once the end is reached,
 manifest.json says which members are the layers and in what order.
+
+Writing: archives for `docker load`, `podman load` and skopeo's docker-archive:, reproducibly
+(fixed member order, owners, modes and times), written beside the target and renamed into place.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import re
+import shutil
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from fsdgimg.errors import DigestMismatch, InputError, UsageError
 from fsdgimg.oci import mediatypes as mt
+from fsdgimg.oci import tarsafety
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression, detect, open_decompressed
 from fsdgimg.oci.descriptor import Descriptor
-from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import DigestMismatch, InputError
-from fsdgimg.oci.image import Image
-from fsdgimg.oci.imageconfig import check as check_config, normalize
+from fsdgimg.oci.digest import CHUNK, Digest
+from fsdgimg.oci.image import Artifact, Image
+from fsdgimg.oci.imageconfig import check as check_config
+from fsdgimg.oci.imageconfig import normalize
 from fsdgimg.oci.jsonio import MAX_JSON, dump_json, load_json
 from fsdgimg.oci.layer import LayerBlob, import_layer
 from fsdgimg.oci.manifest import ImageManifest
-from fsdgimg.progress import CountingReader, Progress
 from fsdgimg.oci.reference import Reference
-from fsdgimg.oci import tarsafety
 from fsdgimg.oci.tarwalk import TarReader
+from fsdgimg.progress import CountingReader, Progress
+from fsdgimg.transports.options import Written, default_tag
 
 # Members at most this large are kept in memory until manifest.json tells what they are.
 SMALL = 256 << 10
@@ -232,3 +241,77 @@ def _repo_tag(entry: dict, what: str) -> tuple[str | None, str | None]:
     except InputError:
         raise InputError(f"{what}: manifest.json has an invalid RepoTags entry {tags[0][:200]!r}") from None
     return ref.name, ref.tag or "latest"
+
+
+def _info(name: str, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if directory:
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+    else:
+        info.size = size
+        info.mode = 0o644
+    return info
+
+
+def _uncompressed_layer(image: Image, i: int, scratch: Path) -> Path:
+    """A temporary file holding layer i as plain tar (checked against its diff ID as it is read):
+    a tar member's size goes before its bytes, and only the end of the stream tells it."""
+    path = scratch / f"layer-{i}.tar"
+    with image.layer(i).open_uncompressed() as plain, open(path, "wb") as out:
+        while chunk := plain.read(CHUNK):
+            out.write(chunk)
+    return path
+
+
+def write(artifact, loc, options) -> Written:
+    """fsdgimg.transports.write.write() for docker-archive:FILE. The digest reported is the manifest's,
+    as for every destination (the archive itself holds the config and the uncompressed layers)."""
+    from fsdgimg.transports.write import realized
+    tag = loc.tag or default_tag(artifact, options)
+    name = loc.reference.name if loc.reference is not None else artifact.name or 'image'
+    repo_tag = f"{name}:{tag}"
+    with realized(artifact, Path(loc.path).resolve().parent) as image:
+        report = write_docker_archive(loc.path, image, repo_tag)
+    report = {"destination": f"docker-archive:{loc.path}", "format": "docker-archive", "tag": tag,
+              "digest": str(image.digest), "config": report["config"], "layers": report["layers"]}
+    return Written(f"docker-archive:{loc.path}", str(image.digest), report)
+
+
+def write_docker_archive(path: Path, artifact: Artifact, repo_tag: str) -> dict:
+    if not isinstance(artifact, Image):
+        raise UsageError(f"{path}: a docker archive holds one image; choose a platform with --platform")
+    image = artifact
+    image.check()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".fsdgimg-archive-", dir=path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        config_name = f"{image.manifest.config.digest.hex}.json"
+        layer_names = []
+        with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+            for i, diff_id in enumerate(image.diff_ids):
+                layer_path = _uncompressed_layer(image, i, scratch)
+                directory = diff_id.hex
+                name = f"{directory}/layer.tar"
+                if name not in layer_names:
+                    tf.addfile(_info(directory, directory=True))
+                    with open(layer_path, "rb") as lf:
+                        tf.addfile(_info(name, layer_path.stat().st_size), lf)
+                layer_names.append(name)
+                layer_path.unlink()
+            tf.addfile(_info(config_name, len(image.config_bytes)), io.BytesIO(image.config_bytes))
+            manifest = dump_json([{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}])
+            tf.addfile(_info("manifest.json", len(manifest)), io.BytesIO(manifest))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"digest": str(image.digest), "config": str(image.manifest.config.digest), "layers": len(layer_names)}

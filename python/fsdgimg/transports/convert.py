@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fsdgimg.errors import UsageError
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Platform
-from fsdgimg.errors import UsageError
 from fsdgimg.oci.image import Artifact, Image, walk
 from fsdgimg.oci.imageconfig import parse_created, rfc3339
 from fsdgimg.oci.mutate import Lazy, annotate, recompress
-from fsdgimg.transports.read import epoch_from_env, open_source
 from fsdgimg.transports.location import Location, parse
+from fsdgimg.transports.read import epoch_from_env, open_source
 
 CREATED = "org.opencontainers.image.created"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -79,7 +79,8 @@ def copy(src: str | Location, dest: str | Location, options: ImageOptions | None
     """Open `src`, prepare it with `options` and write it to `dest`: returns fsdgimg.transports.write.Written.
     `source`: the RegistryOptions to read a docker:// SRC with (--src-creds, --src-tls-verify,
     --src-cert-dir); by default the destination's transport settings, never its credentials."""
-    from fsdgimg.transports.write import RegistryOptions, WriteOptions, write
+    from fsdgimg.transports.options import RegistryOptions, WriteOptions
+    from fsdgimg.transports.write import write
     options = options or ImageOptions()
     write_options = write_options or WriteOptions(tag=options.tag)
     out = parse(dest, for_writing=True) if isinstance(dest, str) else dest

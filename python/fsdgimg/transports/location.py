@@ -10,6 +10,7 @@ from pathlib import Path
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.oci.reference import Reference, check_tag
 
+
 @dataclass(frozen=True)
 class Location:
     kind: str
@@ -98,7 +99,7 @@ def parse(text: str, *, for_writing: bool = False) -> Location:
 
 
 def _is_destination(kind: str) -> bool:
-    from fsdgimg.transports.write import WRITERS
+    from fsdgimg.transports.kinds import WRITERS
     return kind in WRITERS
 
 

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from fsdgimg.errors import UsageError
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Platform
-from fsdgimg.errors import UsageError
 from fsdgimg.oci.image import Artifact
 from fsdgimg.oci.imageconfig import parse_epoch
 from fsdgimg.progress import Progress

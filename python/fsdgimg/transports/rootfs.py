@@ -8,11 +8,11 @@ import stat
 import tarfile
 from pathlib import Path
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.blobstore import BlobStore
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Descriptor, Platform
-from fsdgimg.errors import InputError
 from fsdgimg.oci.image import Image
 from fsdgimg.oci.imageconfig import new_config
 from fsdgimg.oci.jsonio import dump_json

@@ -3,29 +3,10 @@ writer: a registry push or a static tree publish, under a tag of the image's rep
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 from fsdgimg.trust.remote import Target
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-
-
-def manifest_bytes(config: bytes, config_type: str, layers: list[dict], *, subject: dict | None = None,
-                   artifact_type: str | None = None, annotations: dict | None = None) -> bytes:
-    from fsdgimg.oci.digest import Digest
-    obj = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
-    if artifact_type:
-        obj["artifactType"] = artifact_type
-    obj["config"] = {"mediaType": config_type, "size": len(config), "digest": str(Digest.of(config))}
-    obj["layers"] = layers
-    if subject:
-        obj["subject"] = subject
-    if annotations:
-        obj["annotations"] = annotations
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) -> str:
@@ -47,7 +28,8 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
                       where=f"{target.display} {tag}")
         if target.kind == "docker":
             import dataclasses
-            from fsdgimg.transports.write import RegistryOptions
+
+            from fsdgimg.transports.options import RegistryOptions
             # Pushed with the target's client (the one that read the image): no second /v2/ probe.
             options = dataclasses.replace(target.options or RegistryOptions(insecure=target.insecure),
                                           client=target.client())

@@ -16,22 +16,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import load_json
+from fsdgimg.signature.artifacts import (
+    EMPTY_CONFIG,
+    OCI_MANIFEST,
+    TITLE,
+    VERDICT,
+    Attachment,
+    artifact_manifest,
+    fallback_tag,
+)
 from fsdgimg.trust import attach
 from fsdgimg.trust.remote import Target
 
-EMPTY_CONFIG = b"{}"
-EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-SBOM_TYPE = "application/spdx+json"
-AUDIT_TYPE = "application/vnd.fsdgimg.audit.v1+json"
-CHECK_TYPE = "application/vnd.fsdgimg.check.v1+json"
-TITLE = "org.opencontainers.image.title"
-# The verdict an audit or reproducibility report reached, repeated on its artifact manifest so that a
-# referrers listing tells it without fetching the report (the static tree's index.html shows it).
-VERDICT = "org.fsdgimg.verdict"
 MAX_REFERRERS = 1000
 MAX_ATTACHMENT = 64 << 20
 MAX_REFERRERS_INDEX = 4 << 20
@@ -40,28 +40,6 @@ MAX_PAGES = 16
 REFERRERS_API, TAG_SCHEMA, STATIC_TREE = "referrers-api", "tag-schema", "static-tree"
 # A registry without the API answers its referrers path with one of these.
 _NO_API = (400, 404, 405, 406, 501)
-
-
-@dataclass
-class Attachment:
-    artifact_type: str
-    data: bytes
-    title: str          # a file name: oras pull writes the layer under it
-    verdict: str | None = None
-
-
-def fallback_tag(digest: Digest) -> str:
-    return f"{digest.algorithm}-{digest.hex}"
-
-
-def artifact_manifest(subject: dict, a: Attachment, created: str | None) -> bytes:
-    layer = {"mediaType": a.artifact_type, "digest": str(Digest.of(a.data)), "size": len(a.data),
-             "annotations": {TITLE: a.title}}
-    annotations = {"org.opencontainers.image.created": created} if created else {}
-    if a.verdict:
-        annotations[VERDICT] = a.verdict
-    return attach.manifest_bytes(EMPTY_CONFIG, EMPTY_CONFIG_TYPE, [layer], subject=subject,
-                                 artifact_type=a.artifact_type, annotations=annotations or None)
 
 
 def _is_referrers_answer(resp) -> bool:
@@ -144,11 +122,11 @@ def attach_to(target: Target, attachments: list[Attachment], created: str | None
     out, api = [], False
     for a in attachments:
         manifest = artifact_manifest(subject, a, created)
-        desc = {"mediaType": attach.OCI_MANIFEST, "digest": str(Digest.of(manifest)), "size": len(manifest),
+        desc = {"mediaType": OCI_MANIFEST, "digest": str(Digest.of(manifest)), "size": len(manifest),
                 "artifactType": a.artifact_type,
                 "annotations": {TITLE: a.title, **({VERDICT: a.verdict} if a.verdict else {})}}
         if target.kind == "docker":
-            headers = push_artifact(target, desc["digest"], manifest, attach.OCI_MANIFEST, [EMPTY_CONFIG, a.data])
+            headers = push_artifact(target, desc["digest"], manifest, OCI_MANIFEST, [EMPTY_CONFIG, a.data])
             # OCI distribution 1.1: a registry that indexes subjects itself says so on the PUT.
             api = api or headers.get("OCI-Subject") == str(digest)
         else:

@@ -19,10 +19,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
-from fsdgimg.trust.remote import Target
+from fsdgimg.oci.digest import Digest
 from fsdgimg.transports.static.layout import MAX_SIGNATURES, Tree, lookaside_dir
+from fsdgimg.trust.remote import Target
 
 
 def _gpg(argv: list[str], homedir: Path | None, data: bytes | None = None) -> subprocess.CompletedProcess:

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import FsdgimgError, InputError, UsageError, printable
+from fsdgimg.oci.digest import Digest
 from fsdgimg.transports.static.layout import MAX_SIGNATURES, lookaside_dir
 
 MAX_SIGNATURE = 64 << 10    # a simple-signing message is well under 1 KiB
@@ -158,6 +158,7 @@ def signatures(check: OpenPGPCheck, target, digest: Digest):
     if not base.startswith(("http://", "https://")):
         raise UsageError(f"--lookaside {base[:80]!r}: expected an http(s) URL or a directory")
     import requests
+
     from fsdgimg.transports.registry.client import system_trust
     verify = False if check.insecure else system_trust()
     until = time.monotonic() + LOOKASIDE_SECONDS

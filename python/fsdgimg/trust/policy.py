@@ -71,6 +71,7 @@ def check_scope(scope: str, option: str = "--registry") -> str:
     """A policy scope as the tools write it, HOST[:PORT][/NAMESPACE]; one line for anything else (the
     value goes into YAML and JSON files a user's tools trust)."""
     import re
+
     from fsdgimg.transports.static.layout import NAME_RE
     from fsdgimg.transports.static.webconfig import check_option
     host, _, namespace = scope.partition("/")
@@ -89,6 +90,7 @@ def default_lookaside(scope: str) -> str:
     fsdgimg itself allows). Signature paths name the whole repository, so a namespace is not part
     of the URL."""
     import ipaddress
+
     from fsdgimg.transports.static.layout import LOOKASIDE_ROOT
     host = scope.split("/", 1)[0]
     bare = host[1:host.index("]")] if host.startswith("[") else host.rsplit(":", 1)[0]

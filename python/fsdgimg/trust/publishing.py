@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fsdgimg.signature import artifacts
 from fsdgimg.trust import attachments as att
 from fsdgimg.trust.remote import Target, index_children, target
 
@@ -36,10 +37,10 @@ def attach_target(source: str, described: str | None, insecure: bool = False, re
     return t
 
 
-def after_publish(destination: str, *, attachments: list[att.Attachment] = (), created: str | None = None,
+def after_publish(destination: str, *, attachments: list[artifacts.Attachment] = (), created: str | None = None,
                   sign_key: Path | None = None, identity: str | None = None, insecure: bool = False,
                   gpg_key: str | None = None,
-                  per_child: dict[str, tuple[list[att.Attachment], str | None]] | None = None,
+                  per_child: dict[str, tuple[list[artifacts.Attachment], str | None]] | None = None,
                   registry=None) -> dict:
     """`attachments` go to the published manifest itself; `per_child` maps a child's digest (of
     the published index) to its own (attachments, created). `registry`: the RegistryOptions it was

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError, UsageError
+from fsdgimg.oci.digest import Digest
 from fsdgimg.transports.location import parse
 
 MAX_MANIFEST = 4 << 20
@@ -61,7 +61,7 @@ class Target:
             from fsdgimg.transports.registry.connect import connect
             options = self.options
             if options is None:
-                from fsdgimg.transports.write import RegistryOptions
+                from fsdgimg.transports.options import RegistryOptions
                 options = RegistryOptions(insecure=self.insecure)
             self._client = connect(self.registry, self.name, options, push=True)
         return self._client

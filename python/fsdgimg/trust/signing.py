@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
+from fsdgimg.signature import artifacts, cosign, keys
 from fsdgimg.trust import attach
-from fsdgimg.signature import cosign, keys
 from fsdgimg.trust.remote import Target, to_sign
 
 
@@ -56,7 +56,7 @@ def _sign_digest(target: Target, key, digest: Digest, repository: str) -> dict:
     all_layers = [l for l, _ in kept] + [cosign.layer(data, signature)]
     payloads = [p for _, p in kept] + [data]
     config = cosign.config_blob(all_layers)
-    manifest = attach.manifest_bytes(config, attach.OCI_CONFIG, all_layers)
+    manifest = artifacts.manifest_bytes(config, artifacts.OCI_CONFIG, all_layers)
     tag = cosign.signature_tag(digest)
     if target.kind == "static":  # the tree's page names the signer: it checks against the keys recorded
         from fsdgimg.transports.static.signers import record_sigstore_key

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from fsdgimg.errors import FsdgimgError
 from fsdgimg.oci.jsonio import load_json
+from fsdgimg.signature import artifacts
 from fsdgimg.trust import attachments as att
 from fsdgimg.trust.remote import Child, Target, index_children, walk_tree
+
+# (where, manifest bytes, architecture or None) -> {entry, published, rebuilt, reproduced}
+Rebuild = Callable[[str, bytes, str | None], dict]
 
 
 @dataclass
@@ -61,9 +66,9 @@ def _attachment(target: Target, digest, artifact_type: str, v: Verification) -> 
 
 
 def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, strict: bool = False,
-           rebuild: bool = False, catalog_path: Path | None = None, tools: str = "auto",
-           platform: str | None = None, openpgp=None) -> Verification:
-    """`openpgp`: an OpenPGPCheck (sign/openpgp_verify.py) when OpenPGP signatures are required."""
+           rebuild: Rebuild | None = None, platform: str | None = None, openpgp=None) -> Verification:
+    """`openpgp`: an OpenPGPCheck (trust/openpgp_verify.py) when OpenPGP signatures are required;
+    `rebuild`: how to rebuild an image and compare (build/rebuild.py: trust does not build)."""
     found = target.manifest()
     if found is None:
         raise FsdgimgError(f"{target.display}: no such image")
@@ -73,7 +78,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
         if platform:
             raise FsdgimgError(f"{target.display}: --platform {platform}: a single-platform image, not an index")
         return _verify_image(target, data, digest, keys=keys, require_sbom=require_sbom, strict=strict,
-                             rebuild=rebuild, catalog_path=catalog_path, tools=tools, openpgp=openpgp)
+                             rebuild=rebuild, openpgp=openpgp)
     v = Verification(target.display, str(digest), platforms=[])
     if keys:
         _check_signatures(target, keys, v, "index signature", digest)
@@ -109,7 +114,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
                 v.failures.append(f"{where}: {one.display}: listed by the index but missing")
                 continue
             cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
-                               rebuild=rebuild, catalog_path=catalog_path, tools=tools, platform=where,
+                               rebuild=rebuild, platform=where,
                                arch=child.platform, openpgp=openpgp)
         v.platforms.append(cv)
         v.failures += [f"{where}: {line}" for line in cv.failures]
@@ -153,8 +158,8 @@ def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by
         v.failures += [f"{what}: {p}" for p in problems]
 
 
-def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild, catalog_path,
-                  tools, platform: str | None = None, arch: str | None = None, openpgp=None) -> Verification:
+def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild: Rebuild | None,
+                  platform: str | None = None, arch: str | None = None, openpgp=None) -> Verification:
     """`platform`: how the index names this image (its path in the tree); `arch`: its own platform."""
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
@@ -168,7 +173,10 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
             v.failures.append(str(e))
     if rebuild:
         try:
-            _rebuild(target, data, v, catalog_path, tools, arch)
+            v.rebuild = rebuild(target.display, data, arch)
+            if not v.rebuild["reproduced"]:
+                v.failures.append(f"rebuild: {v.rebuild['entry']} rebuilt to {v.rebuild['rebuilt']}, "
+                                  f"the published image is {v.rebuild['published']}")
         except FsdgimgError as e:
             v.failures.append(f"rebuild: {e}")
     return v
@@ -177,7 +185,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
 def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool) -> None:
     from fsdgimg.audit.audit import audit
     from fsdgimg.sbom.spdx import from_spdx
-    sbom = _attachment(target, digest, att.SBOM_TYPE, v)
+    sbom = _attachment(target, digest, artifacts.SBOM_TYPE, v)
     if sbom is None:
         v.failures.append(f"{target.display}: no SBOM attached")
         return
@@ -188,7 +196,7 @@ def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool)
     v.sbom = {"distribution": bom.distribution, "packages": len(bom.packages), "describes": bom.image_digest}
     v.audit = {"verdict": report.verdict, "counts": report.counts, "license_data": report.data,
                "nonfree": [f.name for f in report.of("nonfree")]}
-    published = _attachment(target, digest, att.AUDIT_TYPE, v)
+    published = _attachment(target, digest, artifacts.AUDIT_TYPE, v)
     if published is not None:
         obj = load_json(published, f"{target.display}: attached audit report", 64 << 20)
         v.audit["published_verdict"] = obj.get("verdict") if isinstance(obj, dict) else None
@@ -196,33 +204,3 @@ def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool)
         v.failures.append(f"FSDG audit: {report.verdict}"
                           + (f" (nonfree: {', '.join(v.audit['nonfree'][:10])})" if v.audit["nonfree"] else
                              " (unknown licenses, --strict)"))
-
-
-def _rebuild(target: Target, manifest: bytes, v: Verification, catalog_path: Path | None, tools: str,
-             arch: str | None) -> None:
-    """Build the catalog entry again and compare its digest (before annotations) with the one the
-    published image records in `org.fsdgimg.built`."""
-    import tempfile
-    from datetime import datetime
-
-    from fsdgimg import catalog
-    from fsdgimg.build.trust_stage import BUILT
-    from fsdgimg.build.pipeline import BuildOptions, run_build
-    obj = load_json(manifest, f"{target.display}: manifest", 4 << 20)
-    annotations = obj.get("annotations") if isinstance(obj, dict) else None
-    annotations = annotations if isinstance(annotations, dict) else {}
-    name, built = annotations.get("org.opencontainers.image.title"), annotations.get(BUILT)
-    if not name or not built:
-        raise FsdgimgError(f"{target.display}: the image does not say which catalog entry and build it is "
-                           f"(annotations org.opencontainers.image.title and {BUILT})")
-    entry = catalog.load(catalog_path).get(name)
-    if arch:            # one platform of an index: that architecture of the entry
-        entry = entry.for_arch(arch)
-    created = annotations.get("org.opencontainers.image.created")
-    epoch = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()) if created else None
-    with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
-        outcome = run_build(entry, BuildOptions(out=Path(tmp) / "layout", epoch=epoch, tools=tools))
-    v.rebuild = {"entry": name, "published": built, "rebuilt": outcome.digests[0],
-                 "reproduced": outcome.digests[0] == built}
-    if outcome.digests[0] != built:
-        v.failures.append(f"rebuild: {name} rebuilt to {outcome.digests[0]}, the published image is {built}")

@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 
 from fsdgimg.build.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool
+from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
 from fsdgimg.guix import available as guix_available
-from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.platforms import unrunnable
 
 KEYRING_DIRS = (Path("/usr/share/keyrings"), Path("/etc/apt/trusted.gpg.d"))

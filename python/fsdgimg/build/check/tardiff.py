@@ -14,8 +14,8 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from fsdgimg.oci.digest import CHUNK
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import CHUNK
 from fsdgimg.oci.imageconfig import rfc3339
 from fsdgimg.oci.tarsafety import normalize
 

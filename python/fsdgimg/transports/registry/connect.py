@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 from fsdgimg.errors import InputError
-
 from fsdgimg.transports.registry.auth import find_credentials
 from fsdgimg.transports.registry.client import RegistryClient
 
@@ -37,8 +36,9 @@ def sharing(options, destination: str):
     if not destination.startswith("docker://") or getattr(options, "client", None) is not None:
         return options
     import dataclasses
-    from fsdgimg.transports.write import RegistryOptions
+
     from fsdgimg.transports.location import parse
+    from fsdgimg.transports.options import RegistryOptions
     ref = parse(destination, for_writing=True).reference
     options = options or RegistryOptions()
     return dataclasses.replace(options, client=connect(ref.registry, ref.name, options, push=True))

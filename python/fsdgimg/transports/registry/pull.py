@@ -17,14 +17,19 @@ from typing import Iterator
 import requests
 import urllib3.exceptions
 
+from fsdgimg.errors import DigestMismatch, InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.oci.digest import CHUNK, Digest, VerifyingReader
-from fsdgimg.errors import DigestMismatch, InputError
-from fsdgimg.oci.image import Artifact, Image, Index, MAX_CONFIG
+from fsdgimg.oci.image import MAX_CONFIG, Artifact, Image, Index
 from fsdgimg.oci.manifest import ImageIndex, parse_manifest
 from fsdgimg.oci.reference import Reference
-from fsdgimg.transports.registry.client import NETWORK_ERRORS, RegistryClient, RegistryError, printable
+from fsdgimg.transports.registry.client import (
+    NETWORK_ERRORS,
+    RegistryClient,
+    RegistryError,
+    printable,
+)
 
 MAX_MANIFEST = 4 << 20
 MAX_DEPTH = 8

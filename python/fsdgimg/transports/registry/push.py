@@ -19,10 +19,10 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.descriptor import Descriptor
 from fsdgimg.oci.digest import CHUNK, Digest
-from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.oci.reference import Reference
 from fsdgimg.transports.registry.client import RegistryClient, RegistryError, printable

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fsdgimg.errors import UsageError
 from fsdgimg.oci.reference import Reference
-from fsdgimg.transports.sinks import realized
+from fsdgimg.transports.options import Written, default_tag
+from fsdgimg.transports.write import realized
 
 
-def write(artifact, loc, options) -> "Written":
-    from fsdgimg.transports.write import Written, default_tag
+def write(artifact, loc, options) -> Written:
+    from fsdgimg.transports.registry.auth import find_credentials
     from fsdgimg.transports.registry.client import RegistryClient
     from fsdgimg.transports.registry.push import push
-    from fsdgimg.transports.registry.auth import find_credentials
     from fsdgimg.transports.registry.state import PushState
     opts = options.registry
     if opts.jobs < 1:

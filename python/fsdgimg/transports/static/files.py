@@ -9,8 +9,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from fsdgimg.oci.digest import CHUNK, Digest
 from fsdgimg.errors import DigestMismatch, FsdgimgError
+from fsdgimg.oci.digest import CHUNK, Digest
 from fsdgimg.transports.static.layout import TMP_PREFIX
 
 

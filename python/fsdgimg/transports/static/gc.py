@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.transports.static import files
 from fsdgimg.transports.static.layout import NAME_RE, TMP_PREFIX, Tree, parse_manifest_file

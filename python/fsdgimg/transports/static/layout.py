@@ -35,9 +35,9 @@ import os
 import re
 from pathlib import Path
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.reference import NAME, TAG
 
 KIND_OF = {mt.OCI_MANIFEST: "oci-manifest", mt.OCI_INDEX: "oci-index",

@@ -11,13 +11,12 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
+from fsdgimg.errors import InputError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import InputError
 from fsdgimg.oci.jsonio import load_json
 from fsdgimg.oci.manifest import ImageIndex, parse_manifest
-from fsdgimg.trust import attachments as att
-from fsdgimg.signature import cosign
+from fsdgimg.signature import artifacts, cosign
 from fsdgimg.signature.cosign import signature_tag
 from fsdgimg.transports.static.layout import Tree
 from fsdgimg.transports.static.signers import Verifier
@@ -28,7 +27,7 @@ MAX_SMALL = 1 << 20     # a referrers index, a signature or artifact manifest: s
 # (`sha256-<hex>`): machinery about an image, not images to pull, so the page does not list them.
 COMPANION_TAG = re.compile(r"sha256-[a-f0-9]{64}(\.[a-z]+)?\Z")
 # artifact type -> what the page calls the attached report
-REPORT_KINDS = {att.SBOM_TYPE: "SBOM", att.AUDIT_TYPE: "FSDG audit", att.CHECK_TYPE: "reproducibility"}
+REPORT_KINDS = {artifacts.SBOM_TYPE: "SBOM", artifacts.AUDIT_TYPE: "FSDG audit", artifacts.CHECK_TYPE: "reproducibility"}
 CHECK_VERDICT = "org.fsdgimg.check.verdict"   # on the image (or index) a checked build produced
 AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (audit/stage.py)
 
@@ -170,7 +169,7 @@ def _reports(tree: Tree, name: str, digest: Digest) -> list[Report]:
         except (InputError, ValueError):
             continue
         annotations = obj.get("annotations") if isinstance(obj.get("annotations"), dict) else {}
-        verdict = annotations.get(att.VERDICT)
+        verdict = annotations.get(artifacts.VERDICT)
         out.append(Report(REPORT_KINDS[d["artifactType"]], blob,
                           verdict[:40] if isinstance(verdict, str) and verdict else None))
     return sorted(out, key=lambda r: (list(REPORT_KINDS.values()).index(r.kind), r.blob))

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from fsdgimg.errors import InputError, UsageError
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.oci.digest import Digest, VerifyingReader
-from fsdgimg.errors import InputError, UsageError
-from fsdgimg.oci.image import Artifact, Image, Index, MAX_CONFIG
+from fsdgimg.oci.image import MAX_CONFIG, Artifact, Image, Index
 from fsdgimg.oci.manifest import ImageIndex, parse_manifest
 from fsdgimg.oci.reference import Reference, check_name
 from fsdgimg.transports.static.layout import Tree, read_tag_link

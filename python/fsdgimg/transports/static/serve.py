@@ -41,8 +41,16 @@ from urllib.parse import parse_qs, quote
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.transports.static import responses as rs
-from fsdgimg.transports.static.layout import (DIGEST_RE, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, MEDIA_TYPE_OF,
-                                              NAME_RE, TAG_RE, Tree, read_tag_link)
+from fsdgimg.transports.static.layout import (
+    DIGEST_RE,
+    LOOKASIDE_PATH_RE,
+    LOOKASIDE_ROOT,
+    MEDIA_TYPE_OF,
+    NAME_RE,
+    TAG_RE,
+    Tree,
+    read_tag_link,
+)
 
 WORKERS = 32
 IDLE_TIMEOUT = 15.0  # a kept-alive connection with no request

@@ -23,8 +23,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsdgimg.oci.digest import Digest
 from fsdgimg.errors import InputError
+from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.transports.static import files
 from fsdgimg.transports.static.layout import Tree

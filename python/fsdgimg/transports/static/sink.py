@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fsdgimg.errors import UsageError
 from fsdgimg.oci.reference import check_name
-from fsdgimg.transports.sinks import realized
+from fsdgimg.transports.options import Written, default_tag, split_name
+from fsdgimg.transports.write import realized
 
 
-def write(artifact, loc, options) -> "Written":
-    from fsdgimg.transports.write import Written, default_tag, split_name
+def write(artifact, loc, options) -> Written:
     from fsdgimg.transports.static.writer import StaticPublisher
     tag = default_tag(artifact, options)
     if loc.reference is not None:          # static:DIR/NAME[:TAG]

@@ -20,8 +20,14 @@ import jinja2
 
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
 from fsdgimg.transports.static import responses
-from fsdgimg.transports.static.layout import (DIGEST_RE, KIND_OF, LOOKASIDE_PATH_RE, LOOKASIDE_ROOT, NAME_RE,
-                                              TAG_RE)
+from fsdgimg.transports.static.layout import (
+    DIGEST_RE,
+    KIND_OF,
+    LOOKASIDE_PATH_RE,
+    LOOKASIDE_ROOT,
+    NAME_RE,
+    TAG_RE,
+)
 
 KINDS = ("nginx", "apache", "caddy")
 FILES = {"nginx": "nginx.conf", "apache": "apache.conf", "caddy": "Caddyfile"}

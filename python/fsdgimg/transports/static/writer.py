@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci.descriptor import Descriptor
 from fsdgimg.oci.digest import Digest
-from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci.image import Artifact, Image, blob_descriptors, walk
 from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.oci.reference import check_name, check_tag
