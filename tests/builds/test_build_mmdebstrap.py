@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.openpgp import gpg_key
 
 from .conftest import EPOCH, run_cli
 
@@ -163,9 +163,7 @@ def test_publish_to_a_real_registry(debian_catalog, tmp_path):
 def test_publish_to_a_static_tree_that_clients_pull(debian_catalog, tmp_path):
     from servers import FsdgimgServe
     gnupg = tmp_path / "gnupg"
-    gnupg.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Tiny <tiny@example.org>", "ed25519",
-                    "sign", "never"], env=dict(os.environ, GNUPGHOME=str(gnupg)), check=True, capture_output=True)
+    gpg_key(gnupg, "Tiny <tiny@example.org>")
     proc = run_cli("build", "debian-tiny", "--catalog", debian_catalog, "--tools", "host",
                    "--out", tmp_path / "layout", "--publish", f"static:{tmp_path / 'public'}", "--json",
                    "--gpg-key", "tiny@example.org", "--sign-identity", "registry.example.org/debian-tiny",

@@ -12,8 +12,8 @@ import subprocess
 import urllib.request
 
 import pytest
+from fixtures.openpgp import gpg_key
 from servers import FsdgimgServe
-from trust.test_openpgp import _gpg_key
 
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.blobstore import BlobStore
@@ -67,7 +67,7 @@ def trust_tree(images, tmp_path_factory):
     # signed with an OpenPGP key into the tree's lookaside storage
     run("convert", images.src(images.a), f"oci:{work / 'gpg'}:gpg", "--annotation", "org.example.signed=openpgp")
     run("publish", f"oci:{work / 'gpg'}:gpg", "--to", f"static:{tree}", "--name", "trust/app:gpg")
-    _gpg_key(work / "gnupg", GPG_UID)
+    gpg_key(work / "gnupg", GPG_UID)
     signed = run("sign", f"static:{tree}/trust/app:gpg", "--gpg-key", GPG_UID, "--gnupghome", work / "gnupg",
                  "--identity", "registry.example/trust/app", "--json").out
     (base / "gpg.json").write_text(signed)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fsdgimg.errors import InputError
 from fsdgimg.oci.digest import Digest
-from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.jsonio import bounded_list, load_json
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -70,11 +70,7 @@ def layer(payload_bytes: bytes, signature: bytes) -> dict:
 def signature_layers(manifest: bytes, where: str) -> list[dict]:
     """The simple-signing layers of a `.sig` manifest (validated in shape, nothing trusted)."""
     obj = load_json(manifest, where, 4 << 20)
-    layers = obj.get("layers") if isinstance(obj, dict) else None
-    if not isinstance(layers, list):
-        raise InputError(f"{where}: signature manifest has no layers")
-    if len(layers) > MAX_LAYERS:
-        raise InputError(f"{where}: signature manifest has {len(layers)} layers (at most {MAX_LAYERS})")
+    layers = bounded_list(obj, "layers", where, MAX_LAYERS, "signature manifest")
     out = []
     for n, l in enumerate(layers, 1):
         if not isinstance(l, dict) or l.get("mediaType") != PAYLOAD_TYPE:
