@@ -29,7 +29,7 @@ COMPANION_TAG = re.compile(r"sha256-[a-f0-9]{64}(\.[a-z]+)?\Z")
 # artifact type -> what the page calls the attached report
 REPORT_KINDS = {artifacts.SBOM_TYPE: "SBOM", artifacts.AUDIT_TYPE: "FSDG audit", artifacts.CHECK_TYPE: "reproducibility"}
 CHECK_VERDICT = "org.fsdgimg.check.verdict"   # on the image (or index) a checked build produced
-AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (audit/stage.py)
+AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (build/trust_stage.py)
 
 
 @dataclass
@@ -127,7 +127,7 @@ def _small_json(data: bytes | None):
 
 def _signatures(tree: Tree, verifier: Verifier, name: str, digest: Digest, tags: dict):
     """(signers, not verified) of `digest`: cosign's `sha256-<hex>.sig` image and the OpenPGP lookaside
-    signatures, each checked against the keys the tree's publisher recorded (static/signers.py)."""
+    signatures, each checked against the keys the tree's publisher recorded (signers.py)."""
     layers = []
     found = tags.get(signature_tag(digest))
     if found is not None:
