@@ -19,5 +19,6 @@ COMMANDS = [
     "sbom",
     "audit",
     "sign",
+    "attest",
     "verify",
 ]

@@ -9,11 +9,22 @@ covers the index and every child.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsdgimg.signature import artifacts
 from fsdgimg.trust import attachments as att
 from fsdgimg.trust.remote import Target, index_children, target
+
+
+@dataclass
+class Reports:
+    """What a build says about one image: its attachments (unsigned OCI 1.1 artifacts, which
+    oras and the referrers API list) and the same reports as (predicate type, predicate) pairs,
+    signed as attestations when a key is given."""
+    attachments: list[artifacts.Attachment]
+    created: str | None = None
+    attestations: list[tuple[str, object]] = field(default_factory=list)
 
 
 def published_target(destination: str, insecure: bool = False, registry=None) -> Target | None:
@@ -39,12 +50,13 @@ def attach_target(source: str, described: str | None, insecure: bool = False, re
 
 def after_publish(destination: str, *, attachments: list[artifacts.Attachment] = (), created: str | None = None,
                   sign_key: Path | None = None, identity: str | None = None, insecure: bool = False,
-                  gpg_key: str | None = None,
-                  per_child: dict[str, tuple[list[artifacts.Attachment], str | None]] | None = None,
+                  gpg_key: str | None = None, attestations: list[tuple[str, object]] = (),
+                  per_child: dict[str, Reports] | None = None,
                   registry=None) -> dict:
     """`attachments` go to the published manifest itself; `per_child` maps a child's digest (of
-    the published index) to its own (attachments, created). `registry`: the RegistryOptions it was
-    published with (credentials, CA)."""
+    the published index) to its own Reports. With `sign_key`, `attestations` ((predicate type,
+    predicate) pairs) are signed as in-toto attestations about the published manifest (and each
+    child's about the child). `registry`: the RegistryOptions it was published with (credentials, CA)."""
     t = published_target(destination, insecure, registry)
     if t is None:
         return {}
@@ -54,11 +66,22 @@ def after_publish(destination: str, *, attachments: list[artifacts.Attachment] =
         out["attachments"], out["attachments_via"] = done.descriptors, done.via
     if per_child:
         out["platforms"] = {}
-        for digest, (items, child_created) in per_child.items():
-            done = att.attach_to(t.with_reference(digest), list(items), child_created)
+        for digest, reports in per_child.items():
+            done = att.attach_to(t.with_reference(digest), list(reports.attachments), reports.created)
             out["platforms"][digest] = {"attachments": done.descriptors, "attachments_via": done.via}
     if sign_key is not None:
+        from fsdgimg.oci.digest import Digest
+        from fsdgimg.signature.keys import load_private_key
+        from fsdgimg.trust.attesting import attest_all
         from fsdgimg.trust.signing import sign_sigstore
+        key = load_private_key(sign_key)
+        if attestations:
+            out["attestations"] = attest_all(t, key, list(attestations), identity=identity)
+        for digest, reports in (per_child or {}).items():
+            if reports.attestations:
+                one = t.with_reference(digest)
+                out["platforms"][digest]["attestations"] = attest_all(
+                    one, key, list(reports.attestations), digest=Digest.parse(digest), identity=identity)
         out["signature"] = sign_sigstore(t, sign_key, identity)
     if gpg_key is not None:  # static trees: into the tree's own lookaside storage
         from fsdgimg.trust.openpgp import sign_openpgp
