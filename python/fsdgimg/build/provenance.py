@@ -60,6 +60,11 @@ def slsa_provenance(run) -> dict:
     }
 
 
+def resource_uri(name: str, digest: str) -> str:
+    """The image a verdict is about, wherever it is published: its package URL (purl's oci type)."""
+    return f"pkg:oci/{name}@{digest.replace(':', '%3A')}"
+
+
 def verification_summary(run, check_report: Path | None, resource: str) -> dict | None:
     """The reproducibility verdict as a SLSA verification summary (None without --check)."""
     if run.report is None:

@@ -71,12 +71,13 @@ class TrustStage:
                                         verdict if isinstance(verdict, str) else None))
         return items
 
-    def predicates(self, run, check_report: Path | None, resource: str) -> list[tuple[str, object]]:
+    def predicates(self, run, check_report: Path | None, digest: str) -> list[tuple[str, object]]:
         """The same reports as in-toto predicates for signed attestations — the SBOM, the audit,
-        SLSA provenance of the build and, after --check, the reproducibility verdict — plus the
-        provenance that only the build knows."""
-        from fsdgimg.build.provenance import slsa_provenance, verification_summary
+        SLSA provenance of the build and, after --check, the reproducibility verdict about the
+        image `digest` — plus the provenance that only the build knows."""
+        from fsdgimg.build.provenance import resource_uri, slsa_provenance, verification_summary
         from fsdgimg.signature import intoto
+        resource = resource_uri(run.entry.name, digest)
         out = [(intoto.SPDX, json.loads(spdx.to_bytes(self.bom))), (intoto.FSDG_AUDIT, self.report.to_json()),
                (intoto.SLSA_PROVENANCE, slsa_provenance(run))]
         vsa = verification_summary(run, check_report, resource)
@@ -84,10 +85,10 @@ class TrustStage:
             out.append((intoto.VSA, vsa))
         return out
 
-    def reports(self, run, check_report: Path | None, resource: str, signing: bool):
+    def reports(self, run, check_report: Path | None, digest: str, signing: bool):
         from fsdgimg.trust.publishing import Reports
         return Reports(self.attachments(check_report), self.bom.created,
-                       self.predicates(run, check_report, resource) if signing else [])
+                       self.predicates(run, check_report, digest) if signing else [])
 
     def failure(self, name: str, where: Path) -> AuditFailed:
         bad = self.report.of(NONFREE)
@@ -138,8 +139,12 @@ def stage_sbom_audit(r) -> None:
 
 def stage_trust_reports(r) -> None:
     from fsdgimg.build import EXTRA_DIR
+    from fsdgimg.trust.publishing import save_predicates
     if getattr(r, "trust", None) is not None:
         r.outcome.report.update(r.trust.save(r.out / EXTRA_DIR))
+        # What a later `fsdgimg publish --sign-key` of this layout signs, as the build would have.
+        predicates = r.trust.predicates(r, r.outcome.report.get("json"), r.outcome.digest)
+        r.outcome.report["attestations"] = save_predicates(r.out / EXTRA_DIR, predicates)
 
 
 def stage_attach_sign(r) -> None:
@@ -147,7 +152,7 @@ def stage_attach_sign(r) -> None:
         return
     from fsdgimg.trust.publishing import after_publish
     destination = r.outcome.published.split()[0]
-    reports = r.trust.reports(r, r.outcome.report.get("json"), destination, r.opts.sign_key is not None)
+    reports = r.trust.reports(r, r.outcome.report.get("json"), r.outcome.digest, r.opts.sign_key is not None)
     # The SBOM, audit report and reproducibility report attached to the published image, then (with
     # a key) the same as signed attestations and the image's signature.
     attached = after_publish(destination, attachments=reports.attachments, created=reports.created,

@@ -78,6 +78,7 @@ def run(args) -> int:
     if args.digestfile:
         check_output_file(args.digestfile, "--digestfile")
     check_publish_signing(args, dest.kind, "DEST")   # before anything is written
+    predicates = _layout_predicates(args.src) if args.sign_key else []
     registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
     if args.sign_key:  # signed after the push with the same client (one /v2/ probe, one token)
         from fsdgimg.transports.registry.connect import sharing
@@ -95,10 +96,23 @@ def run(args) -> int:
     if args.sign_key or args.gpg_key:
         from fsdgimg.trust.publishing import after_publish
         r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
-                                   insecure=args.insecure, gpg_key=args.gpg_key, registry=registry))
+                                   insecure=args.insecure, gpg_key=args.gpg_key, registry=registry,
+                                   attestations=predicates))
     if not args.json and dest.kind in ("docker", "static"):
         print(_summary(dest.kind, r), file=sys.stderr)
     return emit(args, r, str(written))
+
+
+def _layout_predicates(src: str) -> list:
+    """The attestations `fsdgimg build` left in an OCI layout (SBOM, audit, provenance, verdict), for
+    --sign-key to sign about the published image; none for other sources."""
+    from fsdgimg.build import EXTRA_DIR
+    from fsdgimg.transports.location import parse
+    from fsdgimg.trust.publishing import load_predicates
+    loc = parse(src)
+    if loc.kind != "oci":
+        return []
+    return load_predicates(loc.path / EXTRA_DIR)
 
 
 def _summary(kind: str, r: dict) -> str:

@@ -68,6 +68,6 @@ def parse(data: bytes, where: str) -> Envelope:
     sigs = bounded_list(obj, "signatures", where, MAX_SIGNATURES, "DSSE envelope")
     signatures = tuple(_b64(s.get("sig") if isinstance(s, dict) else None, where, f"DSSE signature {n}")
                        for n, s in enumerate(sigs, 1))
-    if not signatures:
-        raise InputError(f"{where}: DSSE envelope has no signatures")
+    # No signature at all is a well-formed envelope (an OpenPGP-signing distribution signs the
+    # manifest that lists it instead): it verifies against no key.
     return Envelope(payload_type, body, signatures)

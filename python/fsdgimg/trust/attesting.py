@@ -46,27 +46,31 @@ def attest(target: Target, key, predicate_type: str, predicate, *, digest: Diges
 
 def attest_all(target: Target, key, predicates: list[tuple[str, object]], *,
                digest: Digest | None = None, identity: str | None = None) -> list[dict]:
-    """Several attestations of one image by one (loaded) key, written as one new `.att` manifest."""
+    """Several attestations of one image by one (loaded) key, written as one new `.att` manifest.
+    `key` None: envelopes without a signature, for a distribution that signs the `.att` manifest
+    with OpenPGP instead (publishing.after_publish)."""
     digest = digest or target.resolve()
     subject = identity or target.repository
-    public = key.public_key()
+    public = key.public_key() if key is not None else None
     made = []
     for ptype, predicate in predicates:
         body = intoto.statement(subject, digest, ptype, predicate)
-        made.append((ptype, dsse.envelope(body, [keys.sign(key, dsse.pae(dsse.IN_TOTO, body))])))
+        sigs = [keys.sign(key, dsse.pae(dsse.IN_TOTO, body))] if key is not None else []
+        made.append((ptype, dsse.envelope(body, sigs)))
     kept = [(l, e) for l, e in _existing(target, digest)
             if not any(_same(l, e, ptype, public) for ptype, _ in made)]
     layers = [l for l, _ in kept] + [cosign.attestation_layer(e, ptype) for ptype, e in made]
     config = cosign.config_blob(layers)
     manifest = artifacts.manifest_bytes(config, artifacts.OCI_CONFIG, layers)
     tag = cosign.attestation_tag(digest)
-    if target.kind == "static":    # the tree's page names the signer against the keys recorded
+    if target.kind == "static" and public is not None:    # the page names the signer: keys recorded
         from fsdgimg.transports.static.signers import record_sigstore_key
         record_sigstore_key(target.root, public)
     written = attach.write(target, tag, manifest, [config, *dict.fromkeys([e for _, e in kept + made])])
     where = target.with_reference(tag).display
     return [{"image": target.display, "digest": str(digest), "predicate_type": ptype, "subject": subject,
-             "key": keys.key_id(key), "attestation": where, "attestation_digest": written,
+             "key": keys.key_id(key) if key is not None else None, "attestation": where,
+             "attestation_digest": written,
              "envelope": str(Digest.of(e)), "attestations": len(layers)} for ptype, e in made]
 
 
@@ -78,6 +82,8 @@ def _same(layer: dict, envelope: bytes, predicate_type: str, public) -> bool:
         env = dsse.parse(envelope, "attestation")
     except InputError:
         return False
+    if public is None:       # an unsigned envelope (OpenPGP mode) replaces an unsigned one
+        return not env.signatures
     return any(keys.verify(public, env.signed_bytes(), s) for s in env.signatures)
 
 
@@ -131,5 +137,46 @@ def verified_attestations(target: Target, public_keys: list[Path], digest: Diges
             continue
         good.append(Verified(statement.predicate_type, statement.predicate, str(signer[0]),
                              keys.key_id(signer[1]), blob,
+                             next((name for name, d in statement.subjects if d == str(digest)), "")))
+    return good, problems
+
+
+def openpgp_attestations(target: Target, digest: Digest, check,
+                         predicate_types: set[str] | None = None) -> tuple[list[Verified], list[str]]:
+    """The attestations an OpenPGP key vouches for: the `.att` manifest's digest signed in the
+    containers simple-signing format in the lookaside (as images are), naming the image's
+    repository; each layer it lists (pinned by that digest) then counts when its statement names
+    this digest and has the type its layer declares. `check`: an openpgp_verify.OpenPGPCheck."""
+    from fsdgimg.trust.openpgp_verify import verify_openpgp
+    tag = cosign.attestation_tag(digest)
+    found = target.manifest(tag)
+    if found is None:
+        return [], []
+    data, _, manifest_digest = found
+    where = f"{target.display}: {tag}"
+    good_sigs, problems = verify_openpgp(check, target.with_reference(str(manifest_digest)), manifest_digest,
+                                         by_digest=True)
+    if not good_sigs:
+        return [], [f"{where}: no OpenPGP signature of the attestations by the keyring"
+                    + (f" ({problems[0]})" if problems else "")]
+    signer = good_sigs[0]
+    good: list[Verified] = []
+    for n, layer in enumerate(cosign.attestation_layers(data, where), 1):
+        here = f"{where} layer {n}"
+        try:
+            blob, size, declared = cosign.check_attestation_layer(layer, here)
+            if predicate_types is not None and declared not in predicate_types:
+                continue
+            statement = intoto.parse(dsse.parse(target.blob(blob, size), here).body, here)
+            if statement.predicate_type != declared:
+                raise InputError(f"{here}: statement of type {statement.predicate_type[:80]}, listed as "
+                                 f"{declared[:80]}")
+            if not statement.names(digest):
+                raise InputError(f"{here} ({declared[:80]}): not about {digest}")
+        except FsdgimgError as e:
+            problems.append(str(e))
+            continue
+        good.append(Verified(statement.predicate_type, statement.predicate, f"OpenPGP {signer['fingerprint']}",
+                             signer["fingerprint"], blob,
                              next((name for name, d in statement.subjects if d == str(digest)), "")))
     return good, problems

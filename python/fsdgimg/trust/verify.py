@@ -1,9 +1,11 @@
 """`fsdgimg verify`: what a user checks before trusting an official image, without trusting the
 mirror that serves it — signatures by the distribution's keys, the bill of materials and FSDG
-audit attached to it, and (with a rebuild) that the catalog reproduces the same bits.
+audit the distribution signed about it (in-toto attestations, trust/attesting.py) or that the user
+recomputes from its layers, and (with a rebuild) that the catalog reproduces the same bits.
 
-Every check asked for must hold; each failure is one line. Nothing fetched is trusted before it
-is checked: attachments must name this image's digest, sizes are bounded, digests verified.
+Every check asked for must hold; each failure is one line. Nothing unsigned is trusted: unsigned
+attachments and attestations that do not verify are listed as ignored, one line each; sizes are
+bounded, digests verified.
 
 A multi-platform index is checked as a whole, the tree `sign` signs (nested indexes walked as
 cosign's --recursive walks them): its own signature and every nested index's, then each platform's
@@ -180,7 +182,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
         _check_openpgp(target, openpgp, v, "OpenPGP signature", digest, by_digest=platform is not None)
     if require_sbom:
         try:
-            _check_sbom_and_audit(target, digest, v, strict, list(attestation_keys), from_layers)
+            _check_sbom_and_audit(target, digest, v, strict, list(attestation_keys), from_layers, openpgp)
         except FsdgimgError as e:
             v.failures.append(str(e))
     if rebuild:
@@ -194,11 +196,19 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
     return v
 
 
-def _attestations(target: Target, digest, v: Verification, keys: list[Path]) -> dict[str, att_mod.Verified]:
-    """The attestations that hold, by predicate type (the first key's first, when several do);
-    every layer that does not hold is reported in `v.ignored`."""
-    good, problems = att_mod.verified_attestations(target, keys, digest, set(ATTESTED))
-    v.ignored += problems
+def _attestations(target: Target, digest, v: Verification, keys: list[Path],
+                  openpgp=None) -> dict[str, att_mod.Verified]:
+    """The attestations that hold, by predicate type (the first key's first, when several do;
+    cosign keys before OpenPGP); every layer that does not hold is reported in `v.ignored`."""
+    results = []
+    if keys:
+        results.append(att_mod.verified_attestations(target, keys, digest, set(ATTESTED)))
+    if openpgp is not None:
+        results.append(att_mod.openpgp_attestations(target, digest, openpgp, set(ATTESTED)))
+    good = [a for found, _ in results for a in found]
+    # What one way of signing could not trust is said when that way trusted something (a forged
+    # layer beside signed ones) or when nothing was trusted at all; not when the other way signed.
+    v.ignored += [p for found, problems in results for p in problems if found or not good]
     out: dict[str, att_mod.Verified] = {}
     for a in good:
         out.setdefault(a.predicate_type, a)
@@ -222,11 +232,11 @@ def _note_unsigned(target: Target, digest, v: Verification) -> None:
 
 
 def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool, keys: list[Path],
-                          from_layers) -> None:
+                          from_layers, openpgp=None) -> None:
     from fsdgimg.audit.audit import audit
     from fsdgimg.sbom.spdx import from_spdx
     _note_unsigned(target, digest, v)
-    signed = _attestations(target, digest, v, keys) if keys else {}
+    signed = _attestations(target, digest, v, keys, openpgp) if keys or openpgp else {}
     bom = None
     sbom = signed.get(intoto.SPDX)
     if sbom is not None:
@@ -244,9 +254,9 @@ def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool,
                 v.failures.append(f"SBOM: the signed SBOM and the image's own layers differ: {differs}")
         bom = bom or mine
     if bom is None:
-        if not keys:
-            v.failures.append("SBOM: nothing to trust it by: give --key or --attestation-key (a signed SBOM "
-                              "attestation), or --from-layers to recompute it")
+        if not keys and openpgp is None:
+            v.failures.append("SBOM: nothing to trust it by: give --key, --attestation-key or --gpg-keyring "
+                              "(a signed SBOM attestation), or --from-layers to recompute it")
         else:
             v.failures.append(f"{target.display}: no SBOM attestation signed by the given keys")
         return
