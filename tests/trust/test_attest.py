@@ -319,3 +319,19 @@ def test_the_page_shows_which_attestations_are_signed_and_by_which_key(attested_
         assert kinds[-1] == ("FSDG audit", None) and kinds.count(("FSDG audit", fingerprint)) == 1, kinds
     finally:
         _rewrite_att(tree, "debian-free", digest, original, [])
+
+
+def test_sync_carries_the_attestations_and_the_mirror_verifies_like_its_origin(attested_tree, signing_key,
+                                                                               registry, guix_env):
+    tree, published = attested_tree
+    pub = signing_key.with_suffix(".pub")
+    report = json.loads(_ok(run_cli("sync", f"static:{tree}/debian-free", "--to",
+                                    f"docker://{registry.host}/mirror/debian-free", "--json")).stdout)
+    assert [i["tag"] for i in report["images"]] == ["bookworm"]
+    ref = f"{registry.host}/mirror/debian-free:bookworm"
+    for ptype in (SPDX, AUDIT, PROVENANCE):
+        proc = cosign_verify_attestation(ref, pub, COSIGN_TYPES[ptype])
+        assert proc.returncode == 0, (ptype, proc.stderr)
+    v = json.loads(run_cli("verify", f"docker://{ref}", "--key", pub, "--json").stdout)
+    assert v["digest"] == published["digest"] and v["sbom"]["signed_by"] == str(pub)
+    assert sorted(a["predicate_type"] for a in v["attestations"]) == sorted([SPDX, AUDIT, PROVENANCE])

@@ -152,7 +152,8 @@ def stage_attach_sign(r) -> None:
         return
     from fsdgimg.trust.publishing import after_publish
     destination = r.outcome.published.split()[0]
-    reports = r.trust.reports(r, r.outcome.report.get("json"), r.outcome.digest, r.opts.sign_key is not None)
+    signing = r.opts.sign_key is not None or r.opts.sign_gpg_key is not None
+    reports = r.trust.reports(r, r.outcome.report.get("json"), r.outcome.digest, signing)
     # The SBOM, audit report and reproducibility report attached to the published image, then (with
     # a key) the same as signed attestations and the image's signature.
     attached = after_publish(destination, attachments=reports.attachments, created=reports.created,
