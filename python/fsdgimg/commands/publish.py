@@ -78,7 +78,7 @@ def run(args) -> int:
     if args.digestfile:
         check_output_file(args.digestfile, "--digestfile")
     check_publish_signing(args, dest.kind, "DEST")   # before anything is written
-    predicates = _layout_predicates(args.src) if args.sign_key else []
+    predicates = _layout_predicates(args.src) if args.sign_key or args.gpg_key else []
     registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
     if args.sign_key:  # signed after the push with the same client (one /v2/ probe, one token)
         from fsdgimg.transports.registry.connect import sharing

@@ -54,9 +54,9 @@ def after_publish(destination: str, *, attachments: list[artifacts.Attachment] =
                   per_child: dict[str, Reports] | None = None,
                   registry=None) -> dict:
     """`attachments` go to the published manifest itself; `per_child` maps a child's digest (of
-    the published index) to its own Reports. With `sign_key`, `attestations` ((predicate type,
-    predicate) pairs) are signed as in-toto attestations about the published manifest (and each
-    child's about the child). `registry`: the RegistryOptions it was published with (credentials, CA)."""
+    the published index) to its own Reports. With `sign_key` or `gpg_key`, `attestations`
+    ((predicate type, predicate) pairs) are signed as in-toto attestations about the published
+    manifest (and each child's about the child; see _attest). `registry`: the RegistryOptions it was published with (credentials, CA)."""
     t = published_target(destination, insecure, registry)
     if t is None:
         return {}
