@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsdgimg.commands.options import add_insecure, add_json
+from fsdgimg.commands.options import add_insecure, add_json, require_identity
 
 MAX_PREDICATE = 32 << 20
 
@@ -33,7 +33,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fsdgimg.errors import InputError, UsageError
+    from fsdgimg.errors import InputError
     from fsdgimg.oci.jsonio import load_json
     from fsdgimg.signature import intoto, keys
     from fsdgimg.trust.attesting import attest
@@ -46,9 +46,7 @@ def run(args) -> int:
         raise InputError(f"--predicate {args.predicate}: {e.strerror}") from None
     predicate = load_json(data, f"--predicate {args.predicate}", MAX_PREDICATE)
     t = target(args.ref, insecure=args.insecure)
-    if t.kind == "static" and not args.identity:
-        raise UsageError(f"{args.ref}: a static tree does not know where it is served: give "
-                         "--identity HOST[:PORT]/NAME, the reference users pull")
+    require_identity(t, args.identity, args.ref)
     key = keys.load_private_key(args.key)
     out = attest(t, key, ptype, predicate, identity=args.identity)
     if args.json:

@@ -196,6 +196,14 @@ def check_publish_signing(args, dest_kind: str | None, dest_flag: str) -> None:
         load_private_key(args.sign_key)
 
 
+def require_identity(target, identity: str | None, ref: str) -> None:
+    """What a signature or attestation names an image in a static tree by must be given: the
+    tree does not know the host it is served from."""
+    if target.kind == "static" and not identity:
+        raise UsageError(f"{ref}: a static tree does not know where it is served: give "
+                         "--identity HOST[:PORT]/NAME, the reference users pull")
+
+
 # -- a registry written to -------------------------------------------------------------------------
 def add_registry(g, *,
                  insecure_help: str = "allow plain HTTP and unverified TLS (always allowed for loopback: "
