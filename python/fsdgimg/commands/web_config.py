@@ -33,12 +33,20 @@ def register(sub) -> None:
     p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
     p.add_argument("--locations-only", action="store_true",
                    help="nginx: only the location blocks, to include in a server of your own")
+    p.add_argument("--blob-mirror", action="append", default=[], metavar="[files:]URL",
+                   help="nginx, apache, caddy: redirect blob downloads to this mirror of the tree (repeatable; "
+                        "blob sha256:HEX goes to mirror int(HEX[0:2], 16) %% N, in the order given). URL serves "
+                        "the tree with fsdgimg's web configuration; files:URL serves its plain files "
+                        "(a file mirror or a redirector such as mirrorbits). Manifests, tags and signatures "
+                        "stay here; DIR/_web/mirrors-down/HOST[_PORT] marks a mirror down (its blobs served here)")
     add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone')
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.server in ("policy", "registries.d"):
+        if args.blob_mirror:
+            raise UsageError("--blob-mirror is for the web servers (nginx, apache, caddy)")
         from fsdgimg.trust.policy import check_mirror, check_scope, policy, registries_d
         if not args.registry and not args.mirror:
             raise UsageError(f"{args.server} needs --registry HOST[:PORT] or --mirror MIRROR=ORIGIN")
@@ -60,6 +68,13 @@ def run(args) -> int:
         return emit_text(args, args.server, registries_d(scopes, args.lookaside))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
+    from fsdgimg.transports.static import mirrors
     from fsdgimg.transports.static.webconfig import render
-    return emit_text(args, args.server, render(args.server, Path(args.root), server_name=args.server_name,
-                                               listen=args.listen, locations_only=args.locations_only))
+    blob_mirrors = mirrors.parse_all(args.blob_mirror)
+    text = render(args.server, Path(args.root), server_name=args.server_name, listen=args.listen,
+                  locations_only=args.locations_only, blob_mirrors=blob_mirrors)
+    if args.json and blob_mirrors:
+        from fsdgimg.commands.options import emit_json
+        emit_json({"server": args.server, "config": text, "blob_mirrors": [m.to_json() for m in blob_mirrors]})
+        return 0
+    return emit_text(args, args.server, text)
