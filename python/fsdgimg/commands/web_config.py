@@ -13,9 +13,9 @@ from fsdgimg.errors import UsageError
 
 def register(sub) -> None:
     p = sub.add_parser("web-config", help="print an nginx, Apache or Caddy configuration for a static tree")
-    p.add_argument("server", choices=("nginx", "apache", "caddy", "policy", "registries.d"),
-                   help="a web server, or the client side: containers policy.json / registries.d "
-                        "requiring the distribution's signatures")
+    p.add_argument("server", choices=("nginx", "apache", "caddy", "mirrorbits", "policy", "registries.d"),
+                   help="a web server; mirrorbits, a redirector in front of the tree's mirrors; or the client "
+                        "side: containers policy.json / registries.d requiring the distribution's signatures")
     p.add_argument("--root", metavar="DIR", help="the static tree (the directory holding v2/)")
     p.add_argument("--registry", action="append", default=[], metavar="HOST[:PORT][/NAMESPACE]",
                    help="policy, registries.d: where the official images are pulled from (repeatable)")
@@ -29,6 +29,10 @@ def register(sub) -> None:
     p.add_argument("--lookaside", metavar="URL",
                    help="registries.d: where OpenPGP signatures are served (default: a static tree's, "
                         "https://HOST/sigstore; http for a loopback HOST)")
+    p.add_argument("--redis", metavar="HOST:PORT", help="mirrorbits: its redis (default 127.0.0.1:6379)")
+    p.add_argument("--fallback", action="append", default=[], metavar="URL",
+                   help="mirrorbits: where a file goes that no mirror has yet (a blob published since the last "
+                        "scan): a complete copy of the tree served as plain files, e.g. the origin's (repeatable)")
     p.add_argument("--server-name", help="server name (nginx server_name, Apache ServerName, Caddy site)")
     p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
     p.add_argument("--locations-only", action="store_true",
@@ -69,7 +73,16 @@ def run(args) -> int:
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
     from fsdgimg.transports.static import mirrors
-    from fsdgimg.transports.static.webconfig import render
+    from fsdgimg.transports.static.webconfig import render, render_mirrorbits
+    if args.server == "mirrorbits":
+        if args.blob_mirror:
+            raise UsageError("--blob-mirror is for the origin's web server; mirrorbits takes mirrors with "
+                             "`mirrorbits add` and --fallback")
+        fallbacks = mirrors.parse_all(args.fallback, flag="--fallback")
+        return emit_text(args, args.server, render_mirrorbits(Path(args.root), listen=args.listen, redis=args.redis,
+                                                              fallbacks=fallbacks))
+    if args.fallback or args.redis:
+        raise UsageError("--fallback and --redis are for mirrorbits")
     blob_mirrors = mirrors.parse_all(args.blob_mirror)
     text = render(args.server, Path(args.root), server_name=args.server_name, listen=args.listen,
                   locations_only=args.locations_only, blob_mirrors=blob_mirrors)

@@ -61,11 +61,11 @@ class BlobMirror:
         return {"url": self.base, "layout": self.layout, "down_marker": f"_web/{DOWN_DIR}/{self.key}"}
 
 
-def parse(text: str) -> BlobMirror:
+def parse(text: str, flag: str = "--blob-mirror") -> BlobMirror:
     """`[files:]http(s)://HOST[:PORT][/PATH]`, checked: one line naming the flag on anything else (it is
     written into web-server configurations)."""
     def bad(why: str) -> UsageError:
-        return UsageError(f"--blob-mirror {text[:120]!r}: {why}")
+        return UsageError(f"{flag} {str(text)[:120]!r}: {why}")
 
     if not isinstance(text, str) or not text.isascii() or not text.isprintable() or len(text) > 400:
         raise bad("expected [files:]http(s)://HOST[:PORT][/PATH]")
@@ -95,14 +95,14 @@ def parse(text: str) -> BlobMirror:
                       host.lower() + (f"_{port}" if port else ""))
 
 
-def parse_all(texts) -> list[BlobMirror]:
-    mirrors = [parse(t) for t in texts or ()]
+def parse_all(texts, flag: str = "--blob-mirror") -> list[BlobMirror]:
+    mirrors = [parse(t, flag) for t in texts or ()]
     if len(mirrors) > MAX_MIRRORS:
-        raise UsageError(f"--blob-mirror given {len(mirrors)} times: at most {MAX_MIRRORS} mirrors")
+        raise UsageError(f"{flag} given {len(mirrors)} times: at most {MAX_MIRRORS} mirrors")
     seen = set()
     for m in mirrors:
         if m.base in seen:
-            raise UsageError(f"--blob-mirror {m.base!r} is given twice")
+            raise UsageError(f"{flag} {m.base!r} is given twice")
         seen.add(m.base)
     return mirrors
 

@@ -206,6 +206,21 @@ def _mirror_context(mirrors: list) -> list[dict]:
     return blob_mirrors.template_context(mirrors)
 
 
+def render_mirrorbits(root: Path, *, listen: str | None = None, redis: str | None = None,
+                      fallbacks: list | None = None) -> str:
+    """A mirrorbits.conf for the tree at `root`: mirrorbits redirects the tree's files (the origin's
+    `--blob-mirror files:http://LISTEN` sends blob downloads to it) to the mirrors it scans.
+    `fallbacks`: mirrors.BlobMirror values (their base URLs; the file layout is mirrorbits' own)."""
+    listen = check_option("listen", listen) if listen is not None else "127.0.0.1:8080"
+    if redis is not None and _host_port(redis, True) is None:
+        raise UsageError(f"--redis {redis[:80]!r}: expected HOST:PORT")
+    if fallbacks and not all(isinstance(m, blob_mirrors.BlobMirror) for m in fallbacks):
+        raise FsdgimgError("fallbacks must be parsed by mirrors.parse_all")
+    return _env.get_template("mirrorbits.conf.j2").render(
+        _context(root), listen=listen, redis=redis or "127.0.0.1:6379",
+        fallbacks=[m.base for m in fallbacks or []])
+
+
 def caddy_list_template() -> str:
     """The Go template Caddy cuts tag lists and the catalog with (copied as it is: no jinja2 here)."""
     return (Path(__file__).resolve().parents[2] / "templates" / "caddy-list.tmpl").read_text()
