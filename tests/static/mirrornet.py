@@ -20,8 +20,6 @@ from pathlib import Path
 
 from servers import PYTHON_DIR, Apache, Caddy, FsdgimgServe, Nginx, free_port
 
-from static.conftest import run
-
 # the two passes docs/publish.md gives mirror operators (as tests/static/test_mirror.py runs them)
 CONTENT_PASS = ["rsync", "-aH", "--exclude=_tags/", "--exclude=_tags.json", "--exclude=/_web/",
                 "--exclude=/index.html", "--exclude=/v2/_catalog.json", "--exclude=_referrers/"]
@@ -29,6 +27,16 @@ FULL_PASS = ["rsync", "-aH", "--delete-delay"]
 
 LOG_LINE = '$status $body_bytes_sent "$request" "$http_authorization"'
 APACHE_LOG = '%>s %B "%r" "%{Authorization}i"'
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    """`fsdgimg ARGS` (this repository's), failing loudly: the helpers are used by bench/mirrors too."""
+    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "fsdgimg", *map(str, args)], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise AssertionError(f"fsdgimg {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
+    proc.out = proc.stdout
+    return proc
 
 
 def rsync_mirror(source: Path, dest: Path) -> None:
