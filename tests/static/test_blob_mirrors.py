@@ -469,3 +469,29 @@ def test_an_anonymous_pull_is_refused_by_the_origin(auth_net):
     host = f"127.0.0.1:{auth_net['origin'].port}"
     proc = run("inspect", f"docker://{host}/static/b:v2", check=False)
     assert proc.returncode == 1 and "authentication required" in proc.err, proc.err
+
+
+def test_the_documented_mirror_check_finds_a_corrupted_blob(net, images):
+    """docs/publish.md's digest check over a mirror, run as written: silent on a good mirror, one BAD
+    line naming the corrupted blob's URL on a bad one."""
+    if not have("curl", "sha256sum"):
+        pytest.skip("curl and sha256sum are needed")
+    doc = (REPO / "docs" / "publish.md").read_text()
+    script = doc.split("<!-- mirror-check:", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    env = {"DIR": str(net.tree), "PATH": "/usr/bin:/bin"}
+    for url in net.urls:
+        proc = subprocess.run(["sh", "-c", script], env={**env, "MIRROR": url}, capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    layer = sorted(_blobs_of(images, images.b))[0]
+    i = net.mirror_of(layer)
+    target = net.mirror_trees[i] / "v2" / "static" / "b" / "_blobs" / layer
+    original = _corrupt(target)
+    try:
+        proc = subprocess.run(["sh", "-c", script], env={**env, "MIRROR": net.urls[i]}, capture_output=True,
+                              text=True)
+    finally:
+        target.write_bytes(original)
+    # the blob is stored once (hard links): every repository naming it is reported
+    assert proc.stdout.splitlines() and all(line.startswith(f"BAD {net.urls[i]}/v2/") and line.endswith(layer)
+                                            for line in proc.stdout.splitlines()), proc.stdout
+    assert f"BAD {net.urls[i]}/v2/static/b/blobs/{layer}" in proc.stdout.splitlines()
