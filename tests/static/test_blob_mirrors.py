@@ -495,3 +495,49 @@ def test_the_documented_mirror_check_finds_a_corrupted_blob(net, images):
     assert proc.stdout.splitlines() and all(line.startswith(f"BAD {net.urls[i]}/v2/") and line.endswith(layer)
                                             for line in proc.stdout.splitlines()), proc.stdout
     assert f"BAD {net.urls[i]}/v2/static/b/blobs/{layer}" in proc.stdout.splitlines()
+
+
+HOSTILE_MIRRORS = [
+    "http://m.example.org/x; return 200 /etc/passwd; #",
+    "http://m.example.org/x\n    root /etc",
+    "http://m.example.org/x\"; include /etc/passwd; #",
+    "http://m.example.org/${host}",
+    "http://m.example.org/x}\n\troot * /etc\n{",
+    "http://m.example.org/%2e%2e",
+    "files:javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache", "caddy", "mirrorbits"])
+def test_hostile_mirror_urls_never_reach_a_configuration(kind, tmp_path):
+    """What a user types is refused in one line by the parser, and a value that skipped the parser (a
+    caller building BlobMirror by hand) is refused again by the templates' filter."""
+    from fsdgimg.errors import FsdgimgError
+    from fsdgimg.transports.static import webconfig
+    flag = "--fallback" if kind == "mirrorbits" else "--blob-mirror"
+    for value in HOSTILE_MIRRORS:
+        proc = run("web-config", kind, "--root", tmp_path, flag, value, check=False)
+        assert proc.returncode == 2 and proc.out == "" and proc.err.count("\n") == 1, (value, proc.out, proc.err)
+        assert flag in proc.err
+        forged = [blob_mirrors.BlobMirror(value.removeprefix("files:").rstrip("/"), "api", "m.example.org")]
+        with pytest.raises(FsdgimgError, match="refusing to write"):
+            if kind == "mirrorbits":
+                webconfig.render_mirrorbits(tmp_path, fallbacks=forged)
+            else:
+                webconfig.render(kind, tmp_path, blob_mirrors=forged)
+
+
+@pytest.mark.parametrize("kind", ORIGINS)
+def test_a_files_mirror_gets_the_tree_s_own_path(kind, net, images, tmp_path):
+    """`files:URL`: the redirect names the blob's file in the tree (v2/NAME/_blobs/DIGEST) under URL's
+    path, for any plain file server or redirector."""
+    if not have(BINARIES[kind]):
+        pytest.skip(f"{kind} is not installed")
+    origin = start_origin(kind, net.tree, tmp_path / kind, ["files:http://files.example.org/fsdg/registry"])
+    try:
+        digest = sorted(_blobs_of(images, images.a))[0]
+        r = fetch(origin.port, f"/v2/static/a/blobs/{digest}")
+        assert r.status == 307, r
+        assert r.headers["location"] == f"http://files.example.org/fsdg/registry/v2/static/a/_blobs/{digest}"
+    finally:
+        origin.stop()

@@ -18,8 +18,9 @@ mirrors are given. The same blob always goes to the same mirror, so each mirror'
 a share of the blobs rather than all of them, and a blob shared by many images is fetched once per
 mirror. The origin serves the blob itself when no mirror is configured, when it does not hold the blob
 (a 404 from the origin, not a redirect to a mirror that lacks it too), and when the chosen mirror is
-marked down: a file DIR/_web/mirrors-down/KEY (KEY: the mirror's host, ':PORT' as '_PORT'), read on
-every request, so marking a mirror down or up needs no reload. To spread a dead mirror's share over the
+marked down: a file DIR/_web/mirrors-down/KEY (KEY: the mirror's host, ':PORT' as '_PORT'; mirrors on
+one host and port share it, as they share a failure), read on every request, so marking a mirror down or
+up needs no reload. To spread a dead mirror's share over the
 others instead, drop its --blob-mirror and reload: the modulus changes, and so do most choices.
 """
 
