@@ -407,10 +407,8 @@ def _pull_with_credentials(pullers, client: str, ref: str, host: str, work) -> o
         p.containerd.remove_all()
         return proc
     if client == "docker":
-        login = p.dockerd.docker("login", "-u", USER, "--password-stdin", host, check=False)
-        if login.returncode != 0:
-            login = subprocess.run([p.dockerd.DOCKER, "login", "-u", USER, "--password-stdin", host],
-                                   input=PASSWORD, capture_output=True, text=True, env=p.dockerd.client_env())
+        login = subprocess.run([p.dockerd.DOCKER, "login", "-u", USER, "--password-stdin", host],
+                               input=PASSWORD, capture_output=True, text=True, env=p.dockerd.client_env())
         assert login.returncode == 0, login.stderr
         try:
             return p.dockerd.docker("pull", ref, check=False)
@@ -441,7 +439,7 @@ def test_credentials_never_follow_a_blob_redirect_to_another_host(client, auth_n
     origin, other, same = auth_net["origin"], auth_net["other_host"], auth_net["same_host"]
     host = f"127.0.0.1:{origin.port}"
     blobs = _blobs_of(images, images.a) | _blobs_of(images, images.b)
-    assert {net.mirror_of(b) for b in blobs} == {0, 1}  # a's blobs go to the other host, b's to the same host
+    assert {net.mirror_of(b) for b in blobs} == {0, 1}  # both hops are taken
     marks = [len(s.requests()) for s in (origin, other, same)]
     for ref in (f"{host}/static/a:v1", f"{host}/static/b:v2"):
         work = tmp_path / ref.rpartition("/")[2].replace(":", "-")
