@@ -19,9 +19,9 @@ from servers import Dockerd, free_port, have
 from fsdgimg.transports.static import mirrors as blob_mirrors
 from static.conftest import fetch, public_tree, publish, run
 from static.mirrornet import LoggedNginx, blob_requests, rsync_mirror, start_mirror, start_origin
+from trust.sid import CHROOT  # the Guix sid chroot (tests/guix/setup-chroot.sh)
 
 REPO = Path(__file__).resolve().parents[2]
-CHROOT = Path("/var/cache/fsdgimg/guix-sid")
 ORIGINS = ["nginx", "apache", "caddy", "fsdgimg-serve"]
 BINARIES = {"nginx": "nginx", "apache": "apache2", "caddy": "caddy", "fsdgimg-serve": "python3"}
 

@@ -22,8 +22,8 @@ from servers import ServerProcess, free_port, have
 
 from static.conftest import public_tree, publish, run
 from static.mirrornet import LoggedNginx, blob_requests, rsync_mirror, start_origin
+from trust.sid import CHROOT  # the Guix sid chroot (tests/guix/setup-chroot.sh)
 
-CHROOT = Path("/var/cache/fsdgimg/guix-sid")
 REPO = Path(__file__).resolve().parents[2]
 GEOIP_SCRIPT = Path(__file__).resolve().parent / "geoip-loopback.pl"
 
