@@ -1,4 +1,7 @@
-"""fsdgimg web-config nginx|apache|caddy --root DIR: print a web-server configuration for a static tree.
+"""fsdgimg web-config nginx|apache|caddy --root DIR: print a web-server configuration for a static tree
+(with --blob-mirror, one that redirects blob downloads to the tree's mirrors: transports/static/mirrors.py);
+web-config mirrorbits: the configuration of a redirector in front of those mirrors; policy, registries.d:
+the client side.
 
 `fsdgimg web-config nginx --locations-only --root DIR` prints only nginx `location` blocks: the Guix
 channel's static-registry-service-type includes that output in its server. Keep it stable."""
@@ -34,7 +37,7 @@ def register(sub) -> None:
                    help="mirrorbits: where a file goes that no mirror has yet (a blob published since the last "
                         "scan): a complete copy of the tree served as plain files, e.g. the origin's (repeatable)")
     p.add_argument("--server-name", help="server name (nginx server_name, Apache ServerName, Caddy site)")
-    p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
+    p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80; mirrorbits 127.0.0.1:8080)")
     p.add_argument("--locations-only", action="store_true",
                    help="nginx: only the location blocks, to include in a server of your own")
     p.add_argument("--blob-mirror", action="append", default=[], metavar="[files:]URL",
@@ -43,7 +46,8 @@ def register(sub) -> None:
                         "the tree with fsdgimg's web configuration; files:URL serves its plain files "
                         "(a file mirror or a redirector such as mirrorbits). Manifests, tags and signatures "
                         "stay here; DIR/_web/mirrors-down/HOST[_PORT] marks a mirror down (its blobs served here)")
-    add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone')
+    add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone (and "blob_mirrors": each '
+                'mirror\'s URL, layout and down marker)')
     p.set_defaults(func=run)
 
 
