@@ -23,7 +23,6 @@ from typing import Callable
 from fsdgimg.errors import FsdgimgError
 from fsdgimg.signature import artifacts, intoto
 from fsdgimg.trust import attachments as att
-from fsdgimg.trust import attesting as att_mod
 from fsdgimg.trust.remote import Child, Target, index_children, walk_tree
 
 # (where, manifest bytes, architecture or None) -> {entry, published, rebuilt, reproduced}
@@ -197,9 +196,10 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
 
 
 def _attestations(target: Target, digest, v: Verification, keys: list[Path],
-                  openpgp=None) -> dict[str, att_mod.Verified]:
+                  openpgp=None) -> dict:
     """The attestations that hold, by predicate type (the first key's first, when several do;
     cosign keys before OpenPGP); every layer that does not hold is reported in `v.ignored`."""
+    from fsdgimg.trust import attesting as att_mod   # with the SBOM: `verify --no-sbom` needs none of it
     results = []
     if keys:
         results.append(att_mod.verified_attestations(target, keys, digest, set(ATTESTED)))
@@ -209,7 +209,7 @@ def _attestations(target: Target, digest, v: Verification, keys: list[Path],
     # What one way of signing could not trust is said when that way trusted something (a forged
     # layer beside signed ones) or when nothing was trusted at all; not when the other way signed.
     v.ignored += [p for found, problems in results for p in problems if found or not good]
-    out: dict[str, att_mod.Verified] = {}
+    out: dict = {}
     for a in good:
         out.setdefault(a.predicate_type, a)
     v.attestations = [a.to_json() for a in good]
