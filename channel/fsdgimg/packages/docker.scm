@@ -43,7 +43,7 @@
   ;; The entry of %load-path may be relative ('-L channel'): the origin
   ;; needs an absolute file name.
   (string-append (dirname (canonicalize-path (search-path %load-path
-                                                          "fsdgimg/packages/docker.scm")))
+                                              "fsdgimg/packages/docker.scm")))
                  "/patches"))
 
 (define (channel-patches . names)
@@ -65,7 +65,8 @@
      ;; unlike git (through Subversion's serf, built with SCons) it
      ;; cross-compiles, so that this daemon builds for other architectures.
      (modify-inputs (package-inputs docker)
-       (replace "git" git-minimal)))
+       (delete "git")
+       (append git-minimal)))
     (synopsis "Docker daemon that does not default to Docker Hub")
     (description
      "This package provides the Docker daemon, @command{dockerd}, patched so

@@ -25,8 +25,7 @@
   #:use-module (guix i18n)
   #:use-module (guix records)
   #:use-module (ice-9 regex)
-  #:export (docker-fsdg-configuration
-            docker-fsdg-configuration?
+  #:export (docker-fsdg-configuration docker-fsdg-configuration?
             docker-fsdg-configuration-docker
             docker-fsdg-configuration-docker-cli
             docker-fsdg-configuration-default-registry
@@ -63,7 +62,8 @@ HOST[:PORT][/PATH], where HOST has a dot or a port or is localhost (else docker
 would read it as part of the path)."
   (and (string? value)
        (let ((match (string-match
-                     "^([A-Za-z0-9.-]+)(:[0-9]+)?(/[a-z0-9._-]+)*$" value)))
+                     "^([A-Za-z0-9.-]+)(:[0-9]+)?(/[a-z0-9._-]+)*$" value)
+               ))
          (and match
               (let ((host (match:substring match 1)))
                 (or (string-index host #\.)
@@ -94,44 +94,35 @@ would read it as part of the path)."
 (define-maybe/no-serialization file-like)
 
 (define-configuration/no-serialization docker-fsdg-configuration
-  (docker
-   (file-like docker-fsdg)
-   "The Docker daemon package: one carrying the docker-fsdg patches, or the
+                                       (docker (file-like docker-fsdg)
+                                        "The Docker daemon package: one carrying the docker-fsdg patches, or the
 two settings below do nothing.")
-  (docker-cli
-   (file-like docker-cli-fsdg)
-   "The Docker client package: one carrying the docker-cli-fsdg patches.")
-  (default-registry
-   maybe-string
-   "The registry that short image names resolve to, as
+                                       (docker-cli (file-like docker-cli-fsdg)
+                                        "The Docker client package: one carrying the docker-cli-fsdg patches.")
+                                       (default-registry maybe-string
+                                        "The registry that short image names resolve to, as
 @code{HOST[:PORT][/PATH]} (no scheme), e.g. @code{\"registry.example.org\"}:
 @code{docker pull trisquel:11} then pulls
 @code{registry.example.org/trisquel:11}.  Unset, a short name means Docker Hub,
 which is refused unless @code{allow-docker-hub?}."
-   (sanitizer sanitize-default-registry))
-  (allow-docker-hub?
-   (boolean #f)
-   "Whether the daemon may contact Docker Hub (@code{docker.io} and its other
+                                        (sanitizer sanitize-default-registry))
+                                       (allow-docker-hub? (boolean #f)
+                                        "Whether the daemon may contact Docker Hub (@code{docker.io} and its other
 names) when an image name says so.")
-  (proxy
-   (file-like docker-libnetwork-cmd-proxy)
-   "As in upstream's @code{docker-configuration}: the user-land proxy.")
-  (enable-proxy?
-   (boolean #t)
-   "As in upstream's @code{docker-configuration}.")
-  (debug?
-   (boolean #f)
-   "As in upstream's @code{docker-configuration}.")
-  (enable-iptables?
-   (boolean #t)
-   "As in upstream's @code{docker-configuration}.")
-  (environment-variables
-   (list '())
-   "More environment variables for @command{dockerd}, as
+                                       (proxy (file-like
+                                               docker-libnetwork-cmd-proxy)
+                                        "As in upstream's @code{docker-configuration}: the user-land proxy.")
+                                       (enable-proxy? (boolean #t)
+                                        "As in upstream's @code{docker-configuration}.")
+                                       (debug? (boolean #f)
+                                        "As in upstream's @code{docker-configuration}.")
+                                       (enable-iptables? (boolean #t)
+                                        "As in upstream's @code{docker-configuration}.")
+                                       (environment-variables (list '())
+                                        "More environment variables for @command{dockerd}, as
 @code{\"NAME=VALUE\"} strings.")
-  (config-file
-   maybe-file-like
-   "As in upstream's @code{docker-configuration}: a @file{daemon.json}."))
+                                       (config-file maybe-file-like
+                                        "As in upstream's @code{docker-configuration}: a @file{daemon.json}."))
 
 (define (docker-fsdg-environment-variables config)
   "Return the environment variables, as \"NAME=VALUE\" strings, that carry
@@ -146,17 +137,21 @@ the settings of CONFIG to docker-fsdg's daemon and client."
 
 (define (docker-fsdg-configuration->docker-configuration config)
   "Return the upstream docker-configuration that runs CONFIG."
-  (docker-configuration
-   (docker (docker-fsdg-configuration-docker config))
-   (docker-cli (docker-fsdg-configuration-docker-cli config))
-   (proxy (docker-fsdg-configuration-proxy config))
-   (enable-proxy? (docker-fsdg-configuration-enable-proxy? config))
-   (debug? (docker-fsdg-configuration-debug? config))
-   (enable-iptables? (docker-fsdg-configuration-enable-iptables? config))
-   (environment-variables (append (docker-fsdg-environment-variables config)
-                                  (docker-fsdg-configuration-environment-variables
-                                   config)))
-   (config-file (docker-fsdg-configuration-config-file config))))
+  (docker-configuration (docker (docker-fsdg-configuration-docker config))
+                        (docker-cli (docker-fsdg-configuration-docker-cli
+                                     config))
+                        (proxy (docker-fsdg-configuration-proxy config))
+                        (enable-proxy? (docker-fsdg-configuration-enable-proxy?
+                                        config))
+                        (debug? (docker-fsdg-configuration-debug? config))
+                        (enable-iptables? (docker-fsdg-configuration-enable-iptables?
+                                           config))
+                        (environment-variables (append (docker-fsdg-environment-variables
+                                                        config)
+                                                       (docker-fsdg-configuration-environment-variables
+                                                        config)))
+                        (config-file (docker-fsdg-configuration-config-file
+                                      config))))
 
 (define (session-environment config)
   "Return the variables of CONFIG for login sessions, as pairs: the client
@@ -169,21 +164,22 @@ resolves short names too, and must agree with the daemon."
        (docker-fsdg-environment-variables config)))
 
 (define docker-fsdg-service-type
-  (service-type
-   (name 'docker-fsdg)
-   (extensions
-    (cons (service-extension session-environment-service-type
-                             session-environment)
-          ;; Upstream's extensions (profile, activation, shepherd, accounts),
-          ;; applied to the docker-configuration this record stands for.
-          (map (lambda (extension)
-                 (service-extension (service-extension-target extension)
-                                    (compose (service-extension-compute
-                                              extension)
-                                     docker-fsdg-configuration->docker-configuration)))
-               (service-type-extensions docker-service-type))))
-   (default-value (docker-fsdg-configuration))
-   (description
-    "Run the Docker daemon of the @code{docker-fsdg} package, which resolves
+  (service-type (name 'docker-fsdg)
+                (extensions (cons (service-extension
+                                   session-environment-service-type
+                                   session-environment)
+                                  ;; Upstream's extensions (profile, activation, shepherd, accounts),
+                                  ;; applied to the docker-configuration this record stands for.
+                                  (map (lambda (extension)
+                                         (service-extension (service-extension-target
+                                                             extension)
+                                                            (compose (service-extension-compute
+                                                                      extension)
+                                                             docker-fsdg-configuration->docker-configuration)))
+                                       (service-type-extensions
+                                        docker-service-type))))
+                (default-value (docker-fsdg-configuration))
+                (description
+                 "Run the Docker daemon of the @code{docker-fsdg} package, which resolves
 short image names on a configured FSDG registry and refuses Docker Hub, with
 the matching @code{docker} command in the system profile.")))
