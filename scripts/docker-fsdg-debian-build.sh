@@ -42,7 +42,17 @@ esac
 daemon_patches="docker-fsdg-default-registry.patch docker-fsdg-refuse-docker-hub.patch"
 key=$( (cat "$0"; for p in $daemon_patches; do cat "$patches/$p"; done) | sha256sum | cut -c1-16)
 out=$cache/out/$key
-if ! $cold && [ -x "$out/bin/docker" ] && [ -x "$out/bin/dockerd" ] && [ -s "$out/go-test.log" ]; then
+built() { [ -x "$out/bin/docker" ] && [ -x "$out/bin/dockerd" ] && [ -s "$out/go-test.log" ]; }
+if ! $cold && built; then
+    echo "$out"
+    exit 0
+fi
+# One build at a time (two test runs would remove each other's work tree);
+# the one that waited finds the other's result.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+flock 9
+if ! $cold && built; then
     echo "$out"
     exit 0
 fi
