@@ -245,3 +245,12 @@ def test_run_short_name(fsdg_dockerd, registry):
         fsdg_dockerd.docker("rm", container)
     pulled = fsdg_dockerd.docker("image", "inspect", "--format", "{{.Id}}", f"{registry.host}/trisquel:11").stdout
     assert used == pulled.strip()
+
+
+def test_client_refuses_docker_hub_itself(bare_dockerd):
+    # `docker manifest` reaches registries from the client, through its copy of moby's registry
+    # package (the docker-cli-fsdg refuse patch); no daemon is involved.
+    for name in ("archlinux", "registry-1.docker.io/library/archlinux"):
+        line = bare_dockerd.error_line("manifest", "inspect", name)
+        assert re.fullmatch(r"(docker\.io|registry-1\.docker\.io) is Docker Hub, which this docker does not "
+                            r"contact: .* or set DOCKER_ALLOW_DOCKER_HUB=1", line), line
