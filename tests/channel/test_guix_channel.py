@@ -216,7 +216,8 @@ def test_catalog_guix_entries_are_channel_files():
 def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     """After `guix pull` (and in Cuirass), the channel's modules are loaded from a profile whose
     module directory links to the checkout in the store (a union of links, with other channels):
-    the fsdgimg package must still find python/pyproject.toml, and the CI jobs manifests/images/."""
+    the fsdgimg package must still find python/pyproject.toml, docker-fsdg its patches, and the CI
+    jobs manifests/images/."""
     checkout = tmp_path / "store-checkout"
     for part in ("channel", "python", "manifests", ".guix-channel"):
         src = REPO / part
@@ -238,6 +239,10 @@ def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
                "(@@ (fsdgimg packages fsdgimg) %pyproject)", cwd=elsewhere).stdout
     assert out == str(checkout / "python/pyproject.toml")
+    # docker-fsdg's patches are files of the channel, found beside its module.
+    out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
+               "(@ (fsdgimg packages docker) %docker-fsdg-patches-directory)", cwd=elsewhere).stdout
+    assert out == str(checkout / "channel/fsdgimg/packages/patches")
     jobs = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
                 cwd=elsewhere).stdout
     names = {line.split()[1] for line in jobs.splitlines() if line.strip()}
