@@ -19,6 +19,10 @@ import pytest
 from guixrun import CHROOT, REPO, derivations, guix, guix_chroot  # noqa: F401 (fixture)
 from servers import Dockerd, Registry
 
+# On a fresh machine the first test to need `build` makes the Debian chroot and builds docker
+# (measured: 4-10 min on 2 busy cores), beyond scripts/test.sh's 900 s per test on a slow one.
+pytestmark = pytest.mark.timeout(2400)
+
 PATCHES = REPO / "channel/fsdgimg/packages/patches"
 BUILD = REPO / "scripts/docker-fsdg-debian-build.sh"
 PACKAGES = ["docker-fsdg", "docker-cli-fsdg"]
