@@ -53,11 +53,11 @@ def test_cli_refuse_patch_is_the_daemons_at_the_vendored_path():
     daemon = file_diffs(patch_body("docker-fsdg-refuse-docker-hub.patch"))
     cli = file_diffs(patch_body("docker-cli-fsdg-refuse-docker-hub.patch"))
     prefix = "vendor/github.com/docker/docker/"
-    # docker/cli vendors moby's registry package without its tests.
+    # docker/cli vendors moby's registry package without its tests (and has no daemon).
     want = {prefix + path: diff.replace(f"a/{path}", f"a/{prefix}{path}").replace(f"b/{path}", f"b/{prefix}{path}")
-            for path, diff in daemon.items() if not path.endswith("_test.go")}
+            for path, diff in daemon.items() if path.startswith("registry/") and not path.endswith("_test.go")}
     assert cli == want
-    assert sorted(daemon) == ["registry/fsdg.go", "registry/fsdg_test.go", "registry/registry_test.go",
+    assert sorted(daemon) == ["daemon/daemon.go", "registry/fsdg.go", "registry/fsdg_test.go", "registry/registry_test.go",
                               "registry/service.go", "registry/service_v2.go"]
 
 
@@ -258,3 +258,14 @@ def test_client_refuses_docker_hub_itself(bare_dockerd):
         line = bare_dockerd.error_line("manifest", "inspect", name)
         assert re.fullmatch(r"(docker\.io|registry-1\.docker\.io) is Docker Hub, which this docker does not "
                             r"contact: .* or set DOCKER_ALLOW_DOCKER_HUB=1", line), line
+
+
+@pytest.mark.parametrize("which,image", [("bare", "archlinux"), ("fsdg", "registry-1.docker.io/library/busybox")])
+def test_buildkit_refuses_docker_hub(which, image, bare_dockerd, fsdg_dockerd, tmp_path):
+    # BuildKit resolves FROM through the daemon's registry hosts, not its registry service.
+    dockerd = bare_dockerd if which == "bare" else fsdg_dockerd
+    (tmp_path / "Dockerfile").write_text(f"FROM {image}\n")
+    proc = subprocess.run([dockerd.DOCKER, "build", "-t", "fsdg-test", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env={**dockerd.client_env(), "DOCKER_BUILDKIT": "1"})
+    assert proc.returncode != 0
+    assert "is Docker Hub, which this docker does not contact" in proc.stderr, proc.stderr[-2000:]

@@ -24,8 +24,9 @@
 ;;;   - default registry: with DOCKER_DEFAULT_REGISTRY=HOST[:PORT][/PATH] in
 ;;;     the environment of the client and of the daemon, "trisquel:11"
 ;;;     means HOST[:PORT][/PATH]/trisquel:11;
-;;;   - no Docker Hub: the daemon (and the client, which reaches registries
-;;;     itself for 'docker manifest') refuses docker.io and its aliases,
+;;;   - no Docker Hub: the daemon, BuildKit's registry hosts included (and
+;;;     the client, which reaches registries itself for 'docker manifest'),
+;;;     refuses docker.io and its aliases,
 ;;;     with one line naming fully qualified names, unless
 ;;;     DOCKER_ALLOW_DOCKER_HUB=1.
 ;;;
