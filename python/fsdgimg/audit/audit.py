@@ -99,6 +99,10 @@ def audit(bom: Bom, strict: bool = False) -> AuditReport:
         ruled = rules.judge(bom.distribution, p)
         if ruled is not None:
             verdict, reasons, rule = ruled[0], [ruled[1], *reasons], ruled[2]
+        elif verdict == UNKNOWN:
+            # What the detectors could not name is the rest of the reason.
+            reasons = [*reasons, *(n for n in p.license_notes if "does not recognise" in n
+                                   or "no license detector" in n)]
         findings.append(Finding(p.name, p.version, p.license, p.component, p.kind, verdict, reasons,
                                 rule, p.license_detector))
     return AuditReport(bom.name, bom.image_digest, bom.distribution, strict, findings,
