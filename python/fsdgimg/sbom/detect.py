@@ -129,6 +129,9 @@ class Scancode:
                  for d in f.get("license_detections") or [] if isinstance(d, dict)
                  for m in d.get("matches") or [] if isinstance(m, dict)
                  and isinstance(m.get("license_expression_spdx"), str)]
+        # A match of an exception's text alone (`GCC-exception-3.1`) is no license, and SPDX
+        # allows an exception only after WITH: it only adds permissions to the licenses found.
+        exprs = [e for e in exprs if e.lower() not in licensedb.exceptions()]
         licensed = [e for e in exprs if not _all_unstated(e)]
         exprs = list(dict.fromkeys(licensed or exprs))
         if not exprs:
@@ -147,11 +150,13 @@ def _all_unstated(expression: str) -> bool:
 
 def _without_unstated(expression: str) -> str:
     """`A AND free-unknown` -> `A`: in a plain AND of licenses a notice that grants nothing adds
-    nothing (with OR or parentheses the expression stays as it is)."""
+    nothing, nor does an exception standing alone (SPDX allows one only after WITH). With OR or
+    parentheses the expression stays as it is."""
     if "(" in expression or " OR " in expression:
         return expression
     terms = expression.split(" AND ")
-    return " AND ".join([t for t in terms if not _unstated(t.split(" WITH ")[0])] or terms)
+    kept = [t for t in terms if not _unstated(t.split(" WITH ")[0]) and t.lower() not in licensedb.exceptions()]
+    return " AND ".join(kept or terms)
 
 
 LICENSECHECK, SCANCODE = Licensecheck(), Scancode()
