@@ -189,7 +189,12 @@ def pacman_expression(names: list[str]) -> str | None:
         if not name:
             continue
         if name.lower().startswith("custom:"):
-            parts.append(ref("custom-" + name[7:]))
+            # Arch's legacy `custom:NAME`: NAME's terms with the package's own copyright line
+            # (its text in /usr/share/licenses/PKG). Where NAME is a license's name (`MIT`,
+            # `public domain`, `ISC`), that license; an unclear one (`BSD`, `none`) stays unknown.
+            named = license_id(re.sub(r"\s+", "-", name[7:].strip()), _PACMAN)
+            parts.append(named if not named.startswith("LicenseRef-") or named in DEFINED_REFS
+                         else ref("custom-" + name[7:]))
         elif name.lower() == "custom":
             parts.append(ref("custom"))
         elif re.search(r"\s(AND|OR|WITH)\s", name):
