@@ -101,7 +101,7 @@ def audit(bom: Bom, strict: bool = False) -> AuditReport:
             verdict, reasons, rule = ruled[0], [ruled[1], *reasons], ruled[2]
         elif verdict == UNKNOWN:
             # What the detectors could not name is the rest of the reason.
-            reasons = [*reasons, *(n for n in p.license_notes if "does not recognise" in n
+            reasons = [*reasons, *(n for n in p.license_notes if "not recognised" in n
                                    or "no license detector" in n)]
         findings.append(Finding(p.name, p.version, p.license, p.component, p.kind, verdict, reasons,
                                 rule, p.license_detector))

@@ -136,7 +136,7 @@ def resolve(c: Copyright | None, answers: dict[bytes, detect.Answer]) -> License
             continue
         found, dropped = detect.to_expression(answer.text)
         if found is None:
-            notes.append(f"{name}: {answer.detector} does not recognise its text")
+            notes.append(f"{name}: its text is not recognised by {answer.detector}")
             continue
         used.append(answer.detector)
         notes += [f"{name}: {found} ({answer.detector} on its text)", *_left_out(dropped)]
