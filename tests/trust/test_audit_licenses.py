@@ -124,3 +124,36 @@ def test_licensecheck_names_a_text_and_the_answer_is_cached(tmp_path, monkeypatc
     assert answer.detector.startswith("licensecheck ") and answer.text == "FSFAP"
     assert len(list(tmp_path.rglob("*"))) >= 2          # its cache entry
     assert detect.detect([text])[text] == answer         # answered from the cache
+
+
+def test_a_detectors_nonfree_match_leaves_the_license_unknown_never_nonfree():
+    """A detector matches by likeness (ScanCode reads vim's Compaq grant as "proprietary-license");
+    only the distribution's records make a package nonfree. Its nonfree match leaves the name
+    unknown — never free — with the reason in the SBOM."""
+    from fsdgimg.sbom import copyright, debian
+    text = DEP5_LOCAL.encode()
+    c = copyright.read(text, debian._license_lines)
+    [body] = c.texts.values()
+    lic = copyright.resolve(c, {body: detect.Answer("scancode 32.5.0", "LicenseRef-scancode-proprietary-license")})
+    assert lic.expression == "GPL-2.0-or-later AND LicenseRef-Compaq"
+    assert judge_expression(lic.expression)[0] == UNKNOWN
+    assert any("left unknown for review" in n for n in lic.notes)
+    # A free match replaces the name.
+    lic = copyright.resolve(c, {body: detect.Answer("licensecheck v3.3.5", "MIT")})
+    assert lic.expression == "GPL-2.0-or-later AND MIT" and judge_expression(lic.expression)[0] == FREE
+    assert lic.declared == "GPL-2.0-or-later AND LicenseRef-Compaq"
+
+
+DEP5_LOCAL = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+License: GPL-2+
+
+Files: src/xpm/*
+License: Compaq
+
+License: Compaq
+ 1. GRANT
+ Compaq Computer Corporation grants you the right to copy, modify, and
+ distribute Software.
+"""

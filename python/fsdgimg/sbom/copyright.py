@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fsdgimg.sbom import detect
+from fsdgimg.sbom import detect, licensedb
 from fsdgimg.sbom.licenses import DEFINED_REFS, conjunction, dep5_expression
 
 DEP5 = "DEP-5 copyright file"
@@ -110,6 +110,14 @@ def needs(c: Copyright | None) -> list[bytes]:
     return [c.whole] if c.whole is not None else list(c.texts.values())
 
 
+def _not_by_a_detector(terms: list[str]) -> str:
+    # A detector matches texts by likeness; the archive's review of the package (and the
+    # distribution's records) is what can make it nonfree. Its nonfree match leaves the license
+    # unknown, for a person to read, never free.
+    return (f"a detector's match of {', '.join(terms)} (nonfree in ScanCode's LicenseDB) is not "
+            "taken as the license: left unknown for review")
+
+
 def _left_out(dropped: list[str]) -> list[str]:
     return [f"left out {d} (an exception only adds permissions)" for d in dropped]
 
@@ -126,6 +134,10 @@ def resolve(c: Copyright | None, answers: dict[bytes, detect.Answer]) -> License
         expr, dropped = detect.to_expression(answer.text)
         notes = [f"{answer.detector} on the copyright file (not machine-readable): {answer.text}",
                  *_left_out(dropped)]
+        bad = licensedb.nonfree_terms(expr or "")
+        if bad:
+            notes.append(_not_by_a_detector(bad))
+            expr = None
         return License(expr, None, None, f"{answer.detector} (whole copyright file)", notes)
     expr, notes, used = c.declared, _left_out(c.dropped), []
     for ref, body in sorted(c.texts.items()):
@@ -137,6 +149,10 @@ def resolve(c: Copyright | None, answers: dict[bytes, detect.Answer]) -> License
         found, dropped = detect.to_expression(answer.text)
         if found is None:
             notes.append(f"{name}: its text is not recognised by {answer.detector}")
+            continue
+        bad = licensedb.nonfree_terms(found)
+        if bad:
+            notes.append(f"{name}: {found} ({answer.detector} on its text); " + _not_by_a_detector(bad))
             continue
         used.append(answer.detector)
         notes += [f"{name}: {found} ({answer.detector} on its text)", *_left_out(dropped)]

