@@ -182,11 +182,6 @@ LICENSECHECK, SCANCODE = Licensecheck(), Scancode()
 CHAIN = (LICENSECHECK, SCANCODE)
 
 
-def detectors() -> dict[str, str]:
-    """The installed detectors and their versions (for reports)."""
-    return {d.tool: d.version for d in CHAIN if d.version}
-
-
 _VARIANT = re.compile(r"[A-Za-z0-9.+\-]+(?:~[A-Za-z0-9.+\-]+)+")
 
 
