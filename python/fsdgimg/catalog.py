@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fsdgimg import platforms
-from fsdgimg.errors import InputError, UsageError
+from fsdgimg.errors import InputError, UsageError, printable
 from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.reference import check_tag
 from fsdgimg.platforms import Arch
@@ -209,6 +209,11 @@ def _entry(name: str, table, path: Path, base: Path) -> Entry:
             raise InputError(f"{where}: {key!r} must be a {known[key].__name__}")
         if known[key] is list and not all(isinstance(v, str) for v in value):
             raise InputError(f"{where}: {key!r} must be a list of strings")
+        # Catalog values reach terminals (`fsdgimg list`), pages and command lines: control
+        # characters in them are refused, not carried.
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        if any(printable(t) != t for t in texts):
+            raise InputError(f"{where}: {key!r} holds a control character")
     for key in ("distribution",) + _REQUIRED[builder]:
         if key not in table:
             raise InputError(f"{where}: missing {key!r}")

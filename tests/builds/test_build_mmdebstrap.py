@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.openpgp import gpg_key
 
 from .conftest import EPOCH, run_cli
 
@@ -163,9 +163,7 @@ def test_publish_to_a_real_registry(debian_catalog, tmp_path):
 def test_publish_to_a_static_tree_that_clients_pull(debian_catalog, tmp_path):
     from servers import FsdgimgServe
     gnupg = tmp_path / "gnupg"
-    gnupg.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Tiny <tiny@example.org>", "ed25519",
-                    "sign", "never"], env=dict(os.environ, GNUPGHOME=str(gnupg)), check=True, capture_output=True)
+    keyring = gpg_key(gnupg, "Tiny <tiny@example.org>")
     proc = run_cli("build", "debian-tiny", "--catalog", debian_catalog, "--tools", "host",
                    "--out", tmp_path / "layout", "--publish", f"static:{tmp_path / 'public'}", "--json",
                    "--gpg-key", "tiny@example.org", "--sign-identity", "registry.example.org/debian-tiny",
@@ -179,6 +177,20 @@ def test_publish_to_a_static_tree_that_clients_pull(debian_catalog, tmp_path):
                                          f"debian-tiny@sha256={outcome['digest'][7:]}" / "signature-1")
     assert f'OpenPGP key <code class="key">{signature["fingerprint"]}</code>' in \
         (tmp_path / "public" / "index.html").read_text()
+    # The SBOM, audit and provenance attested, their .att manifest signed with the same OpenPGP key
+    # (an OpenPGP-only distribution has no cosign key): verify trusts them through that signature.
+    attested = outcome["attached"]["attestations"]
+    assert len(attested) == 3 and outcome["attached"]["attestations_openpgp_signature"]["fingerprint"] == \
+        signature["fingerprint"]
+    v = json.loads(run_cli("verify", f"static:{tmp_path / 'public'}/debian-tiny:latest", "--gpg-keyring", keyring,
+                           "--identity", "registry.example.org/debian-tiny", "--json").stdout)
+    assert v["verified"], v["failures"]
+    assert v["sbom"]["signed_by"] == f"OpenPGP {signature['fingerprint']}" and v["audit"]["verdict"] == "pass"
+    other = gpg_key(tmp_path / "other", "Other <other@example.org>")
+    v = json.loads(run_cli("verify", f"static:{tmp_path / 'public'}/debian-tiny:latest", "--gpg-keyring", other,
+                           "--identity", "registry.example.org/debian-tiny", "--json").stdout)
+    assert not v["verified"] and v["sbom"] is None
+    assert any("no OpenPGP signature of the attestations" in line for line in v["ignored"]), v["ignored"]
     with FsdgimgServe(tmp_path / "serve", tmp_path / "public") as server:
         inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=false",
                                   f"docker://127.0.0.1:{server.port}/debian-tiny:latest"],

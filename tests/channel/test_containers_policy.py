@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fixtures.openpgp import gpg_key
 from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import Podman, Registry, Skopeo, have
 
@@ -154,14 +155,7 @@ def test_sigstore_key_refuses_unsigned_images(home, registry):
 
 
 def test_gpg_keyring_refuses_unsigned_images(home, registry):
-    gnupg = home / "gnupg"
-    gnupg.mkdir(mode=0o700)
-    env = dict(os.environ, GNUPGHOME=str(gnupg))
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "images@example.org", "ed25519",
-                    "sign", "never"], check=True, capture_output=True, env=env)
-    keyring = home / "keyring.gpg"
-    keyring.write_bytes(subprocess.run(["gpg", "--export", "images@example.org"], check=True,
-                                       capture_output=True, env=env).stdout)
+    keyring = gpg_key(home / "gnupg", "images@example.org")
     conf = write_home(home, registry.host, **{"gpg-keyring": str(keyring)})
     policy = json.loads((conf / "policy.json").read_text())
     assert policy["transports"]["docker"][registry.host] == [
@@ -181,13 +175,7 @@ def test_gpg_lookaside_of_a_static_tree(home, oci_image):
     from publish.conftest import public_tree, run
     from servers import Nginx, free_port
     gnupg = home / "gnupg"
-    gnupg.mkdir(mode=0o700)
-    env = dict(os.environ, GNUPGHOME=str(gnupg))
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "images@example.org", "ed25519",
-                    "sign", "never"], check=True, capture_output=True, env=env)
-    keyring = home / "keyring.gpg"
-    keyring.write_bytes(subprocess.run(["gpg", "--export", "images@example.org"], check=True,
-                                       capture_output=True, env=env).stdout)
+    keyring = gpg_key(gnupg, "images@example.org")
     base = public_tree("guix-lookaside")
     tree = base / "tree"
     host = f"127.0.0.1:{free_port()}"

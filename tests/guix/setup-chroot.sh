@@ -144,10 +144,26 @@ install_sid_tools() {
         --no-install-recommends cosign oras skopeo podman >/dev/null
 }
 
+install_sid_mirror_tools() {
+    # Peers of the blob-mirror tests (tests/static/test_blob_mirrors.py): crane pulls through
+    # redirects, and mirrorbits (with its redis, rsync to scan mirrors, and MaxMind's DB writer for
+    # the GeoIP files it will not start without) is a real redirector in front of the mirrors.
+    # Debian 12 has none of them.  Idempotent.
+    [ -x "$chroot_dir/usr/bin/crane" ] && [ -x "$chroot_dir/usr/bin/mirrorbits" ] \
+        && [ -e "$chroot_dir/usr/bin/redis-server" ] && [ -x "$chroot_dir/usr/bin/rsync" ] \
+        && chroot "$chroot_dir" perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null && return 0
+    log "installing crane, mirrorbits, redis-server, rsync and libmaxmind-db-writer-perl in $chroot_dir"
+    chroot "$chroot_dir" apt-get -o Acquire::Check-Valid-Until=false update -q >/dev/null
+    # No init system in the chroot: invoke-rc.d starts no redis itself.
+    DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" apt-get install -y -q \
+        --no-install-recommends crane mirrorbits redis-server rsync libmaxmind-db-writer-perl >/dev/null
+}
+
 [ -e "$ready_mark" ] || create_chroot
 mount_chroot
 install_sid_registry
 install_sid_tools
+install_sid_mirror_tools
 if daemon_running && [ -S "$chroot_dir/var/guix/daemon-socket/socket" ]; then
     exit 0
 fi

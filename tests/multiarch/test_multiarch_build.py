@@ -124,6 +124,10 @@ def test_one_index_with_a_checked_child_per_platform(build):
     assert amd["layers"][0]["digest"] != arm["layers"][0]["digest"]
 
 
+ATTESTED = ["https://spdx.dev/Document", "https://fsdgimg.org/fsdg-audit/v1", "https://slsa.dev/provenance/v1",
+            "https://slsa.dev/verification_summary/v1"]
+
+
 def test_signed_index_with_each_platforms_reports_on_its_own_image(build, registry, signing_key):
     outcome, children = build["outcome"], build["children"]
     attached = outcome["attached"]
@@ -137,7 +141,12 @@ def test_signed_index_with_each_platforms_reports_on_its_own_image(build, regist
         assert sorted(a["artifactType"] for a in mine["attachments"]) == [
             "application/spdx+json", "application/vnd.fsdgimg.audit.v1+json", "application/vnd.fsdgimg.check.v1+json"]
         assert registry.manifest_digest(REPO_NAME, f"sha256-{desc['digest'][7:]}") is not None
+        # The same reports signed as attestations about this platform's manifest, the verdict of
+        # --check among them (a SLSA verification summary).
+        made = {a["predicate_type"]: a["digest"] for a in mine["attestations"]}
+        assert made == {t: desc["digest"] for t in ATTESTED}, made
     # The index has its signature, and no reports of its own.
+    assert registry.manifest_digest(REPO_NAME, f"sha256-{outcome['digest'][7:]}.att") is None
     assert registry.manifest_digest(REPO_NAME, f"sha256-{outcome['digest'][7:]}.sig") is not None
     assert registry.manifest_digest(REPO_NAME, f"sha256-{outcome['digest'][7:]}") is None
     proc = run_cli("verify", f"docker://{build['ref']}", "--key", signing_key.with_suffix(".pub"), "--json")
@@ -147,6 +156,8 @@ def test_signed_index_with_each_platforms_reports_on_its_own_image(build, regist
     assert [c["platform"] for c in v["platforms"]] == list(children)
     for c in v["platforms"]:
         assert c["signatures"] and c["via"] == "tag-schema" and c["audit"]["verdict"] == "pass"
+        assert sorted(a["predicate_type"] for a in c["attestations"]) == sorted(ATTESTED)
+        assert c["sbom"]["signed_by"] == str(signing_key.with_suffix(".pub"))
         # The SBOM describes this platform's image as built (before annotations), as its manifest says.
         manifest = json.loads(blob(build["layout"], children[c["platform"]]["digest"]))
         assert c["sbom"]["describes"] == manifest["annotations"]["org.fsdgimg.built"]

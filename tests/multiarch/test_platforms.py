@@ -12,7 +12,7 @@ from fsdgimg.build.builders.base import BuildResult
 from fsdgimg.build.pipeline import BuildOptions, import_result
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError
-from fsdgimg.transports.read import scratch_store
+from fsdgimg.oci.blobstore import scratch_store
 
 
 def test_one_table_names_each_architecture_for_every_tool():

@@ -12,8 +12,8 @@ import subprocess
 import urllib.request
 
 import pytest
+from fixtures.openpgp import gpg_key
 from servers import FsdgimgServe
-from trust.test_openpgp import _gpg_key
 
 from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.blobstore import BlobStore
@@ -67,7 +67,7 @@ def trust_tree(images, tmp_path_factory):
     # signed with an OpenPGP key into the tree's lookaside storage
     run("convert", images.src(images.a), f"oci:{work / 'gpg'}:gpg", "--annotation", "org.example.signed=openpgp")
     run("publish", f"oci:{work / 'gpg'}:gpg", "--to", f"static:{tree}", "--name", "trust/app:gpg")
-    _gpg_key(work / "gnupg", GPG_UID)
+    gpg_key(work / "gnupg", GPG_UID)
     signed = run("sign", f"static:{tree}/trust/app:gpg", "--gpg-key", GPG_UID, "--gnupghome", work / "gnupg",
                  "--identity", "registry.example/trust/app", "--json").out
     (base / "gpg.json").write_text(signed)
@@ -129,27 +129,30 @@ def test_trust_column(trust_tree):
     assert any(t.name.endswith(".sig") for t in (trust_tree / "v2" / "trust" / "app" / "_tags").iterdir())
     assert not re.search(r"sha256-[0-9a-f]{64}\.sig", page)
     signed, plain = rows["1"], rows["plain"]
-    assert '<span class="signed">signed</span>' in signed and "unsigned" not in signed
+    assert '<span class="signed">signed</span>' in signed and '<span class="unsigned">unsigned</span>' not in signed
     assert f"SHA256:{_fingerprint(trust_tree.parent / 'release.pub')}" in signed and "OpenPGP" not in signed
     gpg = json.loads((trust_tree.parent / "gpg.json").read_text())
     assert re.fullmatch(r"[0-9A-F]{40}", gpg["fingerprint"]) and gpg["uid"] == GPG_UID
     assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in rows["gpg"]
     assert html.escape(GPG_UID) in rows["gpg"] and '<span class="signed">signed</span>' in rows["gpg"]
-    assert "SHA256:" not in rows["gpg"] and "unsigned" not in rows["gpg"]
+    assert "SHA256:" not in rows["gpg"] and '<span class="unsigned">unsigned</span>' not in rows["gpg"]
     # a copied signature names another digest: shown as not verified, never as signed
     forged = rows["forged"]
     assert '<span class="unverified">1 signature not verified</span>' in forged
-    assert 'class="signed"' not in forged and "unsigned" not in forged
+    assert 'class="signed"' not in forged and '<span class="unsigned">unsigned</span>' not in forged
     assert '<span class="unsigned">unsigned</span>' in plain
     assert "FSDG audit: pass" in signed and "reproducibility: not checked" in signed
     assert "reproducibility: reproducible" in plain
     built = rows["built"]
     assert "FSDG audit: pass" in built and "unsigned" in built and 'class="report"' not in built
     assert signed.count('class="report"') == 2 and "SBOM report" in signed and "FSDG audit report" in signed
+    # attached reports are not the publisher's signed word: the page says so
+    assert signed.count('report</a> <span class="unsigned">(unsigned)</span>') == 2
+    assert "FSDG audit: pass (unsigned)" in signed
     # markup in an annotation is text on the page
     assert HOSTILE not in page and "<script>alert" not in page
     shown = re.search(r'<span class="audit">FSDG audit: ([^<]*)</span>', plain).group(1)
-    assert html.unescape(shown) == HOSTILE and "&lt;script&gt;" in shown
+    assert html.unescape(shown) == HOSTILE + " (unsigned)" and "&lt;script&gt;" in shown
 
 
 def test_index_tag_shows_each_platforms_trust(trust_tree):
@@ -160,7 +163,8 @@ def test_index_tag_shows_each_platforms_trust(trust_tree):
     plats = dict(re.findall(r'<div class="platform-trust" data-platform="([^"]+)">(.*?)</div>', row, re.S))
     assert list(plats) == ["linux/amd64", "linux/arm64"], row
     for one in plats.values():
-        assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in one and "unsigned" not in one
+        assert f'OpenPGP key <code class="key">{gpg["fingerprint"]}</code>' in one
+        assert '<span class="unsigned">unsigned</span>' not in one
     assert "FSDG audit: pass" in plats["linux/amd64"] and "reproducibility: reproducible" in plats["linux/amd64"]
     assert "FSDG audit: nonfree" in plats["linux/arm64"] and "reproducibility: not-reproducible" in plats["linux/arm64"]
     assert plats["linux/arm64"].count('class="report"') == 1 and 'class="report"' not in plats["linux/amd64"]

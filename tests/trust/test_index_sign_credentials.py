@@ -58,7 +58,8 @@ def test_index_build_published_to_an_authenticated_registry_signs_with_its_crede
                            text=True, timeout=300))
         per = _outcomes(tmp_path / "a", children)
         sbom = artifacts.Attachment(artifacts.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3"}', "sbom.spdx.json")
-        kept = {"linux/arm64": ([sbom], None)}
+        from fsdgimg.trust.publishing import Reports
+        kept = {"linux/arm64": Reports([sbom], None, [("https://spdx.dev/Document", {"spdxVersion": "SPDX-2.3"})])}
         published = WriteOptions(registry=RegistryOptions(USER, PASSWORD))
         opts = BuildOptions(out=tmp_path / "out", sign_key=tmp_path / "fsdg.key", write_options=published)
         # The environment has no credentials: signing with them is refused, by the registry.
@@ -68,6 +69,10 @@ def test_index_build_published_to_an_authenticated_registry_signs_with_its_crede
         signature = out["signature"]
         assert {c["platform"]: c["digest"] for c in signature["children"]} == children
         assert [a["artifactType"] for a in out["platforms"]["linux/arm64"]["attachments"]] == [artifacts.SBOM_TYPE]
+        # its attestation too, with the same credentials, about the arm64 manifest
+        [attested] = out["platforms"]["linux/arm64"]["attestations"]
+        assert attested["digest"] == children["linux/arm64"]
+        assert reg.manifest_digest("multi", f"sha256-{attested['digest'][7:]}.att", auth=(USER, PASSWORD)) is not None
         for digest in [signature["digest"], *children.values()]:
             assert reg.manifest_digest("multi", f"sha256-{digest[7:]}.sig", auth=(USER, PASSWORD)) is not None
         verified = json.loads(_ok(run_cli("verify", ref, "--key", tmp_path / "fsdg.pub", "--no-sbom", "--json",

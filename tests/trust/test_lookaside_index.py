@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 from fixtures.multiplatform import make_index_layout
+from fixtures.openpgp import gpg_key
 from publish.conftest import public_tree
 from servers import Nginx, Registry, free_port
 
 from .conftest import run_cli
 from .sid import podman_pull
 from .test_index_sign import _children
-from .test_openpgp import _gpg_key
 
 KEY = "release@example.org"
 
@@ -40,8 +40,8 @@ def pgp(tmp_path_factory):
     make_index_layout(work / "a", work / "rootfs-a")
     make_index_layout(work / "b", work / "rootfs-b", marker=" other")
     _ok(run_cli("index", f"oci:{work / 'a'}:amd64", f"oci:{work / 'b'}:arm64", "--to", f"oci:{work / 't'}:multi"))
-    keyring = _gpg_key(work / "release", f"Release Key <{KEY}>")
-    wrong = _gpg_key(work / "other", "Other Key <other@example.org>")
+    keyring = gpg_key(work / "release", f"Release Key <{KEY}>")
+    wrong = gpg_key(work / "other", "Other Key <other@example.org>")
     yield {"work": work, "keyring": keyring, "wrong": wrong, "home": work / "release"}
     shutil.rmtree(work, ignore_errors=True)
 

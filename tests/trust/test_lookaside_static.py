@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from fixtures.guixarchive import make_guix_archive
+from fixtures.openpgp import gpg_key
 from publish.conftest import public_tree
 from servers import Apache, Caddy, FsdgimgServe, Nginx, Podman, free_port, have
 
 from .conftest import run_cli
-from .test_openpgp import _gpg_key
 
 SERVERS = {"nginx": Nginx, "apache": Apache, "caddy": Caddy}
 
@@ -46,8 +46,8 @@ def signed_tree(tmp_path_factory):
     _ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"static:{tree}", "--name", "hello:1"))
     _ok(run_cli("publish", f"oci:{work / 'c'}:1", "--to", f"static:{tree}", "--name", "hello:unsigned"))
     _ok(run_cli("publish", f"oci:{work / 'b'}:1", "--to", f"static:{tree}", "--name", "hello:tampered"))
-    keyring = _gpg_key(work / "release", "Release Key <release@example.org>")
-    wrong = _gpg_key(work / "other", "Other Key <other@example.org>")
+    keyring = gpg_key(work / "release", "Release Key <release@example.org>")
+    wrong = gpg_key(work / "other", "Other Key <other@example.org>")
     ports = {kind: free_port() for kind in ("nginx", "serve", "apache", "caddy")}
     signatures = []
     for port in ports.values():

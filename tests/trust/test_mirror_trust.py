@@ -15,12 +15,13 @@ import subprocess
 import pytest
 from fixtures.guixarchive import make_guix_archive
 from fixtures.multiplatform import make_index_layout
+from fixtures.openpgp import gpg_key
 from publish.conftest import public_tree
 from servers import Nginx, Registry, free_port
 
 from .conftest import run_cli
 from .sid import cosign_verify, sid, skopeo_copy
-from .test_openpgp import _gpg_key, _skopeo
+from .test_openpgp import _skopeo
 
 ORIGIN = "images.example.org"   # where the origin publishes: the identity both signatures name
 SBOM = "application/spdx+json"
@@ -43,7 +44,7 @@ def origin(tmp_path_factory, guix_env):
         _ok(run_cli("convert", archive, f"oci:{work / name}:1"))
     _ok(run_cli("publish", f"oci:{work / 'a'}:1", "--to", f"static:{tree}", "--name", "hello:1"))
     _ok(run_cli("publish", f"oci:{work / 'b'}:1", "--to", f"static:{tree}", "--name", "hello:2"))
-    keyring = _gpg_key(work / "release", "Release Key <release@example.org>")
+    keyring = gpg_key(work / "release", "Release Key <release@example.org>")
     _ok(run_cli("sign", "--generate-key", work / "cosign", env={"COSIGN_PASSWORD": "pw"}))
     signed = json.loads(_ok(run_cli("sign", f"static:{tree}/hello:1", "--gpg-key", "release@example.org",
                                     "--gnupghome", work / "release", "--identity", f"{ORIGIN}/hello",

@@ -5,27 +5,16 @@ passes; an unsigned tag, a wrong keyring and a tampered tag are refused."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from fixtures.guixarchive import make_guix_archive
+from fixtures.openpgp import gpg_key
 from publish.conftest import public_dir  # noqa: F401  (a fixture)
 from servers import Nginx, Registry, free_port
 
 from .conftest import run_cli
-
-
-def _gpg_key(home: Path, uid: str) -> Path:
-    home.mkdir(mode=0o700)
-    env = dict(os.environ, GNUPGHOME=str(home))
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"],
-                   env=env, check=True, capture_output=True)
-    keyring = home.parent / f"{home.name}.gpg"
-    keyring.write_bytes(subprocess.run(["gpg", "--export", uid], env=env, check=True,
-                                       capture_output=True).stdout)
-    return keyring
 
 
 def _skopeo(ref: str, dest: Path, policy: Path, regd: Path) -> subprocess.CompletedProcess:
@@ -54,8 +43,8 @@ def test_openpgp_signatures_checked_by_skopeo(tmp_path, public_dir):
         archive = make_guix_archive(tmp_path / f"{name}.tar.gz", files={f"etc/{name}": content},
                                     repository="hello")
         assert run_cli("convert", archive, f"oci:{tmp_path / name}:1").returncode == 0
-    keyring = _gpg_key(tmp_path / "release", "Release Key <release@example.org>")
-    wrong = _gpg_key(tmp_path / "other", "Other Key <other@example.org>")
+    keyring = gpg_key(tmp_path / "release", "Release Key <release@example.org>")
+    wrong = gpg_key(tmp_path / "other", "Other Key <other@example.org>")
     lookaside = public_dir / "lookaside"      # nginx's workers (nobody) must read it
     port = free_port()
     server = f"server {{\n  listen 127.0.0.1:{port};\n  root {lookaside};\n  location = /v2/ {{ return 200; }}\n}}\n"

@@ -60,14 +60,17 @@ def test_verify_a_registry_image(free_build, signing_key, tmp_path):
     assert run_cli("sign", "--generate-key", other).returncode == 0
     wrong = run_cli("verify", f"docker://{ref}", "--key", other.with_suffix(".pub"))
     assert wrong.returncode == 1
-    [line] = wrong.stderr.splitlines()
-    assert line.startswith("fsdgimg verify: signature:") and "no signature by the given keys" in line
+    failures = [line for line in wrong.stderr.splitlines() if not line.startswith("fsdgimg verify: note:")]
+    assert len(failures) == 2, wrong.stderr
+    assert failures[0].startswith("fsdgimg verify: signature:") and "no signature by the given keys" in failures[0]
+    # nor are the attestations that key's: no SBOM to trust
+    assert failures[1].endswith("no SBOM attestation signed by the given keys")
 
 
 def test_verify_rebuild_reproduces_the_published_digest(free_build, trust_catalog):
     _, outcome, ref = free_build
-    proc = run_cli("verify", f"docker://{ref}", "--rebuild", "--catalog", trust_catalog, "--tools", "host",
-                   "--json")
+    proc = run_cli("verify", f"docker://{ref}", "--rebuild", "--no-sbom", "--catalog", trust_catalog, "--tools",
+                   "host", "--json")
     assert proc.returncode == 0, proc.stderr
     rebuild = json.loads(proc.stdout)["rebuild"]
     assert rebuild["reproduced"] and rebuild["rebuilt"] == outcome["builds"][0]
@@ -81,8 +84,11 @@ def test_static_tree_attachments_signature_and_verify(free_build, signing_key, g
     src = f"static:{tree}/debian-free:bookworm"
     with FsdgimgServe(tmp_path / "serve", tree) as server:
         host = f"127.0.0.1:{server.port}"
+        # Unsigned attachments for oras; the signature, and the SBOM signed as an attestation, for verify.
         for cmd in (["sbom", src, "--attach"], ["audit", src, "--attach"],
-                    ["sign", src, "--key", signing_key.with_suffix(".key"), "--identity", f"{host}/debian-free"]):
+                    ["sign", src, "--key", signing_key.with_suffix(".key"), "--identity", f"{host}/debian-free"],
+                    ["attest", src, "--key", signing_key.with_suffix(".key"), "--identity", f"{host}/debian-free",
+                     "--predicate", work / "layout" / "fsdgimg" / "sbom.spdx.json", "--type", "spdxjson"]):
             proc = run_cli(*cmd, env={"COSIGN_PASSWORD": KEY_PASSWORD})
             assert proc.returncode == 0, (cmd, proc.stderr)
         _check_oras(f"{host}/debian-free:bookworm", work / "layout", tmp_path / "pulled")
@@ -107,7 +113,8 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
     # Unsigned, no SBOM: two failures, one line each.
     proc = run_cli("verify", src, "--key", pub)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.count("\n") == 2 and "no signatures" in proc.stderr and "no SBOM attached" in proc.stderr
+    assert proc.stderr.count("\n") == 2 and "no signatures" in proc.stderr
+    assert "no SBOM attestation signed by the given keys" in proc.stderr
     # A signature for another digest, moved under this image's .sig tag by the mirror.
     digest = outcome["digest"]
     assert run_cli("sign", src, "--key", signing_key.with_suffix(".key"), "--identity", "h/debian-free",
@@ -141,21 +148,26 @@ def test_hostile_mirror_is_refused_in_one_line(free_build, signing_key, tmp_path
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 1,
          "artifactType": "application/spdx+json"}]}
     _overwrite(referrers, json.dumps(index).encode())
+    # Unsigned, it is never fetched: listed as ignored, and without a key nothing makes an SBOM trusted.
     proc = run_cli("verify", src)
-    assert proc.returncode == 1 and "attachment loop" in proc.stderr and proc.stderr.count("\n") == 1
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and len(lines) == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("fsdgimg verify: note: unsigned SBOM attached as " + digest) and "ignored" in lines[0]
+    assert "nothing to trust it by" in lines[1]
 
 
-def test_malformed_attached_sbom_is_one_line(free_build, tmp_path):
+def test_malformed_signed_sbom_is_one_line(free_build, signing_key, tmp_path):
     tree, src, outcome = _tree_with(tmp_path, free_build)
-    from fsdgimg.signature import artifacts
-    from fsdgimg.trust import attachments as att
-    from fsdgimg.trust.remote import target
-    att.attach_all(target(src), [artifacts.Attachment(artifacts.SBOM_TYPE, b'{"spdxVersion": "SPDX-2.3", "packages": 7}',
-                                                "sbom.spdx.json")])
-    proc = run_cli("verify", src)
+    bad = tmp_path / "sbom.json"
+    bad.write_text('{"spdxVersion": "SPDX-2.3", "packages": 7}')
+    proc = run_cli("attest", src, "--key", signing_key.with_suffix(".key"), "--identity", "h/debian-free",
+                   "--predicate", bad, "--type", "spdxjson", env={"COSIGN_PASSWORD": KEY_PASSWORD})
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("verify", src, "--key", signing_key.with_suffix(".pub"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    [line] = proc.stderr.splitlines()
-    assert "attached SBOM: SPDX document has no packages list" in line
+    lines = proc.stderr.splitlines()
+    assert [line for line in lines if "SBOM" in line] == [
+        f"fsdgimg verify: {src}: signed SBOM: SPDX document has no packages list"], lines
 
 
 def _overwrite(path: Path, data: bytes) -> None:

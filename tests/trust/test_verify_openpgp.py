@@ -16,11 +16,11 @@ import time
 
 import pytest
 from fixtures.guixarchive import make_guix_archive
+from fixtures.openpgp import gpg_key
 from publish.conftest import public_tree
 from servers import Nginx, free_port
 
 from .conftest import run_cli
-from .test_openpgp import _gpg_key
 
 
 def _ok(proc):
@@ -40,8 +40,8 @@ def tree(tmp_path_factory):
         archive = make_guix_archive(work / f"{tag}.tar.gz", files={"etc/x": content}, repository="hello")
         _ok(run_cli("convert", archive, f"oci:{work / tag}:1"))
         _ok(run_cli("publish", f"oci:{work / tag}:1", "--to", f"static:{root}", "--name", f"hello:{tag}"))
-    keyring = _gpg_key(work / "release", "Release Key <release@example.org>")
-    wrong = _gpg_key(work / "other", "Other Key <other@example.org>")
+    keyring = gpg_key(work / "release", "Release Key <release@example.org>")
+    wrong = gpg_key(work / "other", "Other Key <other@example.org>")
     armored = work / "release.asc"
     armored.write_bytes(subprocess.run(["gpg", "--armor", "--export"], env=dict(os.environ, GNUPGHOME=str(work / "release")),
                                        check=True, capture_output=True).stdout)

@@ -173,7 +173,9 @@ def _keeping_attachments(kept: dict):
     def keep(r) -> None:
         trust = getattr(r, "trust", None)
         if trust is not None:
-            kept[str(r.platform)] = (trust.attachments(r.outcome.report.get("json")), trust.bom.created)
+            # The resource a verdict names: the platform's manifest, wherever the index is published.
+            kept[str(r.platform)] = trust.reports(r, r.outcome.report.get("json"), r.outcome.digest,
+                                                  r.opts.sign_key is not None or r.opts.sign_gpg_key is not None)
     return [s if s.name != "attach-sign" else Stage("keep-attachments", keep) for s in STAGES]
 
 

@@ -32,7 +32,7 @@ from fsdgimg.build.check.report import NOT_REPRODUCIBLE, CheckReport, save
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.guix import Guix
-from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.blobstore import BlobStore, scratch_store
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.image import Image
@@ -40,7 +40,6 @@ from fsdgimg.oci.jsonio import dump_json
 from fsdgimg.oci.mutate import annotate
 from fsdgimg.progress import Progress
 from fsdgimg.transports.convert import standard_annotations
-from fsdgimg.transports.read import scratch_store
 
 A = "org.fsdgimg."
 VERDICT = A + "check.verdict"

@@ -71,14 +71,24 @@ class TrustStage:
                                         verdict if isinstance(verdict, str) else None))
         return items
 
-    def after_publish(self, destination: str, check_report: Path | None, *, sign_key: Path | None = None,
-                      identity: str | None = None, gpg_key: str | None = None, registry=None) -> dict:
-        """Attach the SBOM, the audit report and the reproducibility report to the published image,
-        then sign it (registries and static trees; nothing for other destinations). `registry`: the
-        RegistryOptions it was published with."""
-        from fsdgimg.trust.publishing import after_publish
-        return after_publish(destination, attachments=self.attachments(check_report), created=self.bom.created,
-                             sign_key=sign_key, identity=identity, gpg_key=gpg_key, registry=registry)
+    def predicates(self, run, check_report: Path | None, digest: str) -> list[tuple[str, object]]:
+        """The same reports as in-toto predicates for signed attestations — the SBOM, the audit,
+        SLSA provenance of the build and, after --check, the reproducibility verdict about the
+        image `digest` — plus the provenance that only the build knows."""
+        from fsdgimg.build.provenance import resource_uri, slsa_provenance, verification_summary
+        from fsdgimg.signature import intoto
+        resource = resource_uri(run.entry.name, digest)
+        out = [(intoto.SPDX, json.loads(spdx.to_bytes(self.bom))), (intoto.FSDG_AUDIT, self.report.to_json()),
+               (intoto.SLSA_PROVENANCE, slsa_provenance(run))]
+        vsa = verification_summary(run, check_report, resource)
+        if vsa is not None:
+            out.append((intoto.VSA, vsa))
+        return out
+
+    def reports(self, run, check_report: Path | None, digest: str, signing: bool):
+        from fsdgimg.trust.publishing import Reports
+        return Reports(self.attachments(check_report), self.bom.created,
+                       self.predicates(run, check_report, digest) if signing else [])
 
     def failure(self, name: str, where: Path) -> AuditFailed:
         bad = self.report.of(NONFREE)
@@ -131,16 +141,26 @@ def stage_sbom_audit(r) -> None:
 
 def stage_trust_reports(r) -> None:
     from fsdgimg.build import EXTRA_DIR
+    from fsdgimg.trust.publishing import save_predicates
     if getattr(r, "trust", None) is not None:
         r.outcome.report.update(r.trust.save(r.out / EXTRA_DIR))
+        # What a later `fsdgimg publish --sign-key` of this layout signs, as the build would have.
+        predicates = r.trust.predicates(r, r.outcome.report.get("json"), r.outcome.digest)
+        r.outcome.report["attestations"] = save_predicates(r.out / EXTRA_DIR, predicates)
 
 
 def stage_attach_sign(r) -> None:
     if not r.outcome.published or getattr(r, "trust", None) is None:
         return
-    attached = r.trust.after_publish(r.outcome.published.split()[0], r.outcome.report.get("json"),
-                                     sign_key=r.opts.sign_key, identity=r.opts.sign_identity,
-                                     gpg_key=r.opts.sign_gpg_key,
-                                     registry=getattr(r.opts.write_options, "registry", None))
+    from fsdgimg.trust.publishing import after_publish
+    destination = r.outcome.published.split()[0]
+    signing = r.opts.sign_key is not None or r.opts.sign_gpg_key is not None
+    reports = r.trust.reports(r, r.outcome.report.get("json"), r.outcome.digest, signing)
+    # The SBOM, audit report and reproducibility report attached to the published image, then (with
+    # a key) the same as signed attestations and the image's signature.
+    attached = after_publish(destination, attachments=reports.attachments, created=reports.created,
+                             attestations=reports.attestations, sign_key=r.opts.sign_key,
+                             identity=r.opts.sign_identity, gpg_key=r.opts.sign_gpg_key,
+                             registry=getattr(r.opts.write_options, "registry", None))
     if attached:
         r.outcome.extra["attached"] = attached

@@ -13,9 +13,11 @@ from fsdgimg.commands.options import (
     add_digestfile,
     add_epoch,
     add_json,
+    add_publish_signing,
     add_registry,
     add_strict,
     add_tools,
+    check_publish_signing,
     compression_from,
 )
 
@@ -64,15 +66,12 @@ def register(sub) -> None:
     p.add_argument("--skip-unavailable", action="store_true",
                    help="build the platforms this host can build (natively or under emulation) and record "
                         "the others as missing, instead of failing")
-    p.add_argument("--sign-key", type=Path, metavar="KEY",
-                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD); "
-                        "of several architectures: the index and every platform's image")
-    p.add_argument("--gpg-key", metavar="KEYID",
-                   help="with --publish static:DIR: also sign with this OpenPGP key (gpg, its GNUPGHOME) "
-                        "into the tree's lookaside storage, DIR/sigstore/; of several architectures: the "
-                        "index and every platform's image")
-    p.add_argument("--sign-identity", metavar="HOST/NAME",
-                   help="the repository the signature names (needed for static trees)")
+    add_publish_signing(p, sign_help="sign the published image (cosign's format; password from COSIGN_PASSWORD); "
+                                     "of several architectures: the index and every platform's image",
+                        gpg_help="with --publish static:DIR: also sign with this OpenPGP key (gpg, its GNUPGHOME) "
+                                 "into the tree's lookaside storage, DIR/sigstore/; of several architectures: the "
+                                 "index and every platform's image",
+                        identity_help="the repository the signature names (needed for static trees)")
     add_strict(p, "the FSDG license audit fails on unknown licenses too (nonfree always fails)")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
@@ -127,21 +126,11 @@ def run(args) -> int:
     elif args.username or args.password_stdin:
         from fsdgimg.errors import UsageError
         raise UsageError("--username/--password-stdin are for --publish docker://HOST/NAME[:TAG]")
-    if args.gpg_key:
-        from fsdgimg.errors import UsageError
-        if not (args.publish or "").startswith("static:"):
-            raise UsageError("--gpg-key signs into the static tree --publish writes: give --publish static:DIR; "
-                             "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
-        if not args.sign_identity:
-            raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.trust.openpgp import key_identity
-        key_identity(args.gpg_key)          # an unknown key stops the build before it starts
-    if args.sign_key:
-        if not args.publish:
-            from fsdgimg.errors import UsageError
-            raise UsageError("--sign-key signs what --publish writes: give --publish docker://… or static:…")
-        from fsdgimg.signature.keys import load_private_key
-        load_private_key(args.sign_key)     # a wrong key or password stops the build before it starts
+    publish_kind = None
+    if args.publish and (args.sign_key or args.gpg_key):
+        from fsdgimg.transports.location import parse
+        publish_kind = parse(args.publish, for_writing=True).kind
+    check_publish_signing(args, publish_kind, "--publish")   # before the build starts
     if args.digestfile:
         from fsdgimg.commands.options import check_output_file
         check_output_file(args.digestfile, "--digestfile")

@@ -163,6 +163,47 @@ def add_static_writing(g, copy_help: str) -> None:
     g.add_argument("--copy-blobs", action="store_true", help=copy_help)
 
 
+# -- signing what is published (build --publish, publish) ----------------------------------------
+def add_publish_signing(g, *, sign_help: str, gpg_help: str, identity_help: str) -> None:
+    """--sign-key, --gpg-key, --sign-identity: sign what the command writes, right after writing it."""
+    g.add_argument("--sign-key", type=Path, metavar="KEY", help=sign_help)
+    g.add_argument("--gpg-key", metavar="KEYID", help=gpg_help)
+    g.add_argument("--sign-identity", metavar="HOST/NAME", help=identity_help)
+
+
+def check_publish_signing(args, dest_kind: str | None, dest_flag: str) -> None:
+    """Refuse, before anything is built or written, signing options that cannot apply to the
+    destination (`dest_kind`: its location kind, None without one; `dest_flag` names it in the
+    messages), an unknown OpenPGP key, and a cosign key that does not open."""
+    if args.sign_key:
+        if dest_kind is None:
+            raise UsageError(f"--sign-key signs what {dest_flag} writes: give {dest_flag} docker://… or static:…")
+        if dest_kind not in ("docker", "static"):
+            raise UsageError("--sign-key: signatures live in registries and static trees (docker://, static:)")
+        if dest_kind == "static" and not args.sign_identity:
+            raise UsageError("--sign-key to a static tree needs --sign-identity HOST[:PORT]/NAME, where users pull it")
+    if args.gpg_key:
+        if dest_kind != "static":
+            raise UsageError(f"--gpg-key signs into the lookaside storage of the static tree {dest_flag} writes: "
+                             f"give {dest_flag} static:DIR; for a registry use "
+                             "'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
+        if not args.sign_identity:
+            raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
+        from fsdgimg.trust.openpgp import key_identity
+        key_identity(args.gpg_key)
+    if args.sign_key:
+        from fsdgimg.signature.keys import load_private_key
+        load_private_key(args.sign_key)
+
+
+def require_identity(target, identity: str | None, ref: str) -> None:
+    """What a signature or attestation names an image in a static tree by must be given: the
+    tree does not know the host it is served from."""
+    if target.kind == "static" and not identity:
+        raise UsageError(f"{ref}: a static tree does not know where it is served: give "
+                         "--identity HOST[:PORT]/NAME, the reference users pull")
+
+
 # -- a registry written to -------------------------------------------------------------------------
 def add_registry(g, *,
                  insecure_help: str = "allow plain HTTP and unverified TLS (always allowed for loopback: "

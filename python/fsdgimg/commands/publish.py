@@ -10,17 +10,18 @@ from fsdgimg.commands.options import (
     add_digestfile,
     add_image_options,
     add_json,
+    add_publish_signing,
     add_registry,
     add_source_registry,
     add_static_writing,
     check_output_file,
+    check_publish_signing,
     emit,
     image_options_from,
     registry_from,
     source_registry_from,
     usage_value,
 )
-from fsdgimg.errors import UsageError
 
 
 def register(sub) -> None:
@@ -51,13 +52,11 @@ def register(sub) -> None:
                                          "(default: the host the page is served from)")
     add_static_writing(s, "copy blobs even when the source is on the same file system (default: hard-link them)")
     t = p.add_argument_group("signature (docker:// and static:)")
-    t.add_argument("--sign-key", type=Path, metavar="KEY",
-                   help="sign the published image (cosign's format; password from COSIGN_PASSWORD)")
-    t.add_argument("--gpg-key", metavar="KEYID",
-                   help="static: also sign with this OpenPGP key (gpg, its GNUPGHOME) into the tree's "
-                        "lookaside storage, DIR/sigstore/")
-    t.add_argument("--sign-identity", metavar="HOST/NAME",
-                   help="the repository the signature names (default: the registry's; needed for static:)")
+    add_publish_signing(t, sign_help="sign the published image (cosign's format; password from COSIGN_PASSWORD)",
+                        gpg_help="static: also sign with this OpenPGP key (gpg, its GNUPGHOME) into the tree's "
+                                 "lookaside storage, DIR/sigstore/",
+                        identity_help="the repository the signature names (default: the registry's; needed "
+                                      "for static:)")
     add_image_options(p)
     add_source_registry(p)
     add_json(p)
@@ -78,21 +77,8 @@ def run(args) -> int:
     options = image_options_from(args)
     if args.digestfile:
         check_output_file(args.digestfile, "--digestfile")
-    if args.sign_key:
-        if dest.kind not in ("docker", "static"):
-            raise UsageError("--sign-key: signatures live in registries and static trees (docker://, static:)")
-        if dest.kind == "static" and not args.sign_identity:
-            raise UsageError("--sign-key to a static tree needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.signature.keys import load_private_key
-        load_private_key(args.sign_key)     # a wrong key or password stops before anything is written
-    if args.gpg_key:
-        if dest.kind != "static":
-            raise UsageError("--gpg-key: publish signs into a static tree's lookaside storage (static:DIR); "
-                             "for a registry use 'fsdgimg sign REF --gpg-key ID --lookaside DIR'")
-        if not args.sign_identity:
-            raise UsageError("--gpg-key needs --sign-identity HOST[:PORT]/NAME, where users pull it")
-        from fsdgimg.trust.openpgp import key_identity
-        key_identity(args.gpg_key)          # an unknown key stops before anything is written
+    check_publish_signing(args, dest.kind, "DEST")   # before anything is written
+    predicates = _layout_predicates(args.src) if args.sign_key or args.gpg_key else []
     registry = registry_from(args, mount_from=args.mount_from, remember=not args.no_state)
     if args.sign_key:  # signed after the push with the same client (one /v2/ probe, one token)
         from fsdgimg.transports.registry.connect import sharing
@@ -110,10 +96,23 @@ def run(args) -> int:
     if args.sign_key or args.gpg_key:
         from fsdgimg.trust.publishing import after_publish
         r = dict(r, **after_publish(written.destination, sign_key=args.sign_key, identity=args.sign_identity,
-                                   insecure=args.insecure, gpg_key=args.gpg_key, registry=registry))
+                                   insecure=args.insecure, gpg_key=args.gpg_key, registry=registry,
+                                   attestations=predicates))
     if not args.json and dest.kind in ("docker", "static"):
         print(_summary(dest.kind, r), file=sys.stderr)
     return emit(args, r, str(written))
+
+
+def _layout_predicates(src: str) -> list:
+    """The attestations `fsdgimg build` left in an OCI layout (SBOM, audit, provenance, verdict), for
+    --sign-key to sign about the published image; none for other sources."""
+    from fsdgimg.build import EXTRA_DIR
+    from fsdgimg.transports.location import parse
+    from fsdgimg.trust.publishing import load_predicates
+    loc = parse(src)
+    if loc.kind != "oci":
+        return []
+    return load_predicates(loc.path / EXTRA_DIR)
 
 
 def _summary(kind: str, r: dict) -> str:

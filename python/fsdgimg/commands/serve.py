@@ -17,6 +17,10 @@ def register(sub) -> None:
     p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
                    help="address to listen on (default 127.0.0.1:8080)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.add_argument("--blob-mirror", action="append", default=[], metavar="[files:]URL",
+                   help="redirect blob downloads to this mirror of the tree (repeatable), as "
+                        "`web-config --blob-mirror` does: blob sha256:HEX to mirror int(HEX[0:2], 16) %% N; "
+                        "DIR/_web/mirrors-down/HOST[_PORT] marks one down")
     add_json(p, "once listening, print where as one JSON line on standard output (port 0: the port chosen)")
     p.set_defaults(func=run)
 
@@ -24,7 +28,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from fsdgimg.transports.static import mirrors
     from fsdgimg.transports.static.serve import make_server
+    blob_mirrors = mirrors.parse_all(args.blob_mirror)
     root = Path(args.dir.removeprefix("static:"))
     if not (root / "v2").is_dir():
         raise FsdgimgError(f"{root}: not a static tree (no v2/ directory): publish to static:{root} first")
@@ -33,15 +39,15 @@ def run(args) -> int:
         raise UsageError(f"--listen {args.listen!r}: expected HOST:PORT")
     host = host.strip("[]") or "127.0.0.1"
     try:
-        server = make_server(root, host, int(port), quiet=args.quiet)
+        server = make_server(root, host, int(port), quiet=args.quiet, blob_mirrors=blob_mirrors)
     except OSError as e:
         raise FsdgimgError(f"cannot listen on {args.listen}: {e.strerror}") from None
     bound_host, bound_port = server.server_address[:2]
     where = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
     if args.json:
         import json
-        print(json.dumps({"root": str(root), "url": f"http://{where}/", "host": bound_host, "port": bound_port}),
-              flush=True)
+        print(json.dumps({"root": str(root), "url": f"http://{where}/", "host": bound_host, "port": bound_port,
+                          "blob_mirrors": [m.to_json() for m in blob_mirrors]}), flush=True)
     print(f"serving {root} on http://{where}/ (read-only)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fsdgimg.commands.options import add_insecure, add_json
+from fsdgimg.commands.options import add_insecure, add_json, require_identity
 from fsdgimg.errors import UsageError
 
 
@@ -60,9 +60,7 @@ def run(args) -> int:
                          "(an image in a static tree is signed into the tree's own sigstore/)")
     from fsdgimg.trust.remote import target
     t = target(args.ref, insecure=args.insecure)
-    if t.kind == "static" and not args.identity:
-        raise UsageError(f"{args.ref}: a static tree does not know where it is served: give "
-                         "--identity HOST[:PORT]/NAME, the reference users pull")
+    require_identity(t, args.identity, args.ref)
     if args.gpg_key:
         from fsdgimg.trust.openpgp import sign_openpgp
         out = sign_openpgp(t, args.gpg_key, args.lookaside, identity=args.identity, homedir=args.gnupghome,

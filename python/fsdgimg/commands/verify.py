@@ -44,7 +44,13 @@ def register(sub) -> None:
                    help="the repository the OpenPGP signatures must name (default: REF's; for static:DIR, "
                         "NAME whatever the host)")
     add_platform(p, "OS/ARCH[/VARIANT]: of a multi-platform index, check only this platform's image (and the index)")
-    p.add_argument("--no-sbom", action="store_true", help="do not require an attached SBOM")
+    p.add_argument("--attestation-key", type=Path, action="append", default=[], metavar="PUB",
+                   help="a public key (cosign.pub) the SBOM, audit and reproducibility attestations must be "
+                        "signed by, when not the image's --key; repeat for several")
+    p.add_argument("--from-layers", action="store_true",
+                   help="recompute the SBOM from the image's own layers (dpkg/pacman databases, Guix store "
+                        "items) and fail if its packages differ from the signed SBOM's")
+    p.add_argument("--no-sbom", action="store_true", help="do not require a signed SBOM")
     add_strict(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog and compare digests")
     add_catalog(p, "image catalog for --rebuild")
@@ -74,14 +80,19 @@ def run(args) -> int:
         from fsdgimg.oci.descriptor import Platform
         usage_value(Platform.parse, args.platform)
     t = target(args.ref, insecure=args.insecure, options=source_registry_from(args, args.insecure))
+    import functools
     rebuild = None
     if args.rebuild:
-        import functools
 
         from fsdgimg.build.rebuild import rebuild_from_catalog
         rebuild = functools.partial(rebuild_from_catalog, catalog_path=args.catalog, tools=args.tools)
+    from_layers = None
+    if args.from_layers:
+        from fsdgimg.sbom.generate import bom_of_published
+        from_layers = functools.partial(bom_of_published, registry=source_registry_from(args, args.insecure))
     v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=rebuild,
-               platform=args.platform, openpgp=openpgp)
+               platform=args.platform, openpgp=openpgp, attestation_keys=args.attestation_key or args.key,
+               from_layers=from_layers)
     if args.json:
         from fsdgimg.commands.options import emit_json
         emit_json(v.to_json())
@@ -97,6 +108,8 @@ def run(args) -> int:
     else:
         print(f"{v.image} {v.digest}")
         _print_checks(v, "  ")
+    for line in v.ignored:
+        print(f"fsdgimg verify: note: {line}", file=sys.stderr)
     for line in v.failures:
         print(f"fsdgimg verify: {line}", file=sys.stderr)
     return 0 if v.ok else 1
@@ -107,8 +120,13 @@ def _print_checks(v, indent: str) -> None:
         print(f"{indent}signed by {s['key']} (key {s['key_id']}) for {s['identity']}")
     for s in v.openpgp_signatures:
         print(f"{indent}signed by OpenPGP key {s['fingerprint']} for {s['identity']} ({s['signature']})")
+    for a in v.attestations:
+        print(f"{indent}attestation {a['predicate_type']} signed by {a['key']} (key {a['key_id']})")
     if v.sbom:
-        print(f"{indent}SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']}), found via {v.via}")
+        how = f"signed by {v.sbom['signed_by']}" if v.sbom.get("signed_by") else "recomputed from the layers"
+        also = f"; {v.sbom['recomputed']} recomputed from the layers" if v.sbom.get("signed_by") and \
+            "recomputed" in v.sbom else ""
+        print(f"{indent}SBOM: {v.sbom['packages']} packages ({v.sbom['distribution']}), {how}{also}")
     if v.audit:
         c = v.audit["counts"]
         print(f"{indent}FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "

@@ -1,4 +1,7 @@
-"""fsdgimg web-config nginx|apache|caddy --root DIR: print a web-server configuration for a static tree.
+"""fsdgimg web-config nginx|apache|caddy --root DIR: print a web-server configuration for a static tree
+(with --blob-mirror, one that redirects blob downloads to the tree's mirrors: transports/static/mirrors.py);
+web-config mirrorbits: the configuration of a redirector in front of those mirrors; policy, registries.d:
+the client side.
 
 `fsdgimg web-config nginx --locations-only --root DIR` prints only nginx `location` blocks: the Guix
 channel's static-registry-service-type includes that output in its server. Keep it stable."""
@@ -13,9 +16,9 @@ from fsdgimg.errors import UsageError
 
 def register(sub) -> None:
     p = sub.add_parser("web-config", help="print an nginx, Apache or Caddy configuration for a static tree")
-    p.add_argument("server", choices=("nginx", "apache", "caddy", "policy", "registries.d"),
-                   help="a web server, or the client side: containers policy.json / registries.d "
-                        "requiring the distribution's signatures")
+    p.add_argument("server", choices=("nginx", "apache", "caddy", "mirrorbits", "policy", "registries.d"),
+                   help="a web server; mirrorbits, a redirector in front of the tree's mirrors; or the client "
+                        "side: containers policy.json / registries.d requiring the distribution's signatures")
     p.add_argument("--root", metavar="DIR", help="the static tree (the directory holding v2/)")
     p.add_argument("--registry", action="append", default=[], metavar="HOST[:PORT][/NAMESPACE]",
                    help="policy, registries.d: where the official images are pulled from (repeatable)")
@@ -29,16 +32,29 @@ def register(sub) -> None:
     p.add_argument("--lookaside", metavar="URL",
                    help="registries.d: where OpenPGP signatures are served (default: a static tree's, "
                         "https://HOST/sigstore; http for a loopback HOST)")
+    p.add_argument("--redis", metavar="HOST:PORT", help="mirrorbits: its redis (default 127.0.0.1:6379)")
+    p.add_argument("--fallback", action="append", default=[], metavar="URL",
+                   help="mirrorbits: where a file goes that no mirror has yet (a blob published since the last "
+                        "scan): a complete copy of the tree served as plain files, e.g. the origin's (repeatable)")
     p.add_argument("--server-name", help="server name (nginx server_name, Apache ServerName, Caddy site)")
-    p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80)")
+    p.add_argument("--listen", help="listen address, PORT or HOST:PORT (default 80; mirrorbits 127.0.0.1:8080)")
     p.add_argument("--locations-only", action="store_true",
                    help="nginx: only the location blocks, to include in a server of your own")
-    add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone')
+    p.add_argument("--blob-mirror", action="append", default=[], metavar="[files:]URL",
+                   help="nginx, apache, caddy: redirect blob downloads to this mirror of the tree (repeatable; "
+                        "blob sha256:HEX goes to mirror int(HEX[0:2], 16) %% N, in the order given). URL serves "
+                        "the tree with fsdgimg's web configuration; files:URL serves its plain files "
+                        "(a file mirror or a redirector such as mirrorbits). Manifests, tags and signatures "
+                        "stay here; DIR/_web/mirrors-down/HOST[_PORT] marks a mirror down (its blobs served here)")
+    add_json(p, 'print {"server": ..., "config": TEXT} instead of the text alone (and "blob_mirrors": each '
+                'mirror\'s URL, layout and down marker)')
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.server in ("policy", "registries.d"):
+        if args.blob_mirror:
+            raise UsageError("--blob-mirror is for the web servers (nginx, apache, caddy)")
         from fsdgimg.trust.policy import check_mirror, check_scope, policy, registries_d
         if not args.registry and not args.mirror:
             raise UsageError(f"{args.server} needs --registry HOST[:PORT] or --mirror MIRROR=ORIGIN")
@@ -60,6 +76,22 @@ def run(args) -> int:
         return emit_text(args, args.server, registries_d(scopes, args.lookaside))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
-    from fsdgimg.transports.static.webconfig import render
-    return emit_text(args, args.server, render(args.server, Path(args.root), server_name=args.server_name,
-                                               listen=args.listen, locations_only=args.locations_only))
+    from fsdgimg.transports.static import mirrors
+    from fsdgimg.transports.static.webconfig import render, render_mirrorbits
+    if args.server == "mirrorbits":
+        if args.blob_mirror:
+            raise UsageError("--blob-mirror is for the origin's web server; mirrorbits takes mirrors with "
+                             "`mirrorbits add` and --fallback")
+        fallbacks = mirrors.parse_all(args.fallback, flag="--fallback")
+        return emit_text(args, args.server, render_mirrorbits(Path(args.root), listen=args.listen, redis=args.redis,
+                                                              fallbacks=fallbacks))
+    if args.fallback or args.redis:
+        raise UsageError("--fallback and --redis are for mirrorbits")
+    blob_mirrors = mirrors.parse_all(args.blob_mirror)
+    text = render(args.server, Path(args.root), server_name=args.server_name, listen=args.listen,
+                  locations_only=args.locations_only, blob_mirrors=blob_mirrors)
+    if args.json and blob_mirrors:
+        from fsdgimg.commands.options import emit_json
+        emit_json({"server": args.server, "config": text, "blob_mirrors": [m.to_json() for m in blob_mirrors]})
+        return 0
+    return emit_text(args, args.server, text)

@@ -96,7 +96,7 @@ def copy_artifact(src, dest, reference: str, tag: str | None, subject: Digest | 
 
 
 class TrustCarrier:
-    """Carries the trust of images from `src` to `dest` (sign.remote.Target factories by repository)."""
+    """Carries the trust of images from `src` to `dest` (trust.remote.Target factories by repository)."""
 
     def __init__(self, src_target: Callable, dest_target: Callable, src_root: Path | None, dest_root: Path | None,
                  dry_run: bool = False):

@@ -18,7 +18,7 @@ so that no tag of the mirror ever names something not wholly there.
 
 A mirror verifies like its origin: unless `signatures=False` (`--no-signatures`), every image's
 cosign signatures, attachments and, between static trees, OpenPGP lookaside signatures and recorded
-signers travel with it (sync_trust.py), before its tag moves, so no client sees the mirror's tag
+signers travel with it (carry.py), before its tag moves, so no client sees the mirror's tag
 without its signatures. cosign's companion tags (`sha256-<hex>.sig`) and the referrers fallback tag
 are never synced as images of their own.
 """
@@ -166,7 +166,7 @@ def _next_link(header: str | None) -> str | None:
 
 def _images(tags) -> list[str]:
     """Tags that name images: not cosign's `sha256-<hex>.sig` (and .att, .sbom) nor the referrers
-    fallback `sha256-<hex>`, which travel with the image they are about (sync_trust.py)."""
+    fallback `sha256-<hex>`, which travel with the image they are about (carry.py)."""
     from fsdgimg.mirror.carry import is_companion
     return [t for t in tags if not is_companion(t)]
 

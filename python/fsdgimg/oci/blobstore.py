@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import signal
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from fsdgimg.errors import DigestMismatch, FsdgimgError, InputError
 from fsdgimg.oci.descriptor import Descriptor
@@ -146,3 +149,23 @@ class BlobStore:
                 self.copy_from(r, digest)
             return
         os.replace(tmp, final)
+
+
+@contextmanager
+def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
+    """A temporary blob store, removed afterwards; beside `parent` so that blobs can be hard-linked out."""
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    # Signals wait while the directory is made, so that an interrupt cannot fall between its
+    # creation and the clean-up that owns it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        path = Path(tempfile.mkdtemp(prefix=".fsdgimg-scratch-", dir=parent))
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        yield BlobStore(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

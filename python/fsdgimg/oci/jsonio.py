@@ -72,3 +72,14 @@ def load_json(data: bytes, where: str, limit: int = MAX_JSON):
 def dump_json(obj) -> bytes:
     """Compact JSON, keys in the order given: the same object always gives the same bytes."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def bounded_list(obj, key: str, where: str, most: int, what: str) -> list:
+    """`obj[key]` as a list of at most `most` entries: the list of descriptors (manifests, layers) of
+    a document a server sent, bounded before anything walks it; `what` names the document."""
+    items = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(items, list):
+        raise InputError(f"{where}: {what} has no {key} list")
+    if len(items) > most:
+        raise InputError(f"{where}: {what} lists {len(items)} {key} (at most {most})")
+    return items

@@ -10,11 +10,13 @@ writer calls, with the store the blobs are to end up in (so nothing is written t
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Union
 
 from fsdgimg.oci import mediatypes as mt
-from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.blobstore import BlobStore, scratch_store
 from fsdgimg.oci.compression import ANNOTATION, Compression
 from fsdgimg.oci.descriptor import Descriptor, Platform
 from fsdgimg.oci.digest import Digest, VerifyingReader
@@ -204,3 +206,15 @@ def set_platform(x: Image, platform: Platform) -> Image:
     manifest = ImageManifest(m.media_type, desc, list(m.layers), dict(m.annotations), m.subject)
     return _carry(Image(manifest, data, MemoryBlobs(x.blobs, {desc.digest: data}), x.name, x.tag, x.where,
                         x.fresh), x)
+
+
+@contextmanager
+def realized(artifact, scratch_parent: Path | None = None):
+    """The artifact with its pending work done: recompressed layers go to a scratch store (beside
+    `scratch_parent`, so that the writer can hard-link them) that lives until the block ends.
+    Writers with a store of their own (an OCI layout) realize straight into it instead."""
+    if not isinstance(artifact, Pending):
+        yield artifact
+        return
+    with scratch_store(scratch_parent) as store:
+        yield realize(artifact, store)

@@ -62,3 +62,13 @@ def bom_for_image(image: Image, name: str) -> Bom:
     else:
         bom.notes.append("no package database found (dpkg, pacman or a Guix store)")
     return bom
+
+
+def bom_of_published(where: str, digest, registry=None) -> Bom:
+    """The bill of materials recomputed from a published image's own layers (`verify
+    --from-layers`): the image at `where` (docker://… or static:…), pinned to `digest`."""
+    from fsdgimg.transports.read import open_source
+    head, _, last = where.split("@", 1)[0].rpartition("/")
+    ref = f"{head}/{last.split(':', 1)[0]}@{digest}"   # the image, pinned: never what a tag says now
+    with open_source(ref, registry=registry) as image:
+        return bom_for_image(image, str(digest))

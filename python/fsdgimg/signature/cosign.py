@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fsdgimg.errors import InputError
 from fsdgimg.oci.digest import Digest
-from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.jsonio import bounded_list, load_json
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -70,11 +70,7 @@ def layer(payload_bytes: bytes, signature: bytes) -> dict:
 def signature_layers(manifest: bytes, where: str) -> list[dict]:
     """The simple-signing layers of a `.sig` manifest (validated in shape, nothing trusted)."""
     obj = load_json(manifest, where, 4 << 20)
-    layers = obj.get("layers") if isinstance(obj, dict) else None
-    if not isinstance(layers, list):
-        raise InputError(f"{where}: signature manifest has no layers")
-    if len(layers) > MAX_LAYERS:
-        raise InputError(f"{where}: signature manifest has {len(layers)} layers (at most {MAX_LAYERS})")
+    layers = bounded_list(obj, "layers", where, MAX_LAYERS, "signature manifest")
     out = []
     for n, l in enumerate(layers, 1):
         if not isinstance(l, dict) or l.get("mediaType") != PAYLOAD_TYPE:
@@ -92,3 +88,42 @@ def decode_signature(text: str, where: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except ValueError:
         raise InputError(f"{where}: signature is not base64") from None
+
+
+# -- attestations: DSSE envelopes as the layers of the `sha256-<hex>.att` image ------------------
+# As cosign attest (without the new bundle format) stores them, which `cosign verify-attestation`
+# and `cosign tree` read: one layer an attestation, the envelope as its blob, the predicate type as
+# an annotation, and the signature annotation present but empty (the signature is in the envelope).
+PREDICATE_TYPE_ANNOTATION = "predicateType"
+MAX_ATTESTATIONS = 64
+
+
+def attestation_tag(digest: Digest) -> str:
+    return f"{digest.algorithm}-{digest.hex}.att"
+
+
+def attestation_layer(envelope: bytes, predicate_type: str) -> dict:
+    from fsdgimg.signature.dsse import MEDIA_TYPE
+    return {"mediaType": MEDIA_TYPE, "size": len(envelope), "digest": str(Digest.of(envelope)),
+            "annotations": {SIGNATURE_ANNOTATION: "", PREDICATE_TYPE_ANNOTATION: predicate_type}}
+
+
+def attestation_layers(manifest: bytes, where: str) -> list[dict]:
+    """The envelope layers of a `.att` manifest, nothing trusted: each is checked on its own
+    (`check_attestation_layer`), so that one forged layer a mirror adds spoils only itself."""
+    from fsdgimg.signature.dsse import MEDIA_TYPE
+    obj = load_json(manifest, where, 4 << 20)
+    layers = bounded_list(obj, "layers", where, MAX_ATTESTATIONS, "attestation manifest")
+    return [l for l in layers if isinstance(l, dict) and l.get("mediaType") == MEDIA_TYPE]
+
+
+def check_attestation_layer(layer: dict, where: str) -> tuple[str, int, str]:
+    """(digest, size, predicate type annotation) of an attestation layer; one line when malformed."""
+    from fsdgimg.signature.dsse import MAX_ENVELOPE
+    ann = layer.get("annotations") if isinstance(layer.get("annotations"), dict) else {}
+    digest, size, ptype = layer.get("digest"), layer.get("size"), ann.get(PREDICATE_TYPE_ANNOTATION, "")
+    if not isinstance(digest, str) or not isinstance(size, int) or size < 0 or not isinstance(ptype, str):
+        raise InputError(f"{where}: attestation layer is malformed")
+    if size > MAX_ENVELOPE:
+        raise InputError(f"{where}: attestation envelope of {size} bytes (at most {MAX_ENVELOPE})")
+    return digest, size, ptype

@@ -270,7 +270,7 @@ def _uncompressed_layer(image: Image, i: int, scratch: Path) -> Path:
 def write(artifact, loc, options) -> Written:
     """fsdgimg.transports.write.write() for docker-archive:FILE. The digest reported is the manifest's,
     as for every destination (the archive itself holds the config and the uncompressed layers)."""
-    from fsdgimg.transports.write import realized
+    from fsdgimg.oci.mutate import realized
     tag = loc.tag or default_tag(artifact, options)
     name = loc.reference.name if loc.reference is not None else artifact.name or 'image'
     repo_tag = f"{name}:{tag}"

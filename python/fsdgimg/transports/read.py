@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from fsdgimg.errors import UsageError
-from fsdgimg.oci.blobstore import BlobStore
+from fsdgimg.oci.blobstore import scratch_store
 from fsdgimg.oci.compression import Compression
 from fsdgimg.oci.descriptor import Platform
 from fsdgimg.oci.image import Artifact
@@ -25,26 +22,6 @@ def epoch_from_env() -> int | None:
     if value is None or value == "":
         return None
     return parse_epoch(value, "SOURCE_DATE_EPOCH")
-
-
-@contextmanager
-def scratch_store(parent: Path | None = None) -> Iterator[BlobStore]:
-    """A temporary blob store, removed afterwards; beside `parent` so that blobs can be hard-linked out."""
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    # Signals wait while the directory is made, so that an interrupt cannot fall between its
-    # creation and the clean-up that owns it.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        path = Path(tempfile.mkdtemp(prefix=".fsdgimg-scratch-", dir=parent))
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        raise
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        yield BlobStore(path)
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

@@ -14,8 +14,6 @@ own store) and reports the manifest (or index) digest, whatever the destination.
 from __future__ import annotations
 
 import importlib
-from contextlib import contextmanager
-from pathlib import Path
 
 from fsdgimg.errors import UsageError
 from fsdgimg.oci.reference import check_tag
@@ -45,17 +43,3 @@ def publish_artifact(artifact, dest: str | Location, *, name: str | None = None,
     """write() with keyword options (the interface this module had before write())."""
     return write(artifact, dest, WriteOptions(name, tag, list(additional_tags), registry or RegistryOptions(),
                                               static or StaticOptions(), progress))
-
-
-@contextmanager
-def realized(artifact, scratch_parent: Path | None = None):
-    """The artifact with its pending work done: recompressed layers go to a scratch store (beside
-    `scratch_parent`, so that the writer can hard-link them) that lives until the block ends.
-    Writers with a store of their own (an OCI layout) realize straight into it instead."""
-    from fsdgimg.oci.mutate import Pending, realize
-    if not isinstance(artifact, Pending):
-        yield artifact
-        return
-    from fsdgimg.transports.read import scratch_store
-    with scratch_store(scratch_parent) as store:
-        yield realize(artifact, store)

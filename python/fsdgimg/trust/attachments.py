@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from fsdgimg.errors import InputError
 from fsdgimg.oci.digest import Digest
-from fsdgimg.oci.jsonio import load_json
+from fsdgimg.oci.jsonio import bounded_list, load_json
 from fsdgimg.signature.artifacts import (
     EMPTY_CONFIG,
     OCI_MANIFEST,
@@ -159,11 +159,7 @@ def referrers_from_index(data: bytes, where: str) -> list[dict]:
     if len(data) > MAX_REFERRERS_INDEX:
         raise InputError(f"{where}: referrers index is over {MAX_REFERRERS_INDEX >> 20} MiB")
     obj = load_json(data, where, MAX_REFERRERS_INDEX)
-    manifests = obj.get("manifests") if isinstance(obj, dict) else None
-    if not isinstance(manifests, list):
-        raise InputError(f"{where}: referrers index has no manifests list")
-    if len(manifests) > MAX_REFERRERS:
-        raise InputError(f"{where}: referrers index lists {len(manifests)} manifests (at most {MAX_REFERRERS})")
+    manifests = bounded_list(obj, "manifests", where, MAX_REFERRERS, "referrers index")
     return [d for d in manifests if isinstance(d, dict) and isinstance(d.get("digest"), str)]
 
 

@@ -7,7 +7,7 @@ registries.d (`lookaside:`), and accept it under a `signedBy` policy with the di
 public keyring. The key is the one these distributions already sign their releases with.
 
 An image in a static tree is signed into the tree's own lookaside storage (DIR/sigstore/, see
-static/layout.py), served by every configuration `fsdgimg web-config` writes and by `fsdgimg serve`.
+transports/static/layout.py), served by every configuration `fsdgimg web-config` writes and by `fsdgimg serve`.
 """
 
 from __future__ import annotations

@@ -148,16 +148,12 @@ class Child:
 
 def index_children(data: bytes, media_type: str, where: str) -> list[Child] | None:
     """The manifests an index lists (None when `data` is an image manifest), validated in shape."""
-    from fsdgimg.oci.jsonio import load_json
+    from fsdgimg.oci.jsonio import bounded_list, load_json
     obj = load_json(data, where, MAX_MANIFEST)
     declared = obj.get("mediaType") if isinstance(obj, dict) else None
     if media_type not in INDEXES and declared not in INDEXES:
         return None
-    manifests = obj.get("manifests")
-    if not isinstance(manifests, list):
-        raise InputError(f"{where}: index has no manifests list")
-    if len(manifests) > MAX_CHILDREN:
-        raise InputError(f"{where}: index lists {len(manifests)} manifests (at most {MAX_CHILDREN})")
+    manifests = bounded_list(obj, "manifests", where, MAX_CHILDREN, "index")
     out = []
     for n, d in enumerate(manifests, 1):
         if not isinstance(d, dict) or not isinstance(d.get("digest"), str) or not isinstance(d.get("mediaType"), str):

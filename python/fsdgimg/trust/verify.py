@@ -1,9 +1,11 @@
 """`fsdgimg verify`: what a user checks before trusting an official image, without trusting the
 mirror that serves it — signatures by the distribution's keys, the bill of materials and FSDG
-audit attached to it, and (with a rebuild) that the catalog reproduces the same bits.
+audit the distribution signed about it (in-toto attestations, trust/attesting.py) or that the user
+recomputes from its layers, and (with a rebuild) that the catalog reproduces the same bits.
 
-Every check asked for must hold; each failure is one line. Nothing fetched is trusted before it
-is checked: attachments must name this image's digest, sizes are bounded, digests verified.
+Every check asked for must hold; each failure is one line. Nothing unsigned is trusted: unsigned
+attachments and attestations that do not verify are listed as ignored, one line each; sizes are
+bounded, digests verified.
 
 A multi-platform index is checked as a whole, the tree `sign` signs (nested indexes walked as
 cosign's --recursive walks them): its own signature and every nested index's, then each platform's
@@ -13,18 +15,25 @@ to it. A failure below the index names its path (`index sha256:… > linux/arm64
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from fsdgimg.errors import FsdgimgError
-from fsdgimg.oci.jsonio import load_json
-from fsdgimg.signature import artifacts
+from fsdgimg.signature import artifacts, intoto
 from fsdgimg.trust import attachments as att
 from fsdgimg.trust.remote import Child, Target, index_children, walk_tree
 
 # (where, manifest bytes, architecture or None) -> {entry, published, rebuilt, reproduced}
 Rebuild = Callable[[str, bytes, str | None], dict]
+# (where, digest) -> the Bom recomputed from the image's own layers (sbom.generate, handed in)
+FromLayers = Callable[[str, object], object]
+
+# The predicate types verify reads; an SBOM and an audit count only as these, signed.
+ATTESTED = (intoto.SPDX, intoto.FSDG_AUDIT, intoto.SLSA_PROVENANCE, intoto.VSA)
+UNSIGNED_NAMES = {artifacts.SBOM_TYPE: "SBOM", artifacts.AUDIT_TYPE: "audit report",
+                  artifacts.CHECK_TYPE: "reproducibility report"}
 
 
 @dataclass
@@ -37,6 +46,8 @@ class Verification:
     sbom: dict | None = None
     audit: dict | None = None
     rebuild: dict | None = None
+    attestations: list[dict] = field(default_factory=list)   # every attestation that holds
+    ignored: list[str] = field(default_factory=list)         # unsigned or forged documents, one line each
     via: str | None = None               # how the attachments were found (attachments.REFERRERS_API…)
     failures: list[str] = field(default_factory=list)
     platforms: list["Verification"] | None = None   # an index: the verifications of every manifest below it
@@ -49,7 +60,8 @@ class Verification:
     def to_json(self) -> dict:
         out = {"image": self.image, "digest": self.digest, "verified": self.ok,
                "signatures": self.signatures, "openpgp_signatures": self.openpgp_signatures, "sbom": self.sbom, "audit": self.audit,
-               "rebuild": self.rebuild, "via": self.via, "failures": self.failures}
+               "rebuild": self.rebuild, "attestations": self.attestations, "ignored": self.ignored,
+               "via": self.via, "failures": self.failures}
         if self.platform is not None:
             out = {"platform": self.platform, **out}
         if self.index:
@@ -59,16 +71,14 @@ class Verification:
         return out
 
 
-def _attachment(target: Target, digest, artifact_type: str, v: Verification) -> bytes | None:
-    listed = att.referrers(target, digest, artifact_type)
-    v.via = listed.via
-    return att.fetch(target, digest, listed.descriptors[0]) if listed.descriptors else None
-
-
 def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, strict: bool = False,
-           rebuild: Rebuild | None = None, platform: str | None = None, openpgp=None) -> Verification:
+           rebuild: Rebuild | None = None, platform: str | None = None, openpgp=None,
+           attestation_keys: list[Path] | None = None, from_layers: FromLayers | None = None) -> Verification:
     """`openpgp`: an OpenPGPCheck (trust/openpgp_verify.py) when OpenPGP signatures are required;
-    `rebuild`: how to rebuild an image and compare (build/rebuild.py: trust does not build)."""
+    `rebuild`: how to rebuild an image and compare (build/rebuild.py: trust does not build);
+    `attestation_keys`: the keys an SBOM, audit or verdict must be signed by (default: `keys`);
+    `from_layers`: recompute the SBOM from the image's layers (and compare with the signed one)."""
+    attestation_keys = keys if attestation_keys is None else attestation_keys
     found = target.manifest()
     if found is None:
         raise FsdgimgError(f"{target.display}: no such image")
@@ -78,7 +88,8 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
         if platform:
             raise FsdgimgError(f"{target.display}: --platform {platform}: a single-platform image, not an index")
         return _verify_image(target, data, digest, keys=keys, require_sbom=require_sbom, strict=strict,
-                             rebuild=rebuild, openpgp=openpgp)
+                             rebuild=rebuild, openpgp=openpgp, attestation_keys=attestation_keys,
+                             from_layers=from_layers)
     v = Verification(target.display, str(digest), platforms=[])
     if keys:
         _check_signatures(target, keys, v, "index signature", digest)
@@ -114,10 +125,11 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
                 v.failures.append(f"{where}: {one.display}: listed by the index but missing")
                 continue
             cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
-                               rebuild=rebuild, platform=where,
-                               arch=child.platform, openpgp=openpgp)
+                               rebuild=rebuild, platform=where, arch=child.platform, openpgp=openpgp,
+                               attestation_keys=attestation_keys, from_layers=from_layers)
         v.platforms.append(cv)
         v.failures += [f"{where}: {line}" for line in cv.failures]
+        v.ignored += [f"{where}: {line}" for line in cv.ignored]
     vias = {c.via for c in v.platforms if c.via}
     v.via = vias.pop() if len(vias) == 1 else (",".join(sorted(vias)) or None)
     return v
@@ -159,7 +171,8 @@ def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by
 
 
 def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild: Rebuild | None,
-                  platform: str | None = None, arch: str | None = None, openpgp=None) -> Verification:
+                  platform: str | None = None, arch: str | None = None, openpgp=None,
+                  attestation_keys: list[Path] = (), from_layers: FromLayers | None = None) -> Verification:
     """`platform`: how the index names this image (its path in the tree); `arch`: its own platform."""
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
@@ -168,7 +181,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
         _check_openpgp(target, openpgp, v, "OpenPGP signature", digest, by_digest=platform is not None)
     if require_sbom:
         try:
-            _check_sbom_and_audit(target, digest, v, strict)
+            _check_sbom_and_audit(target, digest, v, strict, list(attestation_keys), from_layers, openpgp)
         except FsdgimgError as e:
             v.failures.append(str(e))
     if rebuild:
@@ -182,25 +195,99 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
     return v
 
 
-def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool) -> None:
+def _attestations(target: Target, digest, v: Verification, keys: list[Path],
+                  openpgp=None) -> dict:
+    """The attestations that hold, by predicate type (the first key's first, when several do;
+    cosign keys before OpenPGP); every layer that does not hold is reported in `v.ignored`."""
+    from fsdgimg.trust import attesting as att_mod   # with the SBOM: `verify --no-sbom` needs none of it
+    results = []
+    if keys:
+        results.append(att_mod.verified_attestations(target, keys, digest, set(ATTESTED)))
+    if openpgp is not None:
+        results.append(att_mod.openpgp_attestations(target, digest, openpgp, set(ATTESTED)))
+    good = [a for found, _ in results for a in found]
+    # What one way of signing could not trust is said when that way trusted something (a forged
+    # layer beside signed ones) or when nothing was trusted at all; not when the other way signed.
+    v.ignored += [p for found, problems in results for p in problems if found or not good]
+    out: dict = {}
+    for a in good:
+        out.setdefault(a.predicate_type, a)
+    v.attestations = [a.to_json() for a in good]
+    return out
+
+
+def _note_unsigned(target: Target, digest, v: Verification) -> None:
+    """Unsigned reports attached beside the image (OCI 1.1 artifacts) are listed, never judged."""
+    try:
+        listed = att.referrers(target, digest)
+    except FsdgimgError as e:
+        v.ignored.append(f"unsigned attachments: {e}")
+        return
+    v.via = listed.via
+    for d in listed.descriptors:
+        kind = d.get("artifactType")
+        if kind in (artifacts.SBOM_TYPE, artifacts.AUDIT_TYPE, artifacts.CHECK_TYPE):
+            v.ignored.append(f"unsigned {UNSIGNED_NAMES[kind]} attached as {str(d.get('digest'))[:80]}: ignored "
+                             "(only a signed attestation counts)")
+
+
+def _check_sbom_and_audit(target: Target, digest, v: Verification, strict: bool, keys: list[Path],
+                          from_layers, openpgp=None) -> None:
     from fsdgimg.audit.audit import audit
     from fsdgimg.sbom.spdx import from_spdx
-    sbom = _attachment(target, digest, artifacts.SBOM_TYPE, v)
-    if sbom is None:
-        v.failures.append(f"{target.display}: no SBOM attached")
+    _note_unsigned(target, digest, v)
+    signed = _attestations(target, digest, v, keys, openpgp) if keys or openpgp else {}
+    bom = None
+    sbom = signed.get(intoto.SPDX)
+    if sbom is not None:
+        bom = from_spdx(json.dumps(sbom.predicate).encode(), f"{target.display}: signed SBOM")
+        v.sbom = {"distribution": bom.distribution, "packages": len(bom.packages), "describes": bom.image_digest,
+                  "signed_by": sbom.key, "key_id": sbom.key_id}
+    if from_layers is not None:
+        mine = from_layers(target.display, digest)
+        v.sbom = v.sbom or {"distribution": mine.distribution, "packages": len(mine.packages),
+                            "describes": str(digest), "signed_by": None}
+        v.sbom["recomputed"] = len(mine.packages)
+        if bom is not None:
+            differs = _package_difference(bom, mine)
+            if differs:
+                v.failures.append(f"SBOM: the signed SBOM and the image's own layers differ: {differs}")
+        bom = bom or mine
+    if bom is None:
+        if not keys and openpgp is None:
+            v.failures.append("SBOM: nothing to trust it by: give --key, --attestation-key or --gpg-keyring "
+                              "(a signed SBOM attestation), or --from-layers to recompute it")
+        else:
+            v.failures.append(f"{target.display}: no SBOM attestation signed by the given keys")
         return
-    bom = from_spdx(sbom, f"{target.display}: attached SBOM")
-    # The audit is judged here, from the SBOM, with this machine's license data: an attached
-    # verdict is shown but not taken on trust.
+    # The audit is judged here, from the trusted SBOM, with this machine's license data: a signed
+    # verdict is shown beside it, never taken instead.
     report = audit(bom, strict=strict)
-    v.sbom = {"distribution": bom.distribution, "packages": len(bom.packages), "describes": bom.image_digest}
     v.audit = {"verdict": report.verdict, "counts": report.counts, "license_data": report.data,
                "nonfree": [f.name for f in report.of("nonfree")]}
-    published = _attachment(target, digest, artifacts.AUDIT_TYPE, v)
+    published = signed.get(intoto.FSDG_AUDIT)
     if published is not None:
-        obj = load_json(published, f"{target.display}: attached audit report", 64 << 20)
+        obj = published.predicate
         v.audit["published_verdict"] = obj.get("verdict") if isinstance(obj, dict) else None
+        v.audit["signed_by"] = published.key
     if report.verdict != "pass":
         v.failures.append(f"FSDG audit: {report.verdict}"
                           + (f" (nonfree: {', '.join(v.audit['nonfree'][:10])})" if v.audit["nonfree"] else
                              " (unknown licenses, --strict)"))
+
+
+def _package_difference(signed, mine) -> str:
+    def names(bom) -> set[tuple[str, str]]:
+        return {(p.name, p.version or "") for p in bom.packages}
+    only_signed, only_mine = names(signed) - names(mine), names(mine) - names(signed)
+    if not only_signed and not only_mine:
+        return ""
+    def few(items) -> str:
+        shown = ", ".join(f"{n} {ver}".strip() for n, ver in sorted(items)[:5])
+        return shown + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+    parts = []
+    if only_signed:
+        parts.append(f"only in the signed SBOM: {few(only_signed)}")
+    if only_mine:
+        parts.append(f"only in the layers: {few(only_mine)}")
+    return "; ".join(parts)

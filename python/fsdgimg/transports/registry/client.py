@@ -384,14 +384,15 @@ class RegistryClient:
             except requests.exceptions.SSLError as e:
                 if raise_network:
                     raise
-                raise RegistryError(f"registry {self.registry}: {what}: TLS error ({_short(e)})") from None
+                raise RegistryError(f"registry {self.registry}: {what}:{_hop(url, target)} TLS error "
+                                    f"({_short(e)})") from None
             except NETWORK_ERRORS as e:
                 attempt += 1
                 if attempt >= attempts or time.monotonic() + policy.delay(attempt - 1) >= deadline:
                     if raise_network:
                         raise
-                    raise RegistryError(f"registry {self.registry}: {what}: connection failed after "
-                                        f"{attempt} attempt{'s' * (attempt > 1)} ({_short(e)})") from None
+                    raise RegistryError(f"registry {self.registry}: {what}:{_hop(url, target)} connection failed "
+                                        f"after {attempt} attempt{'s' * (attempt > 1)} ({_short(e)})") from None
                 self.sleep(attempt - 1)
                 continue
             if resp.status_code in RETRY_STATUS:
@@ -451,6 +452,14 @@ def _deadline_from_env(default: float) -> float:
     if not 1 <= value <= 3600:
         raise UsageError(f"{TIMEOUT_ENV}={printable(text)[:40]!r}: expected seconds between 1 and 3600")
     return value
+
+
+def _hop(url: str, target: str) -> str:
+    """' redirected to HOST:' when a redirect took the request elsewhere (a blob mirror, a CDN): the
+    host that failed is the one an operator has to look at, not the registry."""
+    if origin_of(url) == origin_of(target):
+        return ""
+    return f" redirected to {printable(_netloc(target))}:"
 
 
 def _netloc(url: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fsdgimg.errors import UsageError
+from fsdgimg.oci.mutate import realized
 from fsdgimg.oci.reference import Reference
 from fsdgimg.transports.options import Written, default_tag
-from fsdgimg.transports.write import realized
 
 
 def write(artifact, loc, options) -> Written:

@@ -16,7 +16,7 @@ from fsdgimg.oci import mediatypes as mt
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import load_json
 from fsdgimg.oci.manifest import ImageIndex, parse_manifest
-from fsdgimg.signature import artifacts, cosign
+from fsdgimg.signature import artifacts, cosign, intoto
 from fsdgimg.signature.cosign import signature_tag
 from fsdgimg.transports.static.layout import Tree
 from fsdgimg.transports.static.signers import Verifier
@@ -28,8 +28,11 @@ MAX_SMALL = 1 << 20     # a referrers index, a signature or artifact manifest: s
 COMPANION_TAG = re.compile(r"sha256-[a-f0-9]{64}(\.[a-z]+)?\Z")
 # artifact type -> what the page calls the attached report
 REPORT_KINDS = {artifacts.SBOM_TYPE: "SBOM", artifacts.AUDIT_TYPE: "FSDG audit", artifacts.CHECK_TYPE: "reproducibility"}
+# predicate type -> what the page calls a signed attestation
+ATTESTATION_KINDS = {intoto.SPDX: "SBOM", intoto.FSDG_AUDIT: "FSDG audit", intoto.SLSA_PROVENANCE: "provenance",
+                     intoto.VSA: "reproducibility"}
 CHECK_VERDICT = "org.fsdgimg.check.verdict"   # on the image (or index) a checked build produced
-AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (audit/stage.py)
+AUDIT_VERDICT = "org.fsdgimg.audit.verdict"   # on the image a build audited (build/trust_stage.py)
 
 
 @dataclass
@@ -44,8 +47,17 @@ class PlatformEntry:
     signers: list = field(default_factory=list)
     unverified: int = 0
     reports: list = field(default_factory=list)
+    attestations: list = field(default_factory=list)
     audit: str | None = None
     reproducible: str | None = None
+
+
+@dataclass
+class Attestation:
+    kind: str           # SBOM, FSDG audit, provenance, reproducibility (or the predicate type)
+    blob: str           # the DSSE envelope's digest: served at /v2/NAME/blobs/<blob>
+    signer: object      # signers.Signer of a recorded key, or None: not verified
+    verdict: str | None = None
 
 
 @dataclass
@@ -67,6 +79,7 @@ class TagEntry:
     signers: list = field(default_factory=list)          # signers.Signer of every signature that verifies
     unverified: int = 0                                  # signatures that verify against no recorded key
     reports: list[Report] = field(default_factory=list)
+    attestations: list[Attestation] = field(default_factory=list)   # signed statements (.att)
     audit: str | None = None
     reproducible: str | None = None
     index: bool = False          # a multi-platform index: each platform's trust is shown too
@@ -77,10 +90,16 @@ def _trust(entry, tree: Tree, verifier: Verifier, name: str, digest: Digest, tag
     reports' (their artifact's verdict annotation), else the manifest's own annotations (`own`)."""
     entry.signers, entry.unverified = _signatures(tree, verifier, name, digest, tags)
     entry.reports = _reports(tree, name, digest)
-    entry.audit = next((r.verdict or "attached" for r in entry.reports if r.kind == "FSDG audit"), None) \
-        or own.get(AUDIT_VERDICT)
-    entry.reproducible = next((r.verdict or "attached" for r in entry.reports if r.kind == "reproducibility"),
-                              None) or own.get(CHECK_VERDICT)
+    entry.attestations = _attestations(tree, verifier, name, digest, tags)
+    # A verdict the publisher signed first; else an unsigned report's, which the page says is unsigned.
+    def verdict(kind: str) -> str | None:
+        signed = next((a.verdict for a in entry.attestations if a.kind == kind and a.signer and a.verdict), None)
+        if signed:
+            return f"{signed} (signed)"
+        attached = next((r.verdict or "attached" for r in entry.reports if r.kind == kind), None)
+        return f"{attached} (unsigned)" if attached else None
+    entry.audit = verdict("FSDG audit") or own.get(AUDIT_VERDICT)
+    entry.reproducible = verdict("reproducibility") or own.get(CHECK_VERDICT)
 
 
 def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
@@ -127,7 +146,7 @@ def _small_json(data: bytes | None):
 
 def _signatures(tree: Tree, verifier: Verifier, name: str, digest: Digest, tags: dict):
     """(signers, not verified) of `digest`: cosign's `sha256-<hex>.sig` image and the OpenPGP lookaside
-    signatures, each checked against the keys the tree's publisher recorded (static/signers.py)."""
+    signatures, each checked against the keys the tree's publisher recorded (signers.py)."""
     layers = []
     found = tags.get(signature_tag(digest))
     if found is not None:
@@ -145,6 +164,30 @@ def _signatures(tree: Tree, verifier: Verifier, name: str, digest: Digest, tags:
     signed, bad = verifier.sigstore(layers, digest) if layers else ([], 0)
     more, more_bad = verifier.openpgp(name, digest)
     return signed + more, bad + more_bad
+
+
+def _attestations(tree: Tree, verifier: Verifier, name: str, digest: Digest, tags: dict) -> list[Attestation]:
+    """The in-toto attestations at cosign's `sha256-<hex>.att` tag, each checked against the keys
+    the publisher recorded (signers.py): signed by which key, or not verified."""
+    found = tags.get(cosign.attestation_tag(digest))
+    if found is None:
+        return []
+    where = f"{name}:{cosign.attestation_tag(digest)}"
+    out = []
+    try:
+        layers = cosign.attestation_layers(_read(tree.manifest_path(name, *found), MAX_SMALL), where)
+    except (OSError, InputError):
+        return [Attestation("unreadable", "", None)]
+    for layer in layers:
+        try:
+            blob, _, ptype = cosign.check_attestation_layer(layer, where)
+            path = tree.blob_path(name, Digest.parse(blob))
+        except (InputError, ValueError):
+            out.append(Attestation("malformed", "", None))
+            continue
+        signer, verdict = verifier.attestation(path, digest)
+        out.append(Attestation(ATTESTATION_KINDS.get(ptype, ptype[:80]), blob, signer, verdict))
+    return out
 
 
 def _reports(tree: Tree, name: str, digest: Digest) -> list[Report]:

@@ -13,6 +13,9 @@ How it stays up with slow, idle and many clients:
 - TCP_NODELAY, and small responses written with their headers in one send: a kept-alive request is
   answered in well under a millisecond (no Nagle delay meeting a delayed ACK).
 
+With --blob-mirror, blob downloads are answered with a 307 to a mirror of the tree, chosen as
+fsdgimg/transports/static/mirrors.py says (as the generated configurations do).
+
 Only URLs of the distribution grammar are answered; names, tags and digests are validated by regular
 expression before any path is built, and every file served is checked to lie inside DIR.
 """
@@ -40,6 +43,7 @@ from urllib.parse import parse_qs, quote
 
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.transports.static import mirrors as blob_mirrors
 from fsdgimg.transports.static import responses as rs
 from fsdgimg.transports.static.layout import (
     DIGEST_RE,
@@ -189,6 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._listing(t.tags_list_path(g["name"]), "tags", f"/v2/{g['name']}/tags/list", query,
                                  "NAME_UNKNOWN")
         if route == "blob":
+            mirror = blob_mirrors.choose(self.server.blob_mirrors, g["digest"])
+            if mirror is not None and self._inside(t.blob_path(g["name"], Digest.parse(g["digest"]))) \
+                    and not blob_mirrors.is_down(t.root, mirror):
+                # the blob goes to its mirror (mirrors.py); one this tree lacks is our 404, not the mirror's
+                return self._send(307, [("Location", mirror.url(g["name"], g["digest"])),
+                                        ("Cache-Control", blob_mirrors.REDIRECT_CACHE)])
             return self._file(t.blob_path(g["name"], Digest.parse(g["digest"])), "application/octet-stream",
                               digest=g["digest"], ranges=True, missing="BLOB_UNKNOWN")
         if route == "referrers":
@@ -348,8 +358,10 @@ class StaticServer:
     """The event loop, the worker pool and the connections; `serve_forever()` until `shutdown()`."""
 
     def __init__(self, root: Path, host: str, port: int, *, quiet: bool = False, workers: int = WORKERS,
-                 idle_timeout: float = IDLE_TIMEOUT, head_timeout: float = HEAD_TIMEOUT):
+                 idle_timeout: float = IDLE_TIMEOUT, head_timeout: float = HEAD_TIMEOUT,
+                 blob_mirrors: list | None = None):
         self.tree = Tree(root)
+        self.blob_mirrors = list(blob_mirrors or [])
         self.real_root = os.path.realpath(root)
         self.quiet = quiet
         self.idle_timeout, self.head_timeout = idle_timeout, head_timeout

@@ -216,3 +216,46 @@ class Verifier:
         except (ValueError, KeyError, TypeError):
             return None
         return primary if claimed == str(digest) else None
+
+    def attestation(self, path: Path, digest: Digest) -> tuple[Signer | None, object]:
+        """(the recorded key that signed the DSSE envelope at `path`, its predicate) when the
+        envelope verifies and its statement names `digest`; (None, None) otherwise. Like gpgv's,
+        the answer is kept in _web/signers/checked/ under the hash of what decides it (the
+        envelope's bytes, the recorded keys, the digest), so an SBOM's envelope is verified once."""
+        from fsdgimg.signature import dsse, intoto, keys
+        if self._sigstore is None:
+            self._load()
+        try:
+            with open(path, "rb") as f:
+                data = f.read(dsse.MAX_ENVELOPE + 1)
+        except OSError:
+            return None, None
+        recorded = ",".join(fingerprint for fingerprint, _ in self._sigstore)
+        key = hashlib.sha256(b"\0".join([b"dsse", hashlib.sha256(data).digest(), recorded.encode(),
+                                         str(digest).encode()])).hexdigest()
+        cached = self.tree.web / SIGNERS / CHECKED / key
+        try:
+            answer = json.loads(cached.read_bytes())
+            if answer.get("signer") in {f for f, _ in self._sigstore}:
+                return Signer("sigstore", answer["signer"]), answer.get("verdict")
+            if "signer" in answer:
+                return None, None
+        except (OSError, ValueError, AttributeError):
+            pass
+        signer, verdict = None, None
+        try:
+            env = dsse.parse(data, str(path))
+            statement = intoto.parse(env.body, str(path))
+            if statement.names(digest):
+                signer = next((f for f, pub in self._sigstore for s in env.signatures
+                               if keys.verify(pub, env.signed_bytes(), s)), None)
+            if signer is not None and isinstance(statement.predicate, dict):
+                v = statement.predicate.get("verdict") or statement.predicate.get("verificationResult")
+                verdict = v[:40] if isinstance(v, str) else None
+        except InputError:
+            pass
+        try:
+            files.write_bytes(cached, dump_json({"signer": signer, "verdict": verdict}), fsync=False)
+        except OSError:
+            pass  # only a cache
+        return (Signer("sigstore", signer) if signer else None), verdict

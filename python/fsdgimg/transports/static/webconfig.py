@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
+from fsdgimg.transports.static import mirrors as blob_mirrors
 from fsdgimg.transports.static import responses
 from fsdgimg.transports.static.layout import (
     DIGEST_RE,
@@ -38,6 +39,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9.:\[\]*_-]+\Z")  # what a checked value can contain
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._+@=,/~-]*\Z")
+_SAFE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~+@=,-]+)*\Z")
+_SAFE_PREFIXES = re.compile(r"(?:\(\?:[0-9a-f]{2}(?:\|[0-9a-f]{2})*\))?\Z")
 
 
 def _is_host(text: str, *, wildcard: bool = False) -> bool:
@@ -130,6 +133,18 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("fsdgimg", "templates"), a
 _env.filters["safe_value"] = _safe
 
 
+def _safe_mirror(value) -> str:
+    """The filter for a blob mirror's URL and digest-prefix expression (mirrors.py built both from
+    checked input): the same refusal as _safe for anything else."""
+    text = str(value)
+    if not (_SAFE_URL.match(text) or _SAFE_PREFIXES.match(text) or _SAFE.match(text)):
+        raise FsdgimgError(f"refusing to write {text[:80]!r} into a web-server configuration")
+    return text
+
+
+_env.filters["safe_mirror"] = _safe_mirror
+
+
 def _context(root: Path) -> dict:
     return {"root": check_root(root), "name_re": NAME_RE, "tag_re": TAG_RE, "digest_re": DIGEST_RE,
             "api_version": responses.API_VERSION, "immutable": responses.IMMUTABLE,
@@ -138,7 +153,9 @@ def _context(root: Path) -> dict:
             "referrers_type": responses.REFERRERS_MEDIA_TYPE,
             "lookaside_root": LOOKASIDE_ROOT, "lookaside_re": LOOKASIDE_PATH_RE,
             "signature_type": responses.SIGNATURE_MEDIA_TYPE, "signature_cache": responses.SIGNATURE_CACHE,
-            "kinds": [(kind, media_type) for media_type, kind in KIND_OF.items()]}
+            "kinds": [(kind, media_type) for media_type, kind in KIND_OF.items()],
+            "mirrors": [], "redirect_cache": blob_mirrors.REDIRECT_CACHE,
+            "down_dir": f"_web/{blob_mirrors.DOWN_DIR}"}
 
 
 def _split_listen(listen: str) -> tuple[str | None, str]:
@@ -150,8 +167,11 @@ def _split_listen(listen: str) -> tuple[str | None, str]:
 
 
 def render(kind: str, root: Path, *, server_name: str | None = None, listen: str | None = None,
-           locations_only: bool = False) -> str:
+           locations_only: bool = False, blob_mirrors: list | None = None) -> str:
+    """`blob_mirrors`: mirrors.BlobMirror values (mirrors.parse_all): blob downloads are redirected
+    to them (fsdgimg/transports/static/mirrors.py says which goes where)."""
     ctx = _context(root)
+    ctx["mirrors"] = _mirror_context(blob_mirrors or [])
     if server_name is not None:
         check_option("server_name", server_name)
     if listen is not None:
@@ -178,6 +198,27 @@ def render(kind: str, root: Path, *, server_name: str | None = None, listen: str
         return _env.get_template("Caddyfile.j2").render(ctx, caddy_scheme="http://", caddy_address=f"{name}:{port}",
                                                         bind=host.strip("[]") if host else None)
     raise UsageError(f"unknown web server {kind!r} (use {', '.join(KINDS)})")
+
+
+def _mirror_context(mirrors: list) -> list[dict]:
+    if mirrors and not all(isinstance(m, blob_mirrors.BlobMirror) for m in mirrors):
+        raise FsdgimgError("blob mirrors must be parsed by mirrors.parse_all")
+    return blob_mirrors.template_context(mirrors)
+
+
+def render_mirrorbits(root: Path, *, listen: str | None = None, redis: str | None = None,
+                      fallbacks: list | None = None) -> str:
+    """A mirrorbits.conf for the tree at `root`: mirrorbits redirects the tree's files (the origin's
+    `--blob-mirror files:http://LISTEN` sends blob downloads to it) to the mirrors it scans.
+    `fallbacks`: mirrors.BlobMirror values (their base URLs; the file layout is mirrorbits' own)."""
+    listen = check_option("listen", listen) if listen is not None else "127.0.0.1:8080"
+    if redis is not None and _host_port(redis, True) is None:
+        raise UsageError(f"--redis {redis[:80]!r}: expected HOST:PORT")
+    if fallbacks and not all(isinstance(m, blob_mirrors.BlobMirror) for m in fallbacks):
+        raise FsdgimgError("fallbacks must be parsed by mirrors.parse_all")
+    return _env.get_template("mirrorbits.conf.j2").render(
+        _context(root), listen=listen, redis=redis or "127.0.0.1:6379",
+        fallbacks=[m.base for m in fallbacks or []])
 
 
 def caddy_list_template() -> str:
