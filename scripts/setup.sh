@@ -18,6 +18,8 @@ packages=(
   qemu-user-static binfmt-support arch-test
   # the static tree's page checked in headless Chromium; mirrors of a static tree copied with rsync
   chromium rsync
+  # the FSDG audit's first license detector, for copyright files DEP-5 does not cover
+  licensecheck
 )
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 
@@ -70,3 +72,16 @@ if [ ! -f "$stamp" ] || [ python/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e "python[test,spdx]" >&2
   touch "$stamp"
 fi
+
+# The FSDG audit's second license detector, ScanCode (scancode-toolkit), for the license texts
+# licensecheck cannot name. It lives in a virtualenv of its own inside .venv: its plugin system
+# (plugincode 32) finds no hooks with pluggy 1.6, which pytest needs. Its `scancode` is linked
+# into .venv/bin, where fsdgimg looks for it beside its own interpreter.
+scan=.venv/scancode
+scan_version=32.5.0
+if [ ! -x "$scan/bin/scancode" ] || ! grep -qx "$scan_version" "$scan/.fsdgimg-version" 2>/dev/null; then
+  "$python" -m venv "$scan"
+  "$scan/bin/python" -m pip install -q "scancode-toolkit-mini==$scan_version" "pluggy<1.5" >&2
+  echo "$scan_version" > "$scan/.fsdgimg-version"
+fi
+ln -sf ../scancode/bin/scancode .venv/bin/scancode

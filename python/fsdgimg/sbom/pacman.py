@@ -37,13 +37,16 @@ def parse_desc(text: str) -> dict[str, list[str]]:
     return out
 
 
-def packages(view: RootView, distribution: str = "parabola") -> list[Package]:
+def packages(view: RootView, distribution: str = "parabola") -> tuple[list[Package], int]:
+    """(the installed packages, how many desc files the database has: one this reader cannot use
+    still counts there, so that the audit sees an SBOM short of its database)."""
     from fsdgimg.sbom.debian import os_release
     release = os_release(view)
     vendor = (release.get("ID") or distribution).lower()
     distro_name = release.get("NAME") or vendor
     out = []
-    for path in sorted(p for p in view.files if wanted(p)):
+    descs = sorted(p for p in view.files if wanted(p))
+    for path in descs:
         desc = parse_desc(view.files[path].decode("utf-8", "replace"))
         name = (desc.get("NAME") or [""])[0]
         version = (desc.get("VERSION") or [""])[0]
@@ -59,4 +62,4 @@ def packages(view: RootView, distribution: str = "parabola") -> list[Package]:
             purl=f"pkg:alpm/{vendor}/{quote(name, safe='')}@{quote(version, safe='')}"
                  + (f"?arch={arch}" if arch else ""),
             depends=[d.split("=")[0].split(">")[0].split("<")[0] for d in desc.get("DEPENDS", [])]))
-    return out
+    return out, len(descs)

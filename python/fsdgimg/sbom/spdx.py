@@ -18,9 +18,13 @@ from fsdgimg.oci.jsonio import dump_json, load_json
 from fsdgimg.sbom.model import Bom, Package
 
 MEDIA_TYPE = "application/spdx+json"
+# The detector name of a license the records declare and nothing else found (sbom.copyright.DEP5).
+DECLARED_ONLY = "DEP-5 copyright file"
 MAX_DOCUMENT = 64 << 20
 _COMPONENT = re.compile(r"archive component: ([A-Za-z0-9._/-]+)")
 _DISTRIBUTION = re.compile(r"distribution: ([A-Za-z0-9._-]+)")
+_DATABASE = re.compile(r"package database: (\d+) packages")
+_DETECTOR = re.compile(r"^license by: ([^;]+)")
 _REF = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
 _ID_CHARS = re.compile(r"[^A-Za-z0-9.\-]+")
 _URL = re.compile(r"^[a-z]+://")
@@ -84,6 +88,16 @@ def to_spdx(bom: Bom) -> dict:
                  "supplier": p.supplier or "NOASSERTION", "downloadLocation": _location(p.download),
                  "filesAnalyzed": False, "licenseConcluded": "NOASSERTION",
                  "licenseDeclared": _text(p.license), "copyrightText": "NOASSERTION"}
+        if p.license_detector and p.license_detector != DECLARED_ONLY:
+            # A detector named what the records do not: SPDX's concluded license, beside what the
+            # distribution declares.
+            entry["licenseConcluded"] = _text(p.license)
+            if p.license_declared:
+                entry["licenseDeclared"] = p.license_declared
+            elif not p.license_source:          # records that declare nothing machine-readable
+                entry["licenseDeclared"] = "NOASSERTION"
+        if p.license_detector:
+            entry["licenseComments"] = "; ".join([f"license by: {p.license_detector}", *p.license_notes])
         if p.originator:
             entry["originator"] = p.originator
         if p.home_page and _URL.match(p.home_page):
@@ -105,6 +119,7 @@ def to_spdx(bom: Bom) -> dict:
             entry["externalRefs"] = [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
                                       "referenceLocator": p.purl}]
         refs.update(_REF.findall(p.license or ""))
+        refs.update(_REF.findall(p.license_declared or ""))
         packages.append(entry)
         if p.kind == "package":
             relationships.append({"spdxElementId": image_id, "relationshipType": "CONTAINS",
@@ -118,6 +133,8 @@ def to_spdx(bom: Bom) -> dict:
         "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
         "name": f"{bom.name} packages", "documentNamespace": namespace,
         "comment": f"distribution: {bom.distribution}"
+                   + (f"; package database: {bom.database_packages} packages"
+                      if bom.database_packages is not None else "")
                    + "".join(f"; note: {n}" for n in bom.notes),
         "creationInfo": {"created": created, "creators": [f"Tool: fsdgimg-{__version__}"],
                          "licenseListVersion": _license_list_version()},
@@ -168,15 +185,24 @@ def from_spdx(data: bytes, where: str) -> Bom:
         checks = entry.get("checksums") or []
         if not isinstance(checks, list):
             raise InputError(f"{what}: checksums is not a list")
+        concluded = _str(entry.get("licenseConcluded"), f"{what}: licenseConcluded")
+        declared = _str(entry.get("licenseDeclared"), f"{what}: licenseDeclared")
+        comments = _str(entry.get("licenseComments"), f"{what}: licenseComments") or ""
+        by = _DETECTOR.match(comments)
         pkgs.append(Package(
             name=entry["name"], version=_str(entry.get("versionInfo"), f"{what}: versionInfo"),
-            license=_str(entry.get("licenseDeclared"), f"{what}: licenseDeclared")
-            or _str(entry.get("licenseConcluded"), f"{what}: licenseConcluded"),
+            # The concluded license when the document has one (a detector's finding), else the
+            # declared one: as the SBOM was written.
+            license=concluded or declared,
+            license_declared=declared if concluded and declared != concluded else None,
+            license_detector=by.group(1).strip() if by else None,
+            license_notes=[n.strip() for n in comments.split(";")[1:] if n.strip()],
             supplier=_str(entry.get("supplier"), f"{what}: supplier"),
             download=_str(entry.get("downloadLocation"), f"{what}: downloadLocation"),
             component=comp.group(1) if comp else None,
             kind="input" if "role: input" in info else "package",
             checksums={c.get("algorithm"): c.get("checksumValue") for c in checks
                        if isinstance(c, dict) and isinstance(c.get("algorithm"), str)}))
+    listed = _DATABASE.search(comment)
     return Bom(name=str(image_name), distribution=m.group(1) if m else "unknown", packages=pkgs,
-               image_digest=image_digest)
+               image_digest=image_digest, database_packages=int(listed.group(1)) if listed else None)
