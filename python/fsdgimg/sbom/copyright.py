@@ -46,7 +46,7 @@ class License:
 def _paragraph_texts(text: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """([(first line, body)] of the Files and header paragraphs, {first line: body} of the
     stand-alone License paragraphs) — the full reading, only for files with local names."""
-    from fsdgimg.sbom.debian import paragraphs
+    from fsdgimg.sbom.deb822 import paragraphs
     files, standalone = [], {}
     for para in paragraphs(text):
         # Field names are case-insensitive (copyright-format 1.0 follows deb822): `files:` occurs.

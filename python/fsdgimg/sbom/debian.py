@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from fsdgimg.sbom.files import RootView
 from fsdgimg.sbom import copyright, detect
+from fsdgimg.sbom.deb822 import paragraphs
+from fsdgimg.sbom.files import RootView
 from fsdgimg.sbom.model import Package
 
 STATUS = "var/lib/dpkg/status"
@@ -39,34 +40,6 @@ def wanted_link(path: str) -> bool:
 
 def is_debian(view: RootView) -> bool:
     return view.get(STATUS) is not None
-
-
-def paragraphs(text: str, continuations: bool = True):
-    """deb822 paragraphs as dicts (field names as written; continuation lines joined with newlines).
-
-    Without `continuations` a field keeps only its first line: a copyright file's License fields
-    carry whole license texts, and the first line is all that names the license."""
-    fields: dict[str, list[str]] = {}
-    last = None
-    for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                yield {k: "\n".join(v) for k, v in fields.items()}
-            fields, last = {}, None
-            continue
-        if line[0] in " \t":
-            if last is not None and continuations:
-                fields[last].append(line.strip())
-            continue
-        if line.startswith("#"):
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        last = name.strip()
-        fields[last] = [value.strip()]
-    if fields:
-        yield {k: "\n".join(v) for k, v in fields.items()}
 
 
 def os_release(view: RootView) -> dict[str, str]:
