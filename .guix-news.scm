@@ -2,6 +2,18 @@
 ;; Newest entries first; 'commit' is the commit that brought the change.
 (channel-news
  (version 0)
+ (entry (commit "80f45a4b2171e81bdd91344fcc6dd605b588ea1c")
+        (title
+         (en "Docker without Docker Hub: @code{docker-fsdg} and its service"))
+        (body
+         (en "The new packages @code{docker-fsdg} and @code{docker-cli-fsdg}
+are Guix's Docker 20.10, patched so that a short image name such as
+@code{trisquel:11} resolves to the registry named by
+@env{DOCKER_DEFAULT_REGISTRY}, and so that Docker Hub is refused under all its
+names unless @env{DOCKER_ALLOW_DOCKER_HUB} is @code{1}.  Run them with
+@code{docker-fsdg-service-type} from @code{(fsdgimg services docker)}, in
+place of @code{docker-service-type}; its @code{default-registry} field sets
+the registry for the daemon and for login sessions.")))
  (entry (commit "d795a0a72df4208ab1afdcf9de95af49eaaaff8a")
         (title
          (en "Registry services: checked addresses, debug server, Home record"))
