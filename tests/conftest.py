@@ -32,3 +32,12 @@ def oci_image(tmp_path_factory, guix_archives) -> Path:
     out = tmp_path_factory.mktemp("oci") / "layout"
     fsdgimg("convert", guix_archives["layered.tar.gz"], f"oci:{out}:latest")
     return out
+
+
+# Run last: what these tests need is built beside the suite (scripts/test.sh starts it first).
+LAST = ("channel/test_docker_fsdg.py",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: any(item.nodeid.startswith(f"tests/{name}") or item.nodeid.startswith(name)
+                                    for name in LAST))
