@@ -23,12 +23,16 @@ REPO_NAME = "debian-multi"
 
 # Runs in the finished tree: a binary of the target architecture (emulated for a foreign one).
 HOOK = 'chroot "$1" /bin/busybox uname -m > "$1/etc/build-machine"'
+# mmdebstrap's extract variant leaves no package database; this one lists what it extracted, so the
+# SBOM has a package and the audit something to pass (an SBOM that lists nothing never passes).
+STATUS_HOOK = ('mkdir -p "$1/var/lib/dpkg" && printf "Package: busybox-static\\nStatus: install ok installed\\n'
+               'Architecture: all\\nVersion: 1\\n\\n" > "$1/var/lib/dpkg/status"')
 
 
 def _entry(name: str, architectures: str = '["amd64", "arm64"]') -> str:
     lines = [f"[images.{name}]", 'distribution = "debian"', 'builder = "debootstrap"',
              f'mirror = "{debian_mirror()}"', 'suite = "bookworm"', 'variant = "extract"',
-             'include = ["busybox-static"]', f"hooks = ['{HOOK}']",
+             'include = ["busybox-static"]', f"hooks = ['{HOOK}', '{STATUS_HOOK}']",
              f'architectures = {architectures}', f'tag = "{TAG}"', 'cmd = ["/bin/busybox", "sh"]']
     return "\n".join(lines) + "\n"
 

@@ -50,8 +50,12 @@ def trust_tree(images, tmp_path_factory):
     work = tmp_path_factory.mktemp("trust")
     env = {"COSIGN_PASSWORD": PASSWORD}
     run("sign", "--generate-key", work / "release", env=env)
-    # signed, then an SBOM and an audit report attached to it
-    run("publish", images.src(images.a), "--to", f"static:{tree}", "--name", "trust/app:1",
+    # signed, then an SBOM and an audit report attached to it (of a tree with a package database:
+    # an SBOM listing nothing never passes the audit)
+    from fixtures.dpkg import write_dpkg_database
+    write_dpkg_database(work / "rootfs")
+    run("convert", work / "rootfs", f"oci:{work / 'debianish'}:1")
+    run("publish", f"oci:{work / 'debianish'}:1", "--to", f"static:{tree}", "--name", "trust/app:1",
         "--sign-key", work / "release.key", "--sign-identity", "registry.example/trust/app", env=env)
     run("sbom", f"static:{tree}/trust/app:1", "--attach", "--json")
     run("audit", f"static:{tree}/trust/app:1", "--attach", "--json")

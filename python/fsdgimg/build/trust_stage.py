@@ -38,7 +38,16 @@ class TrustStage:
 
     @property
     def passed(self) -> bool:
-        return self.report.verdict == PASS
+        return self.report.verdict == PASS or (self.unaudited and not self.report.strict)
+
+    @property
+    def unaudited(self) -> bool:
+        """An image whose package database lists nothing, or that has none (a static binary, a
+        test's tiny tree): the audit has nothing to judge, and fails (an empty SBOM is never a pass;
+        `verify` says so too). The build treats it as it treats an unknown license: written, its
+        verdict recorded as failed, refused only with --strict. An SBOM emptied of what its
+        database lists is not this."""
+        return not self.bom.packages and not self.bom.database_packages
 
     def annotations(self) -> dict[str, str]:
         c = self.report.counts
@@ -136,6 +145,9 @@ def stage_sbom_audit(r) -> None:
         where = r.out.parent / f"{r.out.name}.audit"
         trust.save(where)
         raise trust.failure(r.entry.name, where)
+    if trust.unaudited:
+        print(f"fsdgimg build: note: {r.entry.name}: no package database in the image: the FSDG audit has "
+              "nothing to judge and fails (--strict refuses to write it)", file=sys.stderr)
     r.annotations.update(trust.annotations())
 
 
