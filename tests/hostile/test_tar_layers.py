@@ -269,6 +269,12 @@ CHAINS = [  # the issue's chain and its relatives, always among the examples
     [("file", "../../x", "", "global", "plain", "x")],
     [("file", "x", "", "pax-and-gnu", "plain", "../../x")],
     [("symlink", "s", "@", "plain", "plain", "a"), ("file", "s/f", "", "plain", "plain", "a")],
+    # Found by this property: a symlink written "into" a file (a/a -> ..), then a hard link to it,
+    # which Python's tarfile extracts as a copy of the symlink at b, where ".." is outside.
+    [("file", "a", "", "plain", "plain", "a"), ("symlink", "a/a", "..", "plain", "plain", "a"),
+     ("hardlink", "b", "^", "plain", "plain", "a")],
+    # The same hard link to a symlink, without the file in the way.
+    [("symlink", "d/s", "..", "plain", "plain", "a"), ("hardlink", "b", "^", "plain", "plain", "a")],
 ]
 
 

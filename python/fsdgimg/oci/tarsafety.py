@@ -110,6 +110,11 @@ class MemberChecker:
         if member.type not in _ALLOWED_TYPES and not member.type.isdigit():
             raise InputError(f"{self.what}: member {show(name)} has unsupported type {member.type!r}")
         parent = self._parent(name)
+        if parent and self._seen.get(parent) is False:
+            # tar cannot create it; Python's tarfile gives up on it and may later copy it elsewhere
+            # (a hard link to it), where a relative symlink means something else.
+            raise InputError(f"{self.what}: member {show(name)} is written into {show(parent)}, which an "
+                             "earlier member made a file")
         base = name.rpartition("/")[2]
         resolved = f"{parent}/{base}" if parent and base else (parent or base)
         if member.islnk():
@@ -144,6 +149,16 @@ class MemberChecker:
         if as_named not in self._seen or (as_named == "" and target):
             raise InputError(f"{self.what}: hard link {show(name)} -> {show(member.linkname)} "
                              "points outside the archive (or to a member not yet seen)")
+        link = self._links.get(as_named)
+        if link is not None and not link.startswith("/"):
+            # A hard link to a symlink is a second symlink with the same text, here: Python's
+            # tarfile even extracts it as a copy of the link. Its relative target must stay in the
+            # root read from where the hard link is.
+            try:
+                self._resolve(self._parent(name), link, True)
+            except _Unsafe as e:
+                raise InputError(f"{self.what}: hard link {show(name)} -> {show(member.linkname)} is a symlink "
+                                 f"to {show(link)} that, from there, {_WHY[e.args[0]]}") from None
 
     def _check_symlink(self, name: str, parent: str, target: str) -> None:
         if "\0" in target:
