@@ -213,7 +213,8 @@ def test_certbot_deploy_hook_swaps_in_the_real_certificate(running_host, host):
     # Shepherd's nginx reload action: nginx -s reload.
     subprocess.run(nginx.command() + ["-s", "reload"], check=True, capture_output=True)
     import time
-    for _ in range(50):
+    # New workers take the new certificate; on a loaded machine they can take seconds to start.
+    for _ in range(150):
         if served_certificate(port) == pem_der(live / "fullchain.pem"):
             break
         time.sleep(0.2)
