@@ -129,6 +129,15 @@ class Entry:
     def get(self, key: str, default=None):
         return self.options.get(key, default)
 
+    def table(self) -> dict:
+        """The entry as a catalog table spells it (what a lock records; `from_table` reads it back)."""
+        out = {"builder": self.builder, "distribution": self.distribution,
+               "architectures": [a.name for a in self.architectures]}
+        if self.description:
+            out["description"] = self.description
+        out.update(self.options)
+        return dict(sorted(out.items()))
+
     def to_json(self) -> dict:
         out = {"name": self.name, "builder": self.builder, "distribution": self.distribution,
                "architectures": [a.name for a in self.architectures],
@@ -188,12 +197,12 @@ def load(path: Path | None = None) -> Catalog:
     if not isinstance(root, str):
         raise InputError(f"{path}: 'root' must be a path")
     base = (path.parent / root).resolve()
-    entries = {name: _entry(name, table, path, base) for name, table in images.items()}
+    entries = {name: from_table(name, table, f"{path}: image {name!r}", base) for name, table in images.items()}
     return Catalog(path, entries)
 
 
-def _entry(name: str, table, path: Path, base: Path) -> Entry:
-    where = f"{path}: image {name!r}"
+def from_table(name: str, table, where: str, base: Path) -> Entry:
+    """An entry from its table (the catalog's, or the one a lock recorded), checked as the catalog's are."""
     if not _NAME.match(name):
         raise InputError(f"{where}: invalid name (lower-case letters, digits, '.', '_', '-')")
     if not isinstance(table, dict):

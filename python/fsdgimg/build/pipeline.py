@@ -69,6 +69,8 @@ class BuildOptions:
     sign_key: Path | None = None   # sign what --publish wrote (cosign's format)
     sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
     sign_gpg_key: str | None = None    # also sign with this OpenPGP key (static trees: their lookaside)
+    lock: object = None            # a rebuild: build from this fsdgimg.build.lock.Lock (build/rebuild.py)
+    fetch: object = None           # with `lock`: where the locked packages come from
 
 
 @dataclass
@@ -103,6 +105,7 @@ class BuildRun:
     out: Path
     stack: ExitStack
     first: BuildResult | None = None        # build
+    lock: object = None                     # lock: fsdgimg.build.lock.Lock of the first build
     image: Image | None = None              # import: the first build in the image core
     digests: list[str] = field(default_factory=list)
     report: CheckReport | None = None       # check
@@ -140,6 +143,17 @@ def _interactive(opts: BuildOptions) -> bool:
 def stage_build(r: BuildRun) -> None:
     r.say(f"{r.entry.name}: building ({r.builder.name})")
     r.first = r.builder.build(r.entry, r.ctx, 1)
+
+
+def stage_lock(r: BuildRun) -> None:
+    """The lock of the first build's exact inputs (fsdgimg.build.lock): into the layout, the
+    provenance and, with --publish-inputs, beside the published image."""
+    from fsdgimg.build.lock import DebianInputs, Lock
+    first = r.first
+    inputs = first.inputs
+    r.lock = Lock(r.entry.table() | {"name": r.entry.name}, str(r.platform), r.entry.builder, first.tool,
+                  r.opts.epoch, debian=inputs if isinstance(inputs, DebianInputs) else None,
+                  guix=inputs if isinstance(inputs, dict) else None)
 
 
 def stage_import(r: BuildRun) -> None:
@@ -219,7 +233,8 @@ def _trust(name: str):
     return run
 
 
-STAGES: list[Stage] = [Stage("build", stage_build), Stage("import", stage_import), Stage("check", stage_check),
+STAGES: list[Stage] = [Stage("build", stage_build), Stage("lock", stage_lock), Stage("import", stage_import),
+                       Stage("check", stage_check),
                        Stage("sbom-audit", _trust("stage_sbom_audit")),
                        Stage("annotate", stage_annotate), Stage("write", stage_write),
                        Stage("trust-reports", _trust("stage_trust_reports")),
@@ -250,7 +265,7 @@ def run_build(entry: Entry, opts: BuildOptions, builder: Builder | None = None,
         raise UsageError(f"--out {out}: exists and is not an OCI image layout")
     out.parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f".{entry.name}-build-", dir=out.parent))
-    ctx = Context(workdir, opts.epoch, Guix(echo=echo), opts.tools, echo)
+    ctx = Context(workdir, opts.epoch, Guix(echo=echo), opts.tools, echo, lock=opts.lock, fetch=opts.fetch)
     if opts.check and opts.epoch is None and builder.needs_epoch:
         print(f"fsdgimg build: note: SOURCE_DATE_EPOCH is not set; {entry.name}'s files will carry "
               "the time of each build", file=sys.stderr)
@@ -339,6 +354,9 @@ def write_layout(r: BuildRun) -> BuildOutcome:
               "derivation": r.first.derivation, "store_path": r.first.store_path,
               "source_date_epoch": opts.epoch}
     (provenance / "build.json").write_bytes(dump_json(record) + b"\n")
+    if r.lock is not None:
+        from fsdgimg.build import lock
+        (extra / lock.FILE).write_bytes(r.lock.to_bytes())
     outcome = BuildOutcome(entry.name, out, entry.tag, written.digest, r.digests,
                            report.verdict if report else None)
     if report is not None:

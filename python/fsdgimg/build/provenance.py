@@ -16,6 +16,9 @@ from fsdgimg import __version__
 
 BUILD_TYPE = "https://fsdgimg.org/build/v1"
 POLICY = "https://fsdgimg.org/policy/reproducible/v1"
+# An independent rebuild from the image's lock (fsdgimg rebuild --attest-key): what
+# `verify --rebuilder-key --threshold` counts; the publisher's own --check is POLICY.
+REBUILD_POLICY = "https://fsdgimg.org/policy/rebuilt-from-lock/v1"
 # Who vouches for the build: the distribution's build service names itself (FSDGIMG_BUILDER_ID),
 # an independent rebuilder its own; a build that says nothing is "local".
 DEFAULT_BUILDER = "https://fsdgimg.org/builder/local"
@@ -36,8 +39,8 @@ def _epoch_time(epoch: int | None) -> str | None:
 def slsa_provenance(run) -> dict:
     """SLSA provenance v1 of a BuildRun (fsdgimg.build.pipeline)."""
     entry, first = run.entry, run.first
-    dependencies = []
-    if first is not None and first.derivation:
+    dependencies = run.lock.resolved_dependencies() if run.lock is not None else []
+    if first is not None and first.derivation and not any(d["name"] == "derivation" for d in dependencies):
         dependencies.append({"uri": f"guix:{first.derivation}", "name": "derivation"})
     if first is not None and first.store_path:
         dependencies.append({"uri": f"guix:{first.store_path}", "name": "store item"})
@@ -48,7 +51,9 @@ def slsa_provenance(run) -> dict:
     return {
         "buildDefinition": {
             "buildType": BUILD_TYPE,
-            "externalParameters": {"catalogEntry": entry.to_json(), "platform": str(run.platform)},
+            # The lock whole: a rebuilder needs nothing but this signed statement (docs/rebuild.md).
+            "externalParameters": {"catalogEntry": entry.to_json(), "platform": str(run.platform),
+                                   **({"lock": run.lock.to_json()} if run.lock is not None else {})},
             "internalParameters": internal,
             "resolvedDependencies": dependencies,
         },
@@ -87,3 +92,23 @@ def verification_summary(run, check_report: Path | None, resource: str) -> dict 
     if when:
         summary["timeVerified"] = when
     return summary
+
+
+def rebuild_summary(name: str, digest: str, outcome: dict) -> dict:
+    """A rebuilder's verdict about the published image `digest`: a SLSA verification summary with
+    the digest the image records, the one rebuilt, who rebuilt it and when (the rebuilder's own
+    clock: unlike a build's, a rebuild's statement is about a moment)."""
+    import time
+    passed = bool(outcome["reproduced"])
+    return {
+        "verifier": {"id": builder_id(), "version": {"fsdgimg": __version__}},
+        "timeVerified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "resourceUri": resource_uri(name, digest),
+        "policy": {"uri": REBUILD_POLICY},
+        "inputAttestations": [],
+        "verificationResult": "PASSED" if passed else "FAILED",
+        "verifiedLevels": ["FSDGIMG_REPRODUCIBLE"] if passed else [],
+        "reproducibility": {"verdict": "reproduced" if passed else "differs", "published": outcome["published"],
+                            "rebuilt": outcome["rebuilt"], "from": outcome.get("from"),
+                            "lock": outcome.get("lock")},
+    }

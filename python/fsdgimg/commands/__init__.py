@@ -21,4 +21,5 @@ COMMANDS = [
     "sign",
     "attest",
     "verify",
+    "rebuild",
 ]

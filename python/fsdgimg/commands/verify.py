@@ -52,8 +52,15 @@ def register(sub) -> None:
                         "items) and fail if its packages differ from the signed SBOM's")
     p.add_argument("--no-sbom", action="store_true", help="do not require a signed SBOM")
     add_strict(p)
-    p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog and compare digests")
-    add_catalog(p, "image catalog for --rebuild")
+    p.add_argument("--rebuild", action="store_true",
+                   help="build the image again from its signed lock (its exact inputs) and compare digests")
+    p.add_argument("--inputs", type=Path, metavar="DIR",
+                   help="--rebuild: the locked packages are in DIR (default: the image's published inputs, "
+                        "else the locked mirror)")
+    p.add_argument("--lock", type=Path, metavar="FILE", help="--rebuild from this lock file (you vouch for it)")
+    p.add_argument("--from-catalog", action="store_true",
+                   help="--rebuild from today's catalog entry instead of the lock (shows what changed since)")
+    add_catalog(p, "image catalog for --rebuild --from-catalog")
     add_tools(p, "--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
     add_insecure(p)
     add_source_registry(p, "REF")
@@ -84,8 +91,13 @@ def run(args) -> int:
     rebuild = None
     if args.rebuild:
 
-        from fsdgimg.build.rebuild import rebuild_from_catalog
-        rebuild = functools.partial(rebuild_from_catalog, catalog_path=args.catalog, tools=args.tools)
+        from fsdgimg.build.rebuild import rebuild_published
+        rebuild = functools.partial(rebuild_published, keys=args.attestation_key or args.key, openpgp=openpgp,
+                                    inputs=args.inputs, lock_file=args.lock, tools=args.tools,
+                                    from_catalog=args.from_catalog, catalog_path=args.catalog)
+    elif args.inputs or args.lock or args.from_catalog:
+        from fsdgimg.errors import UsageError
+        raise UsageError("--inputs, --lock and --from-catalog go with --rebuild")
     from_layers = None
     if args.from_layers:
         from fsdgimg.sbom.generate import bom_of_published
@@ -132,4 +144,5 @@ def _print_checks(v, indent: str) -> None:
         print(f"{indent}FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "
               f"{c['unknown']} unknown)")
     if v.rebuild:
-        print(f"{indent}rebuild: {'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} ({v.rebuild['rebuilt']})")
+        print(f"{indent}rebuild from {v.rebuild.get('lock') or 'the catalog'}: "
+              f"{'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} ({v.rebuild['rebuilt']})")

@@ -25,8 +25,8 @@ from fsdgimg.signature import artifacts, intoto
 from fsdgimg.trust import attachments as att
 from fsdgimg.trust.remote import Child, Target, index_children, walk_tree
 
-# (where, manifest bytes, architecture or None) -> {entry, published, rebuilt, reproduced}
-Rebuild = Callable[[str, bytes, str | None], dict]
+# (target, manifest bytes, its digest, architecture or None) -> {entry, published, rebuilt, reproduced}
+Rebuild = Callable[[Target, bytes, object, str | None], dict]
 # (where, digest) -> the Bom recomputed from the image's own layers (sbom.generate, handed in)
 FromLayers = Callable[[str, object], object]
 
@@ -186,7 +186,7 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
             v.failures.append(str(e))
     if rebuild:
         try:
-            v.rebuild = rebuild(target.display, data, arch)
+            v.rebuild = rebuild(target, data, digest, arch)
             if not v.rebuild["reproduced"]:
                 v.failures.append(f"rebuild: {v.rebuild['entry']} rebuilt to {v.rebuild['rebuilt']}, "
                                   f"the published image is {v.rebuild['published']}")

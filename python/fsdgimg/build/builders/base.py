@@ -30,6 +30,9 @@ class BuildResult:
     derivation: str | None = None  # Guix: the .drv that was built
     store_path: str | None = None  # Guix: its output in the store
     method: str = ""               # how it was built, for the report
+    inputs: object = None          # what the lock records of the inputs (lock.DebianInputs; Guix: a dict)
+    inputs_dir: Path | None = None # the input packages themselves, as the build fetched them
+    tool: dict = field(default_factory=dict)   # the lock's {"name", "version", "argv"}
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Context:
     guix: Guix
     tools: str = "auto"            # debootstrap family: "host", "guix" or "auto"
     echo: bool = False             # show the tools' output live (a terminal)
+    lock: object = None            # a rebuild: the lock.Lock to build from, never the catalog's today
+    fetch: object = None           # with `lock`: fetch(package, dest) puts a locked package's bytes at dest
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -90,6 +95,15 @@ def run_tool(argv: list[str], what: str, ctx: Context, cwd: Path | None = None) 
         raise BuildFailed(f"{what} failed ({argv[0]} exit {proc.returncode})"
                           + (f": {cause[:300]}" if cause else "") + (f"\n{tail}" if tail else ""))
     return "\n".join(lines)
+
+
+def tool_version(argv: list[str]) -> str:
+    """A tool's version line (`mmdebstrap --version`), for the lock; empty when it does not say."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.splitlines()[0] if out else ""
 
 
 class Builder:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from fsdgimg.build.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool
+from fsdgimg.build.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool, tool_version
+from fsdgimg.build.debian_archive import (assemble_repository, capture_hooks, captured, locked_inputs,
+                                          prepare_capture)
 from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
@@ -56,7 +58,16 @@ def host_keyring(entry: Entry) -> Path | None:
                        f"install it, or build with Guix ({entry.get('keyring-package', 'its keyring package')})")
 
 
-def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None) -> list[str]:
+def hook_stage(entry: Entry) -> str:
+    """Catalog hooks are mmdebstrap hooks ($1 is the root directory), run once the tree is complete:
+    customize hooks, except in the extract variant, which silently skips those."""
+    return "extract" if entry.get("variant") == "extract" else "customize"
+
+
+def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None, *, mirror: str | None = None,
+                    after: list[str] = ()) -> list[str]:
+    """mmdebstrap's command line for `entry`; `mirror` replaces the entry's (a rebuild's local
+    repository) and `after` are more options, given after the catalog's hooks."""
     argv = ["mmdebstrap", f"--variant={entry.get('variant', 'minbase')}", "--format=tar",
             f"--architectures={entry.arch.debian}",
             f"--components={','.join(entry.get('components', ['main']))}"]
@@ -64,11 +75,9 @@ def mmdebstrap_argv(entry: Entry, out: Path, keyring: Path | None) -> list[str]:
         argv.append(f"--include={','.join(entry.get('include'))}")
     if keyring is not None:
         argv.append(f"--keyring={keyring}")
-    # Catalog hooks are mmdebstrap hooks ($1 is the root directory), run once the tree is complete:
-    # customize hooks, except in the extract variant, which silently skips those.
-    stage = "extract" if entry.get("variant") == "extract" else "customize"
-    argv += [f"--{stage}-hook={h}" for h in entry.get("hooks", [])]
-    argv += [entry.get("suite"), str(out), entry.get("mirror")]
+    argv += [f"--{hook_stage(entry)}-hook={h}" for h in entry.get("hooks", [])]
+    argv += list(after)
+    argv += [entry.get("suite"), str(out), mirror or entry.get("mirror")]
     return argv
 
 
@@ -109,9 +118,9 @@ class DebootstrapBuilder(Builder):
                        "org.fsdgimg.source.suite": entry.get("suite"),
                        "org.fsdgimg.source.variant": entry.get("variant", "minbase")}
         if tools == "mmdebstrap":
-            out = work / "rootfs.tar"
-            run_tool(mmdebstrap_argv(entry, out, host_keyring(entry)), f"{entry.name}: mmdebstrap", ctx)
-            return BuildResult("rootfs", out, annotations, method="mmdebstrap on the host")
+            return self._mmdebstrap(entry, ctx, work, annotations)
+        if ctx.lock is not None:
+            raise NotAvailable(f"{entry.name}: a rebuild from a lock runs mmdebstrap, which is not used here ({tools})")
         if entry.get("hooks"):
             raise NotAvailable(f"{entry.name}: its hooks need mmdebstrap, which is not used here ({tools})")
         target = work / "rootfs"
@@ -125,8 +134,57 @@ class DebootstrapBuilder(Builder):
             ctx.guix.run(guix_container_argv(entry, ctx, target), f"{entry.name}: debootstrap in guix shell",
                          env=ctx.env())
             method = "debootstrap in guix shell --container"
+        # debootstrap leaves what it downloaded in the tree: the lock is made of it, then it goes.
+        archives, lists = target / "var/cache/apt/archives", target / "var/lib/apt/lists"
+        inputs = locked_inputs(archives, lists, target / "etc/apt", entry.get("mirror"), entry.get("suite"),
+                               entry.get("components", ["main"]), entry.arch.debian, entry.name)
+        kept = work / "inputs"
+        kept.mkdir()
+        for deb in archives.glob("*.deb"):
+            shutil.move(str(deb), kept / deb.name)
         _drop_volatile(target)
-        return BuildResult("rootfs", target, annotations, method=method)
+        return BuildResult("rootfs", target, annotations, method=method, inputs=inputs, inputs_dir=kept,
+                           tool={"name": "debootstrap", "argv": ["debootstrap", *debootstrap_args(entry, Path("{root}"))]})
+
+    def _mmdebstrap(self, entry: Entry, ctx: Context, work: Path, annotations: dict) -> BuildResult:
+        out, capture, stage = work / "rootfs.tar", work / "capture", hook_stage(entry)
+        prepare_capture(capture)
+        after = ["--skip=essential/unlink"]   # keeps the essential .debs in the cache for the capture
+        mirror = None
+        if ctx.lock is not None:
+            # A rebuild: apt resolves from a repository of exactly the locked .debs; the image then
+            # gets back the sources the original build wrote (the local one is a rebuild's detail).
+            repo = assemble_repository(ctx.lock.debian, entry.arch.debian, ctx.fetch, work / "repo", entry.name)
+            mirror = (f"deb [trusted=yes] copy://{repo} {entry.get('suite')} "
+                      + " ".join(entry.get("components", ["main"])))
+            after += restore_sources_hooks(stage, ctx.lock.debian.sources, work / "sources")
+        after += capture_hooks(stage, capture)
+        keyring = host_keyring(entry) if ctx.lock is None else None
+        argv = mmdebstrap_argv(entry, out, keyring, mirror=mirror, after=after)
+        run_tool(argv, f"{entry.name}: mmdebstrap", ctx)
+        archives, lists, apt = captured(capture)
+        inputs = locked_inputs(archives, lists, apt, entry.get("mirror"), entry.get("suite"),
+                               entry.get("components", ["main"]), entry.arch.debian, entry.name)
+        if ctx.lock is not None:
+            inputs = ctx.lock.debian     # what was installed is what was locked (apt saw nothing else)
+        # The argv as the lock records it: no host paths, none of the capture's own hooks.
+        recorded = mmdebstrap_argv(entry, Path("{out}"), Path("{keyring}") if keyring else None,
+                                   after=["--skip=essential/unlink"])
+        tool = {"name": "mmdebstrap", "version": tool_version(["mmdebstrap", "--version"]), "argv": recorded}
+        return BuildResult("rootfs", out, annotations, method="mmdebstrap on the host", inputs=inputs,
+                           inputs_dir=archives, tool=tool)
+
+
+def restore_sources_hooks(stage: str, sources: dict[str, str], tree: Path) -> list[str]:
+    """Hooks that give the image the apt sources the original build wrote, in place of the ones
+    mmdebstrap wrote for the local repository."""
+    hooks = [f'--{stage}-hook=rm -f "$1/etc/apt/sources.list" "$1"/etc/apt/sources.list.d/*']
+    for path, text in sorted(sources.items()):
+        f = tree / path
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text, encoding="utf-8")
+        hooks.append(f"--{stage}-hook=upload {f} /{path}")
+    return hooks
 
 
 def _drop_volatile(root: Path) -> None:
