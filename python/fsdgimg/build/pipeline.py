@@ -69,6 +69,7 @@ class BuildOptions:
     sign_key: Path | None = None   # sign what --publish wrote (cosign's format)
     sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
     sign_gpg_key: str | None = None    # also sign with this OpenPGP key (static trees: their lookaside)
+    publish_inputs: bool = False   # attach the locked packages beside what --publish wrote (build/inputs.py)
     lock: object = None            # a rebuild: build from this fsdgimg.build.lock.Lock (build/rebuild.py)
     fetch: object = None           # with `lock`: where the locked packages come from
 
@@ -225,6 +226,18 @@ def stage_publish(r: BuildRun) -> None:
     r.outcome.published = publish(r.final, r.entry, r.opts.publish, r.opts.write_options)
 
 
+def stage_publish_inputs(r: BuildRun) -> None:
+    if not (r.opts.publish_inputs and r.outcome.published):
+        return
+    if r.lock is None or r.lock.debian is None or r.first.inputs_dir is None:
+        raise UsageError(f"{r.entry.name}: --publish-inputs: this build ({r.entry.builder}) locks no package files")
+    from fsdgimg.build.inputs import publish_inputs
+    from fsdgimg.trust.publishing import published_target
+    r.say(f"{r.entry.name}: publishing its {len(r.lock.debian.packages)} locked packages beside it")
+    t = published_target(r.outcome.published.split()[0], registry=getattr(r.opts.write_options, "registry", None))
+    r.outcome.extra["inputs"] = publish_inputs(t, r.lock, r.first.inputs_dir)
+
+
 def _trust(name: str):
     """A stage of fsdgimg.build.trust_stage (SBOM, FSDG audit, attachments, signature), imported when run."""
     def run(r: BuildRun) -> None:
@@ -238,7 +251,8 @@ STAGES: list[Stage] = [Stage("build", stage_build), Stage("lock", stage_lock), S
                        Stage("sbom-audit", _trust("stage_sbom_audit")),
                        Stage("annotate", stage_annotate), Stage("write", stage_write),
                        Stage("trust-reports", _trust("stage_trust_reports")),
-                       Stage("publish", stage_publish), Stage("attach-sign", _trust("stage_attach_sign"))]
+                       Stage("publish", stage_publish), Stage("publish-inputs", stage_publish_inputs),
+                       Stage("attach-sign", _trust("stage_attach_sign"))]
 
 
 def insert(stages: list[Stage], stage: Stage, *, before: str | None = None, after: str | None = None) -> list[Stage]:

@@ -72,6 +72,10 @@ def register(sub) -> None:
                                  "into the tree's lookaside storage, DIR/sigstore/; of several architectures: the "
                                  "index and every platform's image",
                         identity_help="the repository the signature names (needed for static trees)")
+    p.add_argument("--publish-inputs", action="store_true",
+                   help="with --publish docker://… or static:…: attach the locked binary packages beside the "
+                        "image (an OCI artifact whose blobs are the .debs under their own SHA256, its config "
+                        "the lock), so that a rebuild needs nothing but what the image's mirrors carry")
     add_strict(p, "the FSDG license audit fails on unknown licenses too (nonfree always fails)")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
@@ -118,7 +122,16 @@ def run(args) -> int:
         strict=args.strict,
         sign_key=args.sign_key,
         sign_identity=args.sign_identity,
-        sign_gpg_key=args.gpg_key)
+        sign_gpg_key=args.gpg_key,
+        publish_inputs=args.publish_inputs)
+    if args.publish_inputs:
+        from fsdgimg.errors import UsageError
+        if not (args.publish or "").startswith(("docker://", "static:")):
+            raise UsageError("--publish-inputs attaches beside what --publish writes: give --publish docker://… "
+                             "or static:…")
+        if len(entries) > 1:
+            raise UsageError("--publish-inputs: one architecture at a time for now (--arch A); "
+                             "each platform's inputs attach to its own image")
     if args.publish and args.publish.startswith("docker://"):
         from fsdgimg.commands.options import registry_from
         from fsdgimg.transports.options import WriteOptions
