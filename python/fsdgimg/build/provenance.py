@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 
 from fsdgimg import __version__
+from fsdgimg.signature import intoto
 
 BUILD_TYPE = "https://fsdgimg.org/build/v1"
 POLICY = "https://fsdgimg.org/policy/reproducible/v1"
-# An independent rebuild from the image's lock (fsdgimg rebuild --attest-key): what
-# `verify --rebuilder-key --threshold` counts; the publisher's own --check is POLICY.
-REBUILD_POLICY = "https://fsdgimg.org/policy/rebuilt-from-lock/v1"
+
 # Who vouches for the build: the distribution's build service names itself (FSDGIMG_BUILDER_ID),
 # an independent rebuilder its own; a build that says nothing is "local".
 DEFAULT_BUILDER = "https://fsdgimg.org/builder/local"
@@ -104,7 +103,7 @@ def rebuild_summary(name: str, digest: str, outcome: dict) -> dict:
         "verifier": {"id": builder_id(), "version": {"fsdgimg": __version__}},
         "timeVerified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "resourceUri": resource_uri(name, digest),
-        "policy": {"uri": REBUILD_POLICY},
+        "policy": {"uri": intoto.REBUILD_POLICY},
         "inputAttestations": [],
         "verificationResult": "PASSED" if passed else "FAILED",
         "verifiedLevels": ["FSDGIMG_REPRODUCIBLE"] if passed else [],

@@ -61,6 +61,15 @@ def register(sub) -> None:
     p.add_argument("--from-catalog", action="store_true",
                    help="--rebuild from today's catalog entry instead of the lock (shows what changed since)")
     add_catalog(p, "image catalog for --rebuild --from-catalog")
+    p.add_argument("--rebuilder-key", type=Path, action="append", default=[], metavar="PUB",
+                   help="an independent rebuilder's public key (cosign format); repeat for each rebuilder you "
+                        "trust: their signed rebuild verdicts (fsdgimg rebuild --attest-key) are counted")
+    p.add_argument("--threshold", type=int, metavar="N",
+                   help="with --rebuilder-key: pass only when N distinct rebuilder keys reproduced the image "
+                        "(default 1; one key signing twice counts once)")
+    p.add_argument("--rebuilders-from", action="append", default=[], metavar="PLACE",
+                   help="also look for rebuild verdicts in PLACE (a rebuilder's own static:DIR or "
+                        "docker://HOST/NAME), beside the image's own; repeat for several")
     add_tools(p, "--rebuild of a debootstrap-family image: as for 'fsdgimg build --tools'")
     add_insecure(p)
     add_source_registry(p, "REF")
@@ -71,9 +80,21 @@ def register(sub) -> None:
 def run(args) -> int:
     from fsdgimg.trust.remote import target
     from fsdgimg.trust.verify import verify
-    if not args.key and not args.gpg_keyring and args.no_sbom and not args.rebuild:
+    if not args.key and not args.gpg_keyring and args.no_sbom and not args.rebuild and not args.rebuilder_key:
         from fsdgimg.errors import UsageError
-        raise UsageError("nothing to verify: give --key, --gpg-keyring, --rebuild, or leave out --no-sbom")
+        raise UsageError("nothing to verify: give --key, --gpg-keyring, --rebuild, --rebuilder-key, "
+                         "or leave out --no-sbom")
+    rebuilders = None
+    if args.rebuilder_key:
+        from fsdgimg.trust.verify import Rebuilders
+        threshold = 1 if args.threshold is None else args.threshold
+        if not 1 <= threshold <= len(args.rebuilder_key):
+            from fsdgimg.errors import UsageError
+            raise UsageError(f"--threshold {threshold}: between 1 and the {len(args.rebuilder_key)} --rebuilder-key given")
+        rebuilders = Rebuilders(args.rebuilder_key, threshold, args.rebuilders_from, args.insecure)
+    elif args.threshold is not None or args.rebuilders_from:
+        from fsdgimg.errors import UsageError
+        raise UsageError("--threshold and --rebuilders-from go with --rebuilder-key")
     openpgp = None
     if args.gpg_keyring:
         from fsdgimg.trust.openpgp_verify import OpenPGPCheck
@@ -104,7 +125,7 @@ def run(args) -> int:
         from_layers = functools.partial(bom_of_published, registry=source_registry_from(args, args.insecure))
     v = verify(t, keys=args.key, require_sbom=not args.no_sbom, strict=args.strict, rebuild=rebuild,
                platform=args.platform, openpgp=openpgp, attestation_keys=args.attestation_key or args.key,
-               from_layers=from_layers)
+               from_layers=from_layers, rebuilders=rebuilders)
     if args.json:
         from fsdgimg.commands.options import emit_json
         emit_json(v.to_json())
@@ -143,6 +164,12 @@ def _print_checks(v, indent: str) -> None:
         c = v.audit["counts"]
         print(f"{indent}FSDG audit: {v.audit['verdict']} ({c['free']} free, {c['nonfree']} nonfree, "
               f"{c['unknown']} unknown)")
+    if v.rebuilders:
+        r = v.rebuilders
+        print(f"{indent}rebuilders: reproduced by {len(r['reproduced_by'])} of {r['keys']} keys "
+              f"(threshold {r['threshold']})" + "".join(f"; key {k}" for k in r["reproduced_by"]))
+        for f in r["failed"]:
+            print(f"{indent}rebuilders: key {f['key_id']} ({f['verifier']}) says {f['result']}: rebuilt {f['rebuilt']}")
     if v.rebuild:
         print(f"{indent}rebuild from {v.rebuild.get('lock') or 'the catalog'}: "
               f"{'reproduced' if v.rebuild['reproduced'] else 'DIFFERS'} ({v.rebuild['rebuilt']})")

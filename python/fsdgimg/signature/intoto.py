@@ -27,6 +27,9 @@ SPDX = "https://spdx.dev/Document"
 FSDG_AUDIT = "https://fsdgimg.org/fsdg-audit/v1"
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 VSA = "https://slsa.dev/verification_summary/v1"
+# The policy of a VSA an independent rebuilder signs after rebuilding an image from its lock
+# (fsdgimg rebuild --attest-key); `verify --rebuilder-key --threshold` counts only these.
+REBUILD_POLICY = "https://fsdgimg.org/policy/rebuilt-from-lock/v1"
 
 NAMES = {"spdxjson": SPDX, "spdx": SPDX, "fsdg-audit": FSDG_AUDIT, "slsaprovenance1": SLSA_PROVENANCE,
          "vsa": VSA}

@@ -46,6 +46,7 @@ class Verification:
     sbom: dict | None = None
     audit: dict | None = None
     rebuild: dict | None = None
+    rebuilders: dict | None = None       # --rebuilder-key: who reproduced it (distinct keys), who failed
     attestations: list[dict] = field(default_factory=list)   # every attestation that holds
     ignored: list[str] = field(default_factory=list)         # unsigned or forged documents, one line each
     via: str | None = None               # how the attachments were found (attachments.REFERRERS_API…)
@@ -60,7 +61,7 @@ class Verification:
     def to_json(self) -> dict:
         out = {"image": self.image, "digest": self.digest, "verified": self.ok,
                "signatures": self.signatures, "openpgp_signatures": self.openpgp_signatures, "sbom": self.sbom, "audit": self.audit,
-               "rebuild": self.rebuild, "attestations": self.attestations, "ignored": self.ignored,
+               "rebuild": self.rebuild, "rebuilders": self.rebuilders, "attestations": self.attestations, "ignored": self.ignored,
                "via": self.via, "failures": self.failures}
         if self.platform is not None:
             out = {"platform": self.platform, **out}
@@ -73,7 +74,8 @@ class Verification:
 
 def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, strict: bool = False,
            rebuild: Rebuild | None = None, platform: str | None = None, openpgp=None,
-           attestation_keys: list[Path] | None = None, from_layers: FromLayers | None = None) -> Verification:
+           attestation_keys: list[Path] | None = None, from_layers: FromLayers | None = None,
+           rebuilders: "Rebuilders | None" = None) -> Verification:
     """`openpgp`: an OpenPGPCheck (trust/openpgp_verify.py) when OpenPGP signatures are required;
     `rebuild`: how to rebuild an image and compare (build/rebuild.py: trust does not build);
     `attestation_keys`: the keys an SBOM, audit or verdict must be signed by (default: `keys`);
@@ -89,7 +91,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
             raise FsdgimgError(f"{target.display}: --platform {platform}: a single-platform image, not an index")
         return _verify_image(target, data, digest, keys=keys, require_sbom=require_sbom, strict=strict,
                              rebuild=rebuild, openpgp=openpgp, attestation_keys=attestation_keys,
-                             from_layers=from_layers)
+                             from_layers=from_layers, rebuilders=rebuilders)
     v = Verification(target.display, str(digest), platforms=[])
     if keys:
         _check_signatures(target, keys, v, "index signature", digest)
@@ -126,7 +128,7 @@ def verify(target: Target, *, keys: list[Path], require_sbom: bool = True, stric
                 continue
             cv = _verify_image(one, got[0], got[2], keys=keys, require_sbom=require_sbom, strict=strict,
                                rebuild=rebuild, platform=where, arch=child.platform, openpgp=openpgp,
-                               attestation_keys=attestation_keys, from_layers=from_layers)
+                               attestation_keys=attestation_keys, from_layers=from_layers, rebuilders=rebuilders)
         v.platforms.append(cv)
         v.failures += [f"{where}: {line}" for line in cv.failures]
         v.ignored += [f"{where}: {line}" for line in cv.ignored]
@@ -172,7 +174,8 @@ def _check_openpgp(target: Target, check, v: Verification, what: str, digest, by
 
 def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, strict, rebuild: Rebuild | None,
                   platform: str | None = None, arch: str | None = None, openpgp=None,
-                  attestation_keys: list[Path] = (), from_layers: FromLayers | None = None) -> Verification:
+                  attestation_keys: list[Path] = (), from_layers: FromLayers | None = None,
+                  rebuilders: "Rebuilders | None" = None) -> Verification:
     """`platform`: how the index names this image (its path in the tree); `arch`: its own platform."""
     v = Verification(target.display, str(digest), platform=platform)
     if keys:
@@ -184,6 +187,11 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
             _check_sbom_and_audit(target, digest, v, strict, list(attestation_keys), from_layers, openpgp)
         except FsdgimgError as e:
             v.failures.append(str(e))
+    if rebuilders is not None:
+        try:
+            _check_rebuilders(target, data, digest, v, rebuilders)
+        except FsdgimgError as e:
+            v.failures.append(f"rebuilders: {e}")
     if rebuild:
         try:
             v.rebuild = rebuild(target, data, digest, arch)
@@ -193,6 +201,50 @@ def _verify_image(target: Target, data: bytes, digest, *, keys, require_sbom, st
         except FsdgimgError as e:
             v.failures.append(f"rebuild: {e}")
     return v
+
+
+@dataclass
+class Rebuilders:
+    """`verify --rebuilder-key K … --threshold N [--rebuilders-from PLACE …]`."""
+    keys: list[Path]
+    threshold: int
+    places: list[str] = field(default_factory=list)   # rebuilders' own trees or repositories
+    insecure: bool = False
+
+
+def _check_rebuilders(target: Target, data: bytes, digest, v: Verification, r: Rebuilders) -> None:
+    """Pass when `r.threshold` distinct rebuilder keys each signed a rebuild verdict (a VSA of
+    REBUILD_POLICY) saying they rebuilt this image's recorded digest: one key counts once however
+    often it signed, and a verdict of failure is shown, never counted."""
+    from fsdgimg.oci.jsonio import load_json
+    from fsdgimg.trust import attesting
+    from fsdgimg.trust.remote import own_place
+    obj = load_json(data, f"{target.display}: manifest", 4 << 20)
+    built = (obj.get("annotations") or {}).get("org.fsdgimg.built") if isinstance(obj, dict) else None
+    if not built:
+        raise FsdgimgError(f"{target.display}: the image does not record the digest it was built as")
+    places = [target] + [own_place(p, target.name, insecure=r.insecure) for p in r.places]
+    reproduced: dict[str, str] = {}
+    failed: list[dict] = []
+    for place in places:
+        good, problems = attesting.verified_attestations(place, r.keys, digest, {intoto.VSA})
+        v.ignored += [f"rebuilder attestation: {p}" for p in problems]
+        for a in good:
+            pred = a.predicate if isinstance(a.predicate, dict) else {}
+            if (pred.get("policy") or {}).get("uri") != intoto.REBUILD_POLICY:
+                continue        # the publisher's own --check, not a rebuilder's
+            rep = pred.get("reproducibility") if isinstance(pred.get("reproducibility"), dict) else {}
+            who = (pred.get("verifier") or {}).get("id") if isinstance(pred.get("verifier"), dict) else None
+            if pred.get("verificationResult") == "PASSED" and rep.get("rebuilt") == built:
+                reproduced.setdefault(a.key_id, str(who))
+            else:
+                failed.append({"key": a.key, "key_id": a.key_id, "verifier": who,
+                               "rebuilt": rep.get("rebuilt"), "result": pred.get("verificationResult")})
+    v.rebuilders = {"threshold": r.threshold, "keys": len(r.keys), "reproduced_by": sorted(reproduced),
+                    "verifiers": [reproduced[k] for k in sorted(reproduced)], "failed": failed}
+    if len(reproduced) < r.threshold:
+        v.failures.append(f"rebuilders: reproduced by {len(reproduced)} of {len(r.keys)} rebuilder keys, "
+                          f"{r.threshold} required" + (f" ({len(failed)} rebuild verdict(s) of failure)" if failed else ""))
 
 
 def _attestations(target: Target, digest, v: Verification, keys: list[Path],
