@@ -167,9 +167,9 @@ def test_signed_index_with_each_platforms_reports_on_its_own_image(build, regist
         assert c["sbom"]["describes"] == manifest["annotations"]["org.fsdgimg.built"]
 
 
-def test_verify_rebuilds_one_platform_of_the_index(build, catalog):
+def test_verify_rebuilds_one_platform_of_the_index(build, signing_key):
     proc = run_cli("verify", f"docker://{build['ref']}", "--platform", "linux/arm64", "--no-sbom", "--rebuild",
-                   "--catalog", catalog, "--tools", "host", "--json", timeout=1200)
+                   "--key", signing_key.with_suffix(".pub"), "--tools", "host", "--json", timeout=1200)
     assert proc.returncode == 0, proc.stderr
     [child] = json.loads(proc.stdout)["platforms"]
     assert child["platform"] == "linux/arm64/v8" and child["digest"] == build["children"]["linux/arm64/v8"]["digest"]

@@ -67,13 +67,13 @@ def test_verify_a_registry_image(free_build, signing_key, tmp_path):
     assert failures[1].endswith("no SBOM attestation signed by the given keys")
 
 
-def test_verify_rebuild_reproduces_the_published_digest(free_build, trust_catalog):
+def test_verify_rebuild_reproduces_the_published_digest(free_build, signing_key):
     _, outcome, ref = free_build
-    proc = run_cli("verify", f"docker://{ref}", "--rebuild", "--no-sbom", "--catalog", trust_catalog, "--tools",
-                   "host", "--json")
+    proc = run_cli("verify", f"docker://{ref}", "--rebuild", "--no-sbom", "--key", signing_key.with_suffix(".pub"),
+                   "--tools", "host", "--json")
     assert proc.returncode == 0, proc.stderr
     rebuild = json.loads(proc.stdout)["rebuild"]
-    assert rebuild["reproduced"] and rebuild["rebuilt"] == outcome["builds"][0]
+    assert rebuild["reproduced"] and rebuild["rebuilt"] == outcome["builds"][0] and rebuild["from"] == "lock"
 
 
 def test_static_tree_attachments_signature_and_verify(free_build, signing_key, guix_env, tmp_path):
