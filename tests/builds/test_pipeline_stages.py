@@ -62,7 +62,7 @@ def test_rebuild_is_the_builders_own_and_no_class_is_tested(tmp_path):
     assert a["org.fsdgimg.check.method"] == builder.check_method()
     assert a["org.example.builder"] == "tree"
     assert (tmp_path / "layout" / "fsdgimg" / "provenance" / "notes.txt").read_bytes() == b"built\n"
-    assert list(outcome.timings)[:3] == ["build", "import", "rebuild"]
+    assert list(outcome.timings)[:4] == ["build", "lock", "import", "rebuild"]
 
 
 def test_second_build_that_differs_is_caught_and_not_published(tmp_path):
@@ -83,8 +83,8 @@ def test_an_inserted_stage_sees_the_check_and_annotates(tmp_path):
         r.files["sbom.json"] = b"{}\n"
 
     stages = insert(STAGES, Stage("sbom", sbom), before="annotate")
-    assert [s.name for s in stages] == ["build", "import", "check", "sbom-audit", "sbom", "annotate", "write",
-                                        "trust-reports", "publish", "attach-sign"]
+    assert [s.name for s in stages] == ["build", "lock", "import", "check", "sbom-audit", "sbom", "annotate",
+                                        "write", "trust-reports", "publish", "publish-inputs", "attach-sign"]
     outcome = run_build(ENTRY, BuildOptions(out=tmp_path / "layout", check=True, epoch=1700000000,
                                             progress=False), builder=TreeBuilder(), stages=stages)
     assert seen == {"verdict": REPRODUCIBLE}

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,22 +30,29 @@ ENV = {"SOURCE_DATE_EPOCH": EPOCH, "COSIGN_PASSWORD": PASSWORD}
 
 
 def _index(mirror: Path, gnupg: Path) -> None:
-    """Packages and InRelease (signed by the test archive's key) of the test mirror, as a small
-    archive publishes them."""
+    """Packages, Sources and InRelease (signed by the test archive's key) of the test mirror, as a
+    small archive publishes them."""
     binary = mirror / "dists" / "bookworm" / "main" / "binary-amd64"
     binary.mkdir(parents=True, exist_ok=True)
-    packages = subprocess.run(["dpkg-scanpackages", "-m", "pool"], cwd=mirror, capture_output=True,
+    packages = subprocess.run(["dpkg-scanpackages", "-m", "pool/main"], cwd=mirror, capture_output=True,
                               check=True).stdout
     (binary / "Packages").write_bytes(packages)
     release = ("Suite: bookworm\nCodename: bookworm\nArchitectures: amd64\nComponents: main\nSHA256:\n"
                f" {hashlib.sha256(packages).hexdigest()} {len(packages)} main/binary-amd64/Packages\n")
+    if (mirror / "pool" / "src").is_dir():       # deb-src: the source packages beside
+        source = mirror / "dists" / "bookworm" / "main" / "source"
+        source.mkdir(parents=True, exist_ok=True)
+        sources = subprocess.run(["dpkg-scansources", "pool/src"], cwd=mirror, capture_output=True,
+                                 check=True).stdout
+        (source / "Sources").write_bytes(sources)
+        release += f" {hashlib.sha256(sources).hexdigest()} {len(sources)} main/source/Sources\n"
     (mirror / "dists" / "bookworm" / "Release").write_text(release)
     (mirror / "dists" / "bookworm" / "InRelease").unlink(missing_ok=True)
     subprocess.run(["gpg", "--batch", "--clearsign", "-o", str(mirror / "dists" / "bookworm" / "InRelease"),
                     str(mirror / "dists" / "bookworm" / "Release")], env={**os.environ, "GNUPGHOME": str(gnupg)},
                    check=True, capture_output=True)
     for d in [mirror, *mirror.rglob("*")]:
-        d.chmod(0o755 if d.is_dir() else 0o644)    # nginx's workers are not root
+        d.chmod(0o755 if d.is_dir() else 0o644)    # gpg and dpkg-deb write 0600; nginx's workers are not root
 
 
 def _bump(deb: Path, out_dir: Path, work: Path) -> Path:
@@ -72,7 +81,7 @@ def world(tmp_path_factory):
                    env={"SOURCE_DATE_EPOCH": EPOCH})
     assert seed.returncode == 0, seed.stderr
     lock = json.loads((work / "seed" / "fsdgimg" / "lock.json").read_text())
-    mirror = work / "mirror"
+    mirror = _mirror_dir()
     pool = mirror / "pool" / "main"
     pool.mkdir(parents=True)
     for p in lock["debian"]["packages"]:
@@ -80,17 +89,9 @@ def world(tmp_path_factory):
                              cwd=pool, capture_output=True, text=True)
         assert got.returncode == 0, got.stderr
     gnupg = work / "archive-gnupg"
-    keyring = gpg_key(gnupg, "Test Archive <archive@example.org>")
+    keyring = _readable(gpg_key(gnupg, "Test Archive <archive@example.org>"), mirror)
     _index(mirror, gnupg)
-    for d in [work, *work.parents]:
-        if d == Path("/tmp") or d == Path("/"):
-            break
-        d.chmod(d.stat().st_mode | 0o055)
-    port = free_port()
-    nginx = Nginx(work / "nginx", f"server {{ listen 127.0.0.1:{port}; root {mirror}; "
-                                  "location / { autoindex off; } }", port)
-    nginx.start()
-    url = f"http://127.0.0.1:{port}"
+    nginx, url = _serve(mirror, work)
     catalog = work / "catalog.toml"
     catalog.write_text(_entry("debian-locked", url, keyring))
     keys = {}
@@ -106,13 +107,39 @@ def world(tmp_path_factory):
          "tree": tree, "ref": f"static:{tree}/debian-locked", "outcome": json.loads(built.stdout)}
     yield w
     nginx.stop()
+    shutil.rmtree(mirror, ignore_errors=True)
+    keyring.unlink(missing_ok=True)
 
 
-def _entry(name: str, mirror: str, keyring: Path | None = None) -> str:
+def _mirror_dir() -> Path:
+    """A directory nginx's workers (not root) can read: outside pytest's base, which pytest keeps
+    at mode 0700 (and resets when another session starts)."""
+    d = Path(tempfile.mkdtemp(prefix="fsdgimg-test-mirror-"))
+    d.chmod(0o755)
+    return d
+
+
+def _readable(keyring: Path, mirror: Path) -> Path:
+    """The archive's keyring where apt's unprivileged helper can read it (beside the mirror's files,
+    not served: outside the root nginx serves)."""
+    out = mirror.with_name(mirror.name + ".keyring.gpg")
+    shutil.copyfile(keyring, out)
+    out.chmod(0o644)
+    return out
+
+
+def _serve(mirror: Path, work: Path) -> tuple[Nginx, str]:
+    port = free_port()
+    nginx = Nginx(work / "nginx", f"server {{ listen 127.0.0.1:{port}; root {mirror}; }}", port)
+    nginx.start()
+    return nginx, f"http://127.0.0.1:{port}"
+
+
+def _entry(name: str, mirror: str, keyring: Path | None = None, include: list[str] = TINY) -> str:
     return (f'[images.{name}]\ndistribution = "debian"\nbuilder = "debootstrap"\nmirror = "{mirror}"\n'
             + (f'keyring = "{keyring}"\n' if keyring else "") +
             'suite = "bookworm"\nvariant = "extract"\narchitecture = "amd64"\ncmd = ["/bin/sh"]\n'
-            "include = [" + ", ".join(f'"{p}"' for p in TINY) + "]\n")
+            + ("include = [" + ", ".join(f'"{p}"' for p in include) + "]\n" if include else ""))
 
 
 def _pub(w, name: str) -> Path:
@@ -218,8 +245,10 @@ def test_independent_rebuilders_count_distinct_keys_against_a_threshold(world):
     proc = run_cli("rebuild", w["ref"], "--key", _pub(w, "release"), "--from-catalog", "--catalog", w["catalog"],
                    "--tools", "host", "--attest-key", w["keys"]["r3"].with_suffix(".key"), *identity,
                    "--publish-to", f"static:{own['r3']}", env=ENV)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 1 and "attested by key" in proc.stdout, proc.stdout + proc.stderr
     rebuilders = [a for n in ("r1", "r2", "r3") for a in ("--rebuilder-key", _pub(w, n))]
+    # The tree's page: r1's verdict is in the image's own tree (r2's and r3's in their own).
+    assert "rebuilders: reproduced by 1 of 1" in (w["tree"] / "index.html").read_text()
 
     def verify(*places, threshold=2):
         more = [a for p in places for a in ("--rebuilders-from", f"static:{own[p]}")]
@@ -330,3 +359,84 @@ def test_an_unsigned_lock_is_not_used_and_an_inputs_artifact_is_bounded(world, t
                         "layers": [{}] * 100000}).encode()       # under the size bound: the count is refused
     with pytest.raises(InputError, match="lists 100000 layers"):
         read_inputs(small, "inputs")
+
+
+@pytest.fixture(scope="module")
+def source_archive(tmp_path_factory):
+    """A test archive of our own whose one Essential package has a real source package beside it
+    (dpkg-source -b; the machine's archive mirror lacks some of Debian's source files)."""
+    work = tmp_path_factory.mktemp("source-archive")
+    tree = work / "src" / "fsdg-hello-1.0"
+    (tree / "debian" / "source").mkdir(parents=True)
+    (tree / "hello").write_text("#!/bin/sh\necho hello\n")
+    (tree / "debian" / "source" / "format").write_text("3.0 (native)\n")
+    (tree / "debian" / "control").write_text("Source: fsdg-hello\nMaintainer: Test <t@example.org>\n"
+                                             "Standards-Version: 4.6.2\n\nPackage: fsdg-hello\nArchitecture: all\n"
+                                             "Description: test\n test\n")
+    (tree / "debian" / "changelog").write_text("fsdg-hello (1.0) bookworm; urgency=low\n\n  * Test.\n\n"
+                                               " -- Test <t@example.org>  Tue, 14 Nov 2023 22:13:20 +0000\n")
+    (tree / "debian" / "rules").write_text("#!/usr/bin/make -f\n%:\n\tdh $@\n")
+    mirror = _mirror_dir()
+    (mirror / "pool" / "src").mkdir(parents=True)
+    (mirror / "pool" / "main").mkdir(parents=True)
+    subprocess.run(["dpkg-source", "-b", tree.name], cwd=tree.parent, check=True, capture_output=True)
+    for f in tree.parent.glob("fsdg-hello_1.0*"):
+        shutil.copyfile(f, mirror / "pool" / "src" / f.name)
+    pkg = work / "pkg"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "bin").mkdir()
+    shutil.copyfile(tree / "hello", pkg / "bin" / "hello")
+    (pkg / "bin" / "hello").chmod(0o755)
+    (pkg / "DEBIAN" / "control").write_text("Package: fsdg-hello\nVersion: 1.0\nArchitecture: all\nEssential: yes\n"
+                                            "Priority: required\nMaintainer: Test <t@example.org>\n"
+                                            "Description: test\n test\n")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(pkg), str(mirror / "pool" / "main" / "fsdg-hello_1.0_all.deb")],
+                   check=True, capture_output=True)
+    gnupg = work / "gnupg"
+    keyring = _readable(gpg_key(gnupg, "Source Archive <src@example.org>"), mirror)
+    _index(mirror, gnupg)
+    nginx, url = _serve(mirror, work)
+    catalog = work / "catalog.toml"
+    catalog.write_text(_entry("hello-src", url, keyring, include=["fsdg-hello"]))
+    yield {"work": work, "mirror": mirror, "catalog": catalog}
+    nginx.stop()
+    shutil.rmtree(mirror, ignore_errors=True)
+    keyring.unlink(missing_ok=True)
+
+
+def test_the_sources_are_published_beside_the_image_and_unpack(source_archive, tmp_path):
+    a = source_archive
+    tree = tmp_path / "public"
+    built = run_cli("build", "hello-src", "--catalog", a["catalog"], "--tools", "host", "--out", tmp_path / "layout",
+                    "--publish", f"static:{tree}", "--with-sources", "--json", env=ENV)
+    assert built.returncode == 0, built.stderr
+    outcome = json.loads(built.stdout)
+    sources = outcome["sources"]
+    assert sources["via"] == "static-tree" and sources["packages"] == 1 and sources["files"] == 2
+    repo = tree / "v2" / "hello-src"
+    manifest = json.loads(next((repo / "_manifests").glob(f"{sources['sources']}.*")).read_text())
+    assert manifest["artifactType"] == "application/vnd.fsdgimg.sources.v1+json"
+    assert manifest["subject"]["digest"] == outcome["digest"]
+    [listing] = json.loads((repo / "_blobs" / manifest["config"]["digest"]).read_text())["sources"]
+    assert (listing["package"], listing["version"], listing["directory"]) == ("fsdg-hello", "1.0", "pool/src")
+    # What oras pull writes: every layer under its title; dpkg-source unpacks the source package.
+    from servers import FsdgimgServe
+    from trust.sid import sid
+    with FsdgimgServe(tmp_path / "serve", tree) as server:
+        out = tmp_path / "pulled"
+        pulled = sid("oras", "pull", "--plain-http", "-o", out, f"127.0.0.1:{server.port}/hello-src@{sources['sources']}")
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["fsdg-hello_1.0.dsc", "fsdg-hello_1.0.tar.xz"]
+    unpacked = subprocess.run(["dpkg-source", "--no-check", "-x", "fsdg-hello_1.0.dsc", str(tmp_path / "x")], cwd=out,
+                              capture_output=True, text=True)
+    assert unpacked.returncode == 0, unpacked.stderr
+    assert (tmp_path / "x" / "hello").read_text() == "#!/bin/sh\necho hello\n"
+    # Once the archive has moved on (a new release file), the sources of the old state are refused.
+    (a["mirror"] / "pool" / "src" / "fsdg-hello_1.0.dsc").touch()
+    _index(a["mirror"], a["work"] / "gnupg")
+    from fsdgimg.build import archive_http, lock as lockmod
+    from fsdgimg.build.sources import resolve
+    from fsdgimg.errors import InputError
+    lock = lockmod.parse((tmp_path / "layout" / "fsdgimg" / "lock.json").read_bytes(), "lock")
+    with pytest.raises(InputError, match="differs from the release file the image was built from"):
+        resolve(lock, {("fsdg-hello", "1.0"): ["fsdg-hello"]}, archive_http.get)

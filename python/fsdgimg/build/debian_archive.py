@@ -19,6 +19,7 @@ import hashlib
 import io
 import lzma
 import os
+import shlex
 import shutil
 import tarfile
 from pathlib import Path
@@ -34,13 +35,21 @@ _MAX_CONTROL = 4 << 20
 def capture_hooks(stage: str, into: Path) -> list[str]:
     """mmdebstrap hooks (of `stage`: customize, or extract for that variant) that copy what the lock
     is made of out of the root before mmdebstrap's clean-up removes it."""
-    return [f"--{stage}-hook=copy-out /{path} {into / name}"
+    # A plain copy on the host ($1 is the root; mmdebstrap's copy-out fails on a path a variant
+    # never made, e.g. no package cache when nothing was downloaded).
+    return [f'--{stage}-hook=if [ -d "$1/{path}" ]; then cp -a "$1/{path}" {shlex.quote(str(into / name))}/; fi'
             for path, name in zip(CAPTURE, ("archives", "lists", "apt"))]
 
 
 def prepare_capture(into: Path) -> None:
     for name in ("archives", "lists", "apt"):
         (into / name).mkdir(parents=True, exist_ok=True)
+
+
+def debs_by_sha256(directory: Path) -> dict[str, Path]:
+    """The .debs of a directory by their SHA256 — apt names a download after its version with the
+    epoch escaped (busybox_1%3a1.35…), the pool does not, so the hash is what matches a lock."""
+    return {sha256_file(p): p for p in sorted(Path(directory).glob("*.deb"))}
 
 
 def sha256_file(path: Path) -> str:
@@ -205,11 +214,16 @@ def _stanza(control: bytes, p: DebPackage) -> bytes:
 
 
 def copy_from(directory: Path):
-    """A `fetch` that takes .debs from a directory (by file name, or a pool tree)."""
+    """A `fetch` that takes .debs from a directory: at their pool paths, or anywhere in it by hash."""
+    by_hash: dict[str, Path] = {}
+
     def fetch(p: DebPackage, dest: Path) -> None:
-        for candidate in (directory / p.filename, directory / p.deb_name):
-            if candidate.is_file():
-                shutil.copyfile(candidate, dest)
-                return
-        raise InputError(f"{directory}: has no {p.deb_name} (locked as {p.filename})")
+        candidate = directory / p.filename
+        if not candidate.is_file():
+            if not by_hash:
+                by_hash.update(debs_by_sha256(directory))
+            candidate = by_hash.get(p.sha256) or directory / p.deb_name
+        if not candidate.is_file():
+            raise InputError(f"{directory}: has no {p.deb_name} (locked as {p.filename})")
+        shutil.copyfile(candidate, dest)
     return fetch

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from fsdgimg.build import lock as lockmod
 from fsdgimg.errors import InputError
-from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import bounded_list, load_json
 from fsdgimg.signature import artifacts
 
@@ -36,33 +35,19 @@ def inputs_manifest(subject: dict, lock: lockmod.Lock) -> tuple[bytes, bytes]:
 def publish_inputs(target, lock: lockmod.Lock, packages_dir: Path) -> dict:
     """Attach the inputs artifact to the image `target` names; the .debs from `packages_dir` (the
     build's own download), each checked against the lock before it goes."""
-    from fsdgimg.build.debian_archive import sha256_file
-    from fsdgimg.trust import attach, attachments
-    found = target.manifest()
-    if found is None:
-        raise InputError(f"{target.display}: no such image")
-    data, media_type, digest = found
-    subject = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
+    from fsdgimg.build.debian_archive import debs_by_sha256
+    from fsdgimg.trust.attachments import attach_artifact, subject_of
+    subject, _ = subject_of(target)
     manifest, config = inputs_manifest(subject, lock)
+    have = debs_by_sha256(packages_dir)
     debs = []
     for p in sorted(lock.debian.packages, key=lambda p: p.filename):
-        path = Path(packages_dir) / p.deb_name
-        if not path.is_file():
-            path = next(iter(Path(packages_dir).glob(f"{p.package}_*_{p.architecture}.deb")), path)
-        if not path.is_file() or sha256_file(path) != p.sha256:
+        if p.sha256 not in have:
             raise InputError(f"{target.display}: the build's copy of {p.deb_name} is missing or differs from the lock")
-        debs.append(path)
-    desc = {"mediaType": artifacts.OCI_MANIFEST, "digest": str(Digest.of(manifest)), "size": len(manifest),
-            "artifactType": INPUTS_TYPE, "annotations": {artifacts.TITLE: "inputs"}}
-    blobs = [config, *(p.read_bytes() for p in debs)]
-    if target.kind == "docker":
-        headers = attachments.push_artifact(target, desc["digest"], manifest, artifacts.OCI_MANIFEST, blobs)
-        via = attachments.list_referrers(target, digest, [desc], indexed=headers.get("OCI-Subject") == str(digest))
-    else:
-        attach.write(target, None, manifest, blobs)
-        via = attachments.STATIC_TREE
-    return {"inputs": desc["digest"], "packages": len(debs), "bytes": sum(p.size for p in lock.debian.packages),
-            "via": via}
+        debs.append(have[p.sha256])
+    done = attach_artifact(target, manifest, INPUTS_TYPE, "inputs", [config, *(p.read_bytes() for p in debs)])
+    return {"inputs": done["digest"], "packages": len(debs), "bytes": sum(p.size for p in lock.debian.packages),
+            "via": done["via"]}
 
 
 def read_inputs(data: bytes, where: str) -> tuple[dict, list[dict]]:

@@ -15,9 +15,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import requests
-
-from fsdgimg.errors import FsdgimgError, InputError
+from fsdgimg.build import archive_http
+from fsdgimg.errors import InputError
 
 MAX_TARBALL = 16 << 20
 
@@ -32,27 +31,11 @@ def fetch_keyring(url: str, sha256: str, member: str, what: str) -> Path:
     target = cache_dir() / sha256 / Path(member).name
     if target.is_file():
         return target
-    data = _download(url, what)
+    data = archive_http.get(url, MAX_TARBALL, f"{what}: cannot fetch the keyring from")
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise InputError(f"{what}: {url} has sha256 {actual}, the catalog pins {sha256}")
     return _extract(data, member, target, what)
-
-
-def _download(url: str, what: str) -> bytes:
-    try:
-        with requests.get(url, stream=True, timeout=(15, 60)) as response:
-            if response.status_code != 200:
-                raise FsdgimgError(f"{what}: fetching the keyring from {url} failed: HTTP {response.status_code}")
-            chunks, size = [], 0
-            for chunk in response.iter_content(1 << 16):
-                size += len(chunk)
-                if size > MAX_TARBALL:
-                    raise InputError(f"{what}: {url} is larger than {MAX_TARBALL} bytes; not a keyring tarball")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except requests.RequestException as e:
-        raise FsdgimgError(f"{what}: cannot fetch the keyring from {url} ({type(e).__name__})") from None
 
 
 def _extract(data: bytes, member: str, target: Path, what: str) -> Path:

@@ -70,6 +70,7 @@ class BuildOptions:
     sign_identity: str | None = None   # the HOST/NAME a signature names (static trees)
     sign_gpg_key: str | None = None    # also sign with this OpenPGP key (static trees: their lookaside)
     publish_inputs: bool = False   # attach the locked packages beside what --publish wrote (build/inputs.py)
+    with_sources: bool = False     # attach their source packages too (build/sources.py)
     lock: object = None            # a rebuild: build from this fsdgimg.build.lock.Lock (build/rebuild.py)
     fetch: object = None           # with `lock`: where the locked packages come from
 
@@ -227,15 +228,22 @@ def stage_publish(r: BuildRun) -> None:
 
 
 def stage_publish_inputs(r: BuildRun) -> None:
-    if not (r.opts.publish_inputs and r.outcome.published):
+    """--publish-inputs, --with-sources: the locked packages, and their sources, beside the image."""
+    if not ((r.opts.publish_inputs or r.opts.with_sources) and r.outcome.published):
         return
     if r.lock is None or r.lock.debian is None or r.first.inputs_dir is None:
-        raise UsageError(f"{r.entry.name}: --publish-inputs: this build ({r.entry.builder}) locks no package files")
-    from fsdgimg.build.inputs import publish_inputs
+        raise UsageError(f"{r.entry.name}: --publish-inputs/--with-sources: this build ({r.entry.builder}) "
+                         "locks no package files")
     from fsdgimg.trust.publishing import published_target
-    r.say(f"{r.entry.name}: publishing its {len(r.lock.debian.packages)} locked packages beside it")
     t = published_target(r.outcome.published.split()[0], registry=getattr(r.opts.write_options, "registry", None))
-    r.outcome.extra["inputs"] = publish_inputs(t, r.lock, r.first.inputs_dir)
+    if r.opts.publish_inputs:
+        from fsdgimg.build.inputs import publish_inputs
+        r.say(f"{r.entry.name}: publishing its {len(r.lock.debian.packages)} locked packages beside it")
+        r.outcome.extra["inputs"] = publish_inputs(t, r.lock, r.first.inputs_dir)
+    if r.opts.with_sources:
+        from fsdgimg.build.sources import publish_sources
+        r.say(f"{r.entry.name}: publishing the source packages of its binaries beside it")
+        r.outcome.extra["sources"] = publish_sources(t, r.lock, r.first.inputs_dir, r.ctx.workdir)
 
 
 def _trust(name: str):

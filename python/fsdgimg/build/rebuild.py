@@ -106,20 +106,11 @@ def fetcher(lock: lockmod.Lock, *, inputs: Path | None = None, target=None):
 
 
 def _download(url: str, p: lockmod.DebPackage, dest: Path) -> None:
-    import requests
+    from fsdgimg.build import archive_http
     try:
-        with requests.get(url, stream=True, timeout=60) as resp:
-            if resp.status_code != 200:
-                raise InputError(f"{url}: HTTP {resp.status_code} (the locked {p.deb_name} is not there)")
-            got = 0
-            with open(dest, "wb") as f:
-                for chunk in resp.iter_content(1 << 20):
-                    got += len(chunk)
-                    if got > p.size:
-                        raise InputError(f"{url}: larger than the {p.size} bytes the lock says")
-                    f.write(chunk)
-    except requests.RequestException as e:
-        raise InputError(f"{url}: unreachable ({type(e).__name__}); give the locked packages with --inputs") from None
+        archive_http.get_to(url, p.size, dest, f"the locked {p.deb_name} at")
+    except FsdgimgError as e:
+        raise type(e)(f"{e}; give the locked packages with --inputs") from None
 
 
 def entry_of(lock: lockmod.Lock, where: str) -> catalog.Entry:

@@ -76,6 +76,10 @@ def register(sub) -> None:
                    help="with --publish docker://… or static:…: attach the locked binary packages beside the "
                         "image (an OCI artifact whose blobs are the .debs under their own SHA256, its config "
                         "the lock), so that a rebuild needs nothing but what the image's mirrors carry")
+    p.add_argument("--with-sources", action="store_true",
+                   help="with --publish docker://… or static:…: attach the source packages of the locked binaries "
+                        "too (.dsc and its files from the archive's deb-src, as of the build; oras pull gives a "
+                        "directory dpkg-source -x unpacks)")
     add_strict(p, "the FSDG license audit fails on unknown licenses too (nonfree always fails)")
     add_json(p, "print the outcome as JSON")
     p.set_defaults(func=run)
@@ -123,14 +127,14 @@ def run(args) -> int:
         sign_key=args.sign_key,
         sign_identity=args.sign_identity,
         sign_gpg_key=args.gpg_key,
-        publish_inputs=args.publish_inputs)
-    if args.publish_inputs:
+        publish_inputs=args.publish_inputs,
+        with_sources=args.with_sources)
+    for flag, given in (("--publish-inputs", args.publish_inputs), ("--with-sources", args.with_sources)):
         from fsdgimg.errors import UsageError
-        if not (args.publish or "").startswith(("docker://", "static:")):
-            raise UsageError("--publish-inputs attaches beside what --publish writes: give --publish docker://… "
-                             "or static:…")
-        if len(entries) > 1:
-            raise UsageError("--publish-inputs: one architecture at a time for now (--arch A); "
+        if given and not (args.publish or "").startswith(("docker://", "static:")):
+            raise UsageError(f"{flag} attaches beside what --publish writes: give --publish docker://… or static:…")
+        if given and len(entries) > 1:
+            raise UsageError(f"{flag}: one architecture at a time for now (--arch A); "
                              "each platform's inputs attach to its own image")
     if args.publish and args.publish.startswith("docker://"):
         from fsdgimg.commands.options import registry_from

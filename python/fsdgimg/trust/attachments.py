@@ -137,6 +137,30 @@ def attach_to(target: Target, attachments: list[Attachment], created: str | None
     return Attached(out, list_referrers(target, digest, out, indexed=api))
 
 
+def subject_of(target: Target) -> tuple[dict, Digest]:
+    """The descriptor an artifact about the image `target` names gives as its subject."""
+    found = target.manifest()
+    if found is None:
+        raise InputError(f"{target.display}: no such image")
+    data, media_type, digest = found
+    return {"mediaType": media_type, "digest": str(digest), "size": len(data)}, digest
+
+
+def attach_artifact(target: Target, manifest: bytes, artifact_type: str, title: str, blobs: list[bytes]) -> dict:
+    """Attach one artifact of many blobs (the inputs, the sources of an image): `manifest` names
+    its subject already; returns its descriptor and how it is found (`via`)."""
+    subject = Digest.parse(json.loads(manifest)["subject"]["digest"])
+    desc = {"mediaType": OCI_MANIFEST, "digest": str(Digest.of(manifest)), "size": len(manifest),
+            "artifactType": artifact_type, "annotations": {TITLE: title}}
+    if target.kind == "docker":
+        headers = push_artifact(target, desc["digest"], manifest, OCI_MANIFEST, blobs)
+        via = list_referrers(target, subject, [desc], indexed=headers.get("OCI-Subject") == str(subject))
+    else:
+        attach.write(target, None, manifest, blobs)
+        via = STATIC_TREE
+    return {**desc, "via": via}
+
+
 def attach_all(target: Target, attachments: list[Attachment], created: str | None = None) -> list[dict]:
     """Attach every one of `attachments` to the image `target` names; returns their descriptors."""
     return attach_to(target, attachments, created).descriptors

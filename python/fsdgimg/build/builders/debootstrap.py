@@ -9,6 +9,7 @@ the distribution's keyring come from Guix rather than from the host.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -178,13 +179,22 @@ class DebootstrapBuilder(Builder):
 def restore_sources_hooks(stage: str, sources: dict[str, str], tree: Path) -> list[str]:
     """Hooks that give the image the apt sources the original build wrote, in place of the ones
     mmdebstrap wrote for the local repository."""
-    hooks = [f'--{stage}-hook=rm -f "$1/etc/apt/sources.list" "$1"/etc/apt/sources.list.d/*']
+    # The directories' mtimes are kept as they were: the original build never touched them after
+    # dpkg set them (removing and adding files would, and the tarball would record it).
+    times = tree / "mtimes"
+    times.mkdir(parents=True, exist_ok=True)
+    dirs = [("etc/apt", times / "apt"), ("etc/apt/sources.list.d", times / "sources.list.d")]
+    keep = "; ".join(f'if [ -d "$1/{d}" ]; then touch -r "$1/{d}" {shlex.quote(str(t))}; fi' for d, t in dirs)
+    back = "; ".join(f'if [ -e {shlex.quote(str(t))} ]; then touch -r {shlex.quote(str(t))} "$1/{d}"; fi'
+                     for d, t in dirs)
+    hooks = [f"--{stage}-hook={keep}",
+             f'--{stage}-hook=rm -f "$1/etc/apt/sources.list" "$1"/etc/apt/sources.list.d/*']
     for path, text in sorted(sources.items()):
         f = tree / path
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text, encoding="utf-8")
         hooks.append(f"--{stage}-hook=upload {f} /{path}")
-    return hooks
+    return hooks + [f"--{stage}-hook={back}"]
 
 
 def _drop_volatile(root: Path) -> None:

@@ -50,6 +50,7 @@ class PlatformEntry:
     attestations: list = field(default_factory=list)
     audit: str | None = None
     reproducible: str | None = None
+    rebuilt: str | None = None
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Attestation:
     blob: str           # the DSSE envelope's digest: served at /v2/NAME/blobs/<blob>
     signer: object      # signers.Signer of a recorded key, or None: not verified
     verdict: str | None = None
+    policy: str | None = None   # a verification summary's: intoto.REBUILD_POLICY for a rebuilder's
 
 
 @dataclass
@@ -82,6 +84,7 @@ class TagEntry:
     attestations: list[Attestation] = field(default_factory=list)   # signed statements (.att)
     audit: str | None = None
     reproducible: str | None = None
+    rebuilt: str | None = None   # "reproduced by N of M" independent rebuilders
     index: bool = False          # a multi-platform index: each platform's trust is shown too
 
 
@@ -100,6 +103,13 @@ def _trust(entry, tree: Tree, verifier: Verifier, name: str, digest: Digest, tag
         return f"{attached} (unsigned)" if attached else None
     entry.audit = verdict("FSDG audit") or own.get(AUDIT_VERDICT)
     entry.reproducible = verdict("reproducibility") or own.get(CHECK_VERDICT)
+    # Independent rebuilders' signed verdicts (fsdgimg rebuild --attest-key), one per key.
+    rebuilders: dict[str, bool] = {}
+    for a in entry.attestations:
+        if a.kind == "rebuild" and a.signer:
+            rebuilders[a.signer.fingerprint] = rebuilders.get(a.signer.fingerprint, False) or a.verdict == "PASSED"
+    if rebuilders:
+        entry.rebuilt = f"reproduced by {sum(rebuilders.values())} of {len(rebuilders)}"
 
 
 def _read(path: Path, limit: int = MAX_CONFIG) -> bytes:
@@ -185,8 +195,9 @@ def _attestations(tree: Tree, verifier: Verifier, name: str, digest: Digest, tag
         except (InputError, ValueError):
             out.append(Attestation("malformed", "", None))
             continue
-        signer, verdict = verifier.attestation(path, digest)
-        out.append(Attestation(ATTESTATION_KINDS.get(ptype, ptype[:80]), blob, signer, verdict))
+        signer, verdict, policy = verifier.attestation(path, digest)
+        kind = "rebuild" if policy == intoto.REBUILD_POLICY else ATTESTATION_KINDS.get(ptype, ptype[:80])
+        out.append(Attestation(kind, blob, signer, verdict, policy))
     return out
 
 

@@ -217,9 +217,10 @@ class Verifier:
             return None
         return primary if claimed == str(digest) else None
 
-    def attestation(self, path: Path, digest: Digest) -> tuple[Signer | None, object]:
-        """(the recorded key that signed the DSSE envelope at `path`, its predicate) when the
-        envelope verifies and its statement names `digest`; (None, None) otherwise. Like gpgv's,
+    def attestation(self, path: Path, digest: Digest) -> tuple[Signer | None, object, str | None]:
+        """(the recorded key that signed the DSSE envelope at `path`, its verdict, its policy — a
+        VSA's: the publisher's check or a rebuilder's) when the envelope verifies and its statement
+        names `digest`; (None, None, None) otherwise. Like gpgv's,
         the answer is kept in _web/signers/checked/ under the hash of what decides it (the
         envelope's bytes, the recorded keys, the digest), so an SBOM's envelope is verified once."""
         from fsdgimg.signature import dsse, intoto, keys
@@ -236,13 +237,13 @@ class Verifier:
         cached = self.tree.web / SIGNERS / CHECKED / key
         try:
             answer = json.loads(cached.read_bytes())
-            if answer.get("signer") in {f for f, _ in self._sigstore}:
-                return Signer("sigstore", answer["signer"]), answer.get("verdict")
-            if "signer" in answer:
-                return None, None
+            if answer.get("signer") in {f for f, _ in self._sigstore} and "policy" in answer:
+                return Signer("sigstore", answer["signer"]), answer.get("verdict"), answer["policy"]
+            if "signer" in answer and answer["signer"] is None:
+                return None, None, None
         except (OSError, ValueError, AttributeError):
             pass
-        signer, verdict = None, None
+        signer, verdict, policy = None, None, None
         try:
             env = dsse.parse(data, str(path))
             statement = intoto.parse(env.body, str(path))
@@ -252,10 +253,13 @@ class Verifier:
             if signer is not None and isinstance(statement.predicate, dict):
                 v = statement.predicate.get("verdict") or statement.predicate.get("verificationResult")
                 verdict = v[:40] if isinstance(v, str) else None
+                p = statement.predicate.get("policy")
+                policy = p.get("uri")[:200] if isinstance(p, dict) and isinstance(p.get("uri"), str) else None
         except InputError:
             pass
         try:
-            files.write_bytes(cached, dump_json({"signer": signer, "verdict": verdict}), fsync=False)
+            files.write_bytes(cached, dump_json({"signer": signer, "verdict": verdict, "policy": policy}),
+                              fsync=False)
         except OSError:
             pass  # only a cache
-        return (Signer("sigstore", signer) if signer else None), verdict
+        return (Signer("sigstore", signer) if signer else None), verdict, policy
