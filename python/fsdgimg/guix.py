@@ -245,6 +245,16 @@ class Guix:
             raise GuixError(f"guix describe: unexpected output {text[:120]!r}")
         return text + "\n"
 
+    def describe_json(self) -> list[dict]:
+        """`guix describe --format=json`: the channels as data (name, url, commit, introduction);
+        a guix not from `guix pull` (Debian's) says false for url and commit."""
+        stdout, _ = self.run(self.command("describe", "--format=json", load_path=False), "guix describe")
+        try:
+            data = json.loads(stdout)
+        except ValueError:
+            raise GuixError(f"guix describe: unexpected output {stdout.strip()[:120]!r}") from None
+        return data if isinstance(data, list) else [data]
+
     def repl_json(self, script: Path, args: list[str], what: str):
         """Run a Guile program with `guix repl` (channel on the load path) and parse the JSON it prints."""
         argv = self.command("repl", "--", str(script), *args)

@@ -180,6 +180,14 @@ def test_guix_build_and_check_of_a_deterministic_derivation(guix_process_env, st
     # Provenance is also a file in the layout.
     channels = (tmp_path / "layout" / "fsdgimg" / "provenance" / "channels.scm").read_text()
     assert channels.startswith("(list (channel") and "(name 'guix)" in channels
+    # The lock: the derivation and the channels; Debian's guix is not from `guix pull`, so its
+    # channel has no commit, the lock says it pins nothing, and a rebuild from it is refused.
+    lock = json.loads((tmp_path / "layout" / "fsdgimg" / "lock.json").read_text())
+    assert lock["guix"]["derivation"] == drv and lock["guix"]["channelsFile"] == channels
+    assert [c["name"] for c in lock["guix"]["channels"]] == ["guix"] and lock["guix"]["channels"][0].get("commit") is None
+    assert lock["guix"]["pinned"] is False and lock["tool"]["argv"][:2] == ["guix", "pack"]
+    refused = run_cli("rebuild", tmp_path / "layout" / "fsdgimg" / "lock.json", env=guix_process_env)
+    assert refused.returncode == 2 and "does not pin Guix" in refused.stderr and "Traceback" not in refused.stderr
     inspect = subprocess.run(["skopeo", "inspect", f"oci:{tmp_path / 'layout'}:latest"],
                              capture_output=True, text=True)
     assert inspect.returncode == 0, inspect.stderr

@@ -119,7 +119,8 @@ class Lock:
                                             "size": p.size}})
         if self.guix is not None:
             for ch in self.guix.get("channels", []):
-                out.append({"uri": ch["url"], "name": f"channel {ch['name']}", "digest": {"gitCommit": ch["commit"]}})
+                if ch.get("url") and ch.get("commit"):
+                    out.append({"uri": ch["url"], "name": f"channel {ch['name']}", "digest": {"gitCommit": ch["commit"]}})
             if self.guix.get("derivation"):
                 out.append({"uri": f"guix:{self.guix['derivation']}", "name": "derivation"})
         return out
@@ -155,9 +156,12 @@ def parse(data: bytes, where: str) -> Lock:
         if not isinstance(guix, dict) or not isinstance(guix.get("channels", []), list):
             raise InputError(f"{where}: 'guix' must be an object with a list of channels")
         for ch in guix.get("channels", []):
-            if not (isinstance(ch, dict) and all(isinstance(ch.get(k), str) for k in ("name", "url", "commit"))
-                    and re.fullmatch(r"[0-9a-f]{40}", ch["commit"])):
-                raise InputError(f"{where}: a Guix channel needs a name, a url and a 40-hex commit")
+            # A guix not from `guix pull` (Debian's) has no commit: recorded as null, which a
+            # rebuild refuses ("pinned": false), never guessed.
+            commit = ch.get("commit") if isinstance(ch, dict) else None
+            if not (isinstance(ch, dict) and isinstance(ch.get("name"), str)
+                    and (commit is None or (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit)))):
+                raise InputError(f"{where}: a Guix channel needs a name and a 40-hex commit (or null)")
         lock.guix = guix
     return lock
 

@@ -121,6 +121,9 @@ def entry_of(lock: lockmod.Lock, where: str) -> catalog.Entry:
 def build_from_lock(lock: lockmod.Lock, fetch, *, tools: str = "auto", out: Path | None = None,
                     progress: bool | None = None) -> str:
     """Build the locked entry from the locked inputs; the digest before annotations."""
+    if lock.guix is not None and not lock.guix.get("pinned"):
+        raise UsageError(f"{lock.entry.get('name')}: its lock does not pin Guix (built with a guix not from "
+                         "`guix pull`: its channels have no commit), so no rebuild can take the same Guix")
     if lock.debian is None:
         raise UsageError(f"{lock.entry.get('name')}: rebuilding a {lock.builder} image from its lock is "
                          "not supported yet (docs/rebuild.md)")

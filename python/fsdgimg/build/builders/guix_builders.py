@@ -63,13 +63,39 @@ class GuixBuilder(Builder):
         return self.result(entry, ctx, drv, out)
 
     def result(self, entry: Entry, ctx: Context, drv: str, out: str) -> BuildResult:
-        channels = guix_for(entry, ctx).describe_channels()
+        guix = guix_for(entry, ctx)
+        channels = guix.describe_channels()
         annotations = {"org.fsdgimg.guix.derivation": drv,
                        "org.fsdgimg.guix.output": out,
                        # The channels (URL, commit) that reproduce the image: `guix time-machine -C`.
                        "org.fsdgimg.guix.channels": " ".join(channels.split())}
         return BuildResult("docker-archive", Guix.host_path(out), annotations,
-                           {CHANNELS_FILE: channels.encode()}, drv, out, method=self.what)
+                           {CHANNELS_FILE: channels.encode()}, drv, out, method=self.what,
+                           inputs=self.locked(entry, guix, drv, channels), tool=self.tool(entry))
+
+    def tool(self, entry: Entry) -> dict:
+        """The lock's record of the command: plain `guix`, the input file relative to the checkout."""
+        path = self.input_file(entry)
+        relative = str(path.relative_to(entry.base)) if path.is_relative_to(entry.base) else path.name
+        argv = self.derivation_argv(entry, Guix(system=entry.guix_system, target=entry.guix_target,
+                                                executable="guix"))
+        return {"name": "guix", "argv": [relative if a == str(path) else a for a in argv]}
+
+    def locked(self, entry: Entry, guix: Guix, drv: str, channels: str) -> dict:
+        """What the lock records of a Guix build: the channels (with their commits: `guix
+        time-machine -C` rebuilds from them), the derivation, and the input file's hash."""
+        import hashlib
+        described = [{k: c.get(k) for k in ("name", "url", "commit", "introduction") if c.get(k) is not None}
+                     for c in guix.describe_json() if isinstance(c, dict)]
+        for c in described:
+            for k in ("url", "commit"):
+                if c.get(k) is False:
+                    c[k] = None
+        path = self.input_file(entry)
+        return {"channels": described, "channelsFile": channels, "derivation": drv,
+                "pinned": bool(described) and all(c.get("commit") for c in described),
+                "file": {"path": str(path.relative_to(entry.base)) if path.is_relative_to(entry.base) else path.name,
+                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None}}
 
     def check(self, entry: Entry, ctx: Context, first: BuildResult) -> BuildResult | None:
         """None when `guix build --check` found the rebuild identical, else the differing rebuild."""
