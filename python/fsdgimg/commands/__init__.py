@@ -22,4 +22,5 @@ COMMANDS = [
     "attest",
     "verify",
     "rebuild",
+    "pin",
 ]
