@@ -1,6 +1,7 @@
-;;; Print the config.yml of the registry that host.scm runs, so that the
-;;; committed guix-fsdg-registry/config.yml, usable without Guix, is the
-;;; very file the Guix host runs (tests/channel checks that it is).
+;;; Print the config.yml of the registry that host.scm runs: a plain file,
+;;; usable without Guix, that is the very file the Guix host runs.  It is
+;;; generated, never committed; tests/channel/test_host.py runs a registry
+;;; on what this prints.
 ;;;
 ;;;   guix repl -L channel -- guix-fsdg-registry/config.yml.scm
 (use-modules (fsdgimg services registry)

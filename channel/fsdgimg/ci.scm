@@ -25,8 +25,6 @@
   #:use-module (guix monads)
   #:use-module (guix discovery)
   #:use-module (guix packages)
-  #:use-module ((guix platform)
-                #:select (lookup-platform-by-system platform-target))
   #:use-module ((guix store)
                 #:select (%graft? %store-monad run-with-store))
   #:use-module ((guix scripts system)
@@ -55,7 +53,8 @@
 ;;; systems of the Cuirass specification decide which systems are evaluated;
 ;;; the catalog's architectures decide which images each system has.  An image job is the very derivation that 'fsdgimg build
 ;;; NAME' computes ('guix system image --image-type=docker' or 'guix pack -f
-;;; docker', with the catalog's options, --save-provenance and --system):
+;;; docker', with the arguments of python/fsdgimg/guix-pack.toml, the
+;;; catalog's options and --system):
 ;;; what Cuirass builds, fsdgimg can substitute.
 ;;;
 ;;; Use it with a Cuirass specification such as:
@@ -118,36 +117,43 @@ pairs, where ALIST maps the keys of the entry's table to their values."
                   '())
               '())))
 
-(define (architectures-file)
-  ;; The table of architectures fsdgimg itself reads (python/fsdgimg/platforms.py):
-  ;; one place for what each tool calls an architecture.
-  (string-append (checkout-directory) "/python/fsdgimg/architectures.toml"))
+(define (python-data-file name)
+  ;; The tables fsdgimg itself reads, beside its modules: one place for what
+  ;; both sides need (the Cuirass evaluation runs in Guix alone).
+  (string-append (checkout-directory) "/python/fsdgimg/" name))
 
-(define %architecture-systems
-  ;; OCI architecture names, as the catalog spells them, and the Guix system
-  ;; types that build them natively.
-  (delay (filter-map (match-lambda
-                       ((name . alist) (let ((system (assoc-ref alist
-                                                                "guix-system")))
-                                         (and system
-                                              (cons name system)))))
-                     (if (file-exists? (architectures-file))
-                         (or (assoc-ref (parse-toml-file (architectures-file))
-                                        "architectures")
-                             '())
-                         '()))))
+(define (read-python-data name)
+  (let ((file (python-data-file name)))
+    (if (file-exists? file)
+        (parse-toml-file file)
+        '())))
+
+(define %architectures
+  ;; OCI architecture names, as the catalog spells them, and their entries in
+  ;; python/fsdgimg/architectures.toml (what each tool calls them), as read
+  ;; by fsdgimg/platforms.py.
+  (delay (or (assoc-ref (read-python-data "architectures.toml")
+                        "architectures")
+             '())))
+
+(define (architecture-field architecture field)
+  (match (assoc-ref (force %architectures) architecture)
+    (#f #f)
+    (alist (assoc-ref alist field))))
 
 (define (architecture->system architecture)
   "Return the Guix system type that builds ARCHITECTURE, an OCI name such as
 \"arm64\", natively, or #f."
-  (assoc-ref (force %architecture-systems) architecture))
+  (architecture-field architecture "guix-system"))
 
 (define (catalog-entry-builds entry)
   "Return the builds of ENTRY, a catalog entry, as (SYSTEM . TARGET) pairs: one
 per architecture of its 'architectures' list (or its single 'architecture'),
-on the system its 'systems' table gives (or the entry's 'system', for one
-architecture), by default the architecture's own.  TARGET is #f for a native
-build, else the GNU triplet to cross-compile for."
+on the system its 'systems' table gives, by default the architecture's own.
+TARGET is #f for a native build, else the architecture's guix-target, the GNU
+triplet to cross-compile for.  This is what catalog.py's Entry.guix_system
+and Entry.guix_target say (its 'system' key may only name the architecture's
+own system)."
   (match entry
     ((name . alist) (let ((architectures (match (assoc-ref alist
                                                            "architectures")
@@ -161,19 +167,15 @@ build, else the GNU triplet to cross-compile for."
                                     (let* ((own (architecture->system
                                                  architecture))
                                            (system (or (assoc-ref systems
-                                                        architecture)
-                                                       (and (= 1
-                                                               (length
-                                                                architectures))
-                                                            (assoc-ref alist
-                                                             "system")) own)))
+                                                        architecture) own)))
                                       (and system
                                            (cons system
                                                  (and own
                                                       (not (string=? own
                                                                      system))
-                                                      (platform-target (lookup-platform-by-system
-                                                                        own)))))))
+                                                      (architecture-field
+                                                       architecture
+                                                       "guix-target"))))))
                                   architectures)))))
 
 (define (catalog-entry-systems entry)
@@ -239,28 +241,28 @@ line is the interface of 'guix pack' that stays stable across Guix versions."
   "Return the job of the Docker image of the manifest in FILE for SYSTEM,
 cross-compiled for TARGET when it is true, as 'guix pack -f docker
 --save-provenance' computes it with the options of ALIST, a catalog entry."
+  (define pack
+    ;; The arguments fsdgimg's Guix driver gives 'guix pack' too.
+    (read-python-data "guix-pack.toml"))
   (derivation->job (if target
                        (string-append name "." target "." system)
                        (string-append name "." system))
-                   (pack-derivation `("-f" "docker"
-                                      "--no-grafts"
-                                      "--save-provenance"
-                                      ,(string-append "--system=" system)
+                   (pack-derivation `(,@(assoc-ref pack "arguments") ,(string-append
+                                                                       "--system="
+                                                                       system)
                                       ,@(if target
                                             (list (string-append "--target="
                                                                  target))
-                                            '())
-                                      "-m"
+                                            '()) "-m"
                                       ,file
-                                      ,@(match (assoc-ref alist "max-layers")
-                                          (#f '())
-                                          (n (list (string-append
-                                                    "--max-layers="
-                                                    (number->string n)))))
-                                      ,@(match (assoc-ref alist "entry-point")
-                                          (#f '())
-                                          (entry (list (string-append
-                                                        "--entry-point=" entry))))))))
+                                      ,@(filter-map (lambda (key)
+                                                      (match (assoc-ref alist
+                                                                        key)
+                                                        (#f #f)
+                                                        (value (format #f
+                                                                "--~a=~a" key
+                                                                value))))
+                                                    (assoc-ref pack "options"))))))
 
 (define (image-jobs store entry system)
   "Return the jobs of ENTRY, an image of the catalog, built on SYSTEM: one per

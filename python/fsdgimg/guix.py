@@ -13,6 +13,7 @@ Environment:
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,13 +62,18 @@ class CheckOutcome:
 
 
 def _build_flags(derivation: bool, grafts: bool, provenance: bool) -> list[str]:
-    """The options `guix system image` and `guix pack` share."""
+    """The build options of `guix system image` (those of `guix pack` are guix-pack.toml's)."""
     flags = [] if grafts else ["--no-grafts"]
     if provenance:
         flags.append("--save-provenance")
     if derivation:
         flags.append("-d")
     return flags
+
+
+@functools.cache
+def _pack_arguments() -> dict:
+    return tomllib.loads(Path(__file__).with_name("guix-pack.toml").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -110,14 +117,15 @@ class Guix:
         return self.command("system", "image", *opts, str(file), system=True)
 
     def pack_command(self, manifest: Path, *, derivation: bool, max_layers: int | None = None,
-                     entry_point: str | None = None, grafts: bool = False,
-                     provenance: bool = True, fmt: str = "docker") -> list[str]:
-        opts = ["-f", fmt, "-m", str(manifest)]
-        if max_layers:
-            opts.append(f"--max-layers={max_layers}")
-        if entry_point:
-            opts.append(f"--entry-point={entry_point}")
-        opts += _build_flags(derivation, grafts, provenance)
+                     entry_point: str | None = None) -> list[str]:
+        """argv for `guix pack` of a catalog entry: the arguments and options of guix-pack.toml,
+        which the Cuirass jobs read too."""
+        given = {"max-layers": max_layers, "entry-point": entry_point}
+        pack = _pack_arguments()
+        opts = [*pack["arguments"], "-m", str(manifest)]
+        opts += [f"--{key}={given[key]}" for key in pack["options"] if given[key]]
+        if derivation:
+            opts.append("-d")
         return self.command("pack", *opts, system=True)
 
     # -- running ----------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ def test_driver_argument_lists():
                     "--image-type=docker", "--no-grafts", "--save-provenance", "-d", "os.scm"]
     argv = g.pack_command(Path("m.scm"), derivation=False, max_layers=8, entry_point="bin/hello")
     assert argv == ["guix", "pack", "-L", str(REPO / "channel"), "--system=x86_64-linux", "-f", "docker",
-                    "-m", "m.scm", "--max-layers=8", "--entry-point=bin/hello", "--no-grafts",
-                    "--save-provenance"]
+                    "--no-grafts", "--save-provenance", "-m", "m.scm", "--max-layers=8",
+                    "--entry-point=bin/hello"]
     pinned = Guix(load_path=[], channels=Path("/c/channels.scm"), executable="guix")
     assert pinned.command("describe", "--format=channels", load_path=False) == \
         ["guix", "time-machine", "-C", "/c/channels.scm", "--", "describe", "--format=channels"]

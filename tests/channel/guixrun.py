@@ -5,6 +5,7 @@ missing chroot makes these tests fail, never skip."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -47,6 +48,13 @@ def guix(*args: str, check: bool = True, timeout: float = 600, cwd: Path = REPO)
 def scheme(expression: str) -> str:
     """The value of EXPRESSION, evaluated with the channel's service modules (tests/guix/eval.scm)."""
     return guix("repl", "-L", "channel", "--", "tests/guix/eval.scm", expression).stdout
+
+
+@functools.cache
+def host_config_yml() -> str:
+    """The config.yml of guix-fsdg-registry's host, as config.yml.scm prints it from host.scm: it is
+    generated here, by the tests that run and check it, never committed."""
+    return guix("repl", "-L", "channel", "--", "guix-fsdg-registry/config.yml.scm").stdout
 
 
 def scheme_string(text: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.openpgp import gpg_key
-from guixrun import guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
+from guixrun import REPO, guix, guix_chroot, scheme, scheme_string  # noqa: F401 (fixture)
 from servers import Podman, Registry, Skopeo, have
 
 pytestmark = pytest.mark.usefixtures("guix_chroot", "tools")
@@ -42,22 +42,69 @@ def strings(items) -> str:
     return "'(" + " ".join(scheme_string(i) for i in items) + ")"
 
 
+def service_files(config: str) -> dict[str, bytes]:
+    """The files of the containers service for CONFIG (Scheme text of a
+    containers-registries-configuration), relative to its directory, as the service builds them:
+    registries.conf from Scheme, policy.json and registries.d from `fsdgimg web-config` run with the
+    arguments the service gives (the command its build runs)."""
+    from publish.conftest import run
+    out = scheme(f"(let ((config {config}))"
+                 " (string-join (cons ((@ (guix gexp) plain-file-content) (containers-registries-file config))"
+                 "  (map (lambda (file) (string-join (cons (car file) (if (string=? (car file) \"policy.json\")"
+                 "   (containers-policy-arguments config) (containers-registries.d-arguments config))) \"\\t\"))"
+                 "   (cdr ((@@ (fsdgimg services containers) containers-files) config)))) \"\\f\"))")
+    conf, *generated = out.split("\f")
+    files = {"registries.conf": conf.encode()}
+    for line in generated:
+        name, *arguments = line.split("\t")
+        files[name] = run(*arguments).stdout
+    return files
+
+
 def write_home(home: Path, registry_host: str, raw: str = "", **keys: str) -> Path:
     """~/.config/containers as home-containers-registries-service-type lays it out (`raw`: more
     fields, as Scheme text)."""
     fields = f"(unqualified-search-registries {strings([registry_host])})" \
              f" (insecure-registries {strings([registry_host, 'localhost:' + registry_host.split(':')[1]])})"
     fields += "".join(f" ({k} {scheme_string(v)})" for k, v in keys.items()) + raw
-    files = scheme("(string-join (map (lambda (file) (string-append (car file) \"\\t\""
-                   " ((@ (guix gexp) plain-file-content) (cadr file))))"
-                   " ((@@ (fsdgimg services containers) containers-files)"
-                   f" (containers-registries-configuration {fields}))) \"\\f\")")
     conf = home / ".config/containers"
-    for item in files.split("\f"):
-        name, _, text = item.partition("\t")
+    for name, text in service_files(f"(containers-registries-configuration {fields})").items():
         (conf / name).parent.mkdir(parents=True, exist_ok=True)
-        (conf / name).write_text(text)
+        (conf / name).write_bytes(text)
     return conf
+
+
+# The configurations whose files the channel wrote in Scheme before fsdgimg wrote them
+# (tests/channel/containers-before/NAME): the files must not change.
+BEFORE = {
+    "plain": """(unqualified-search-registries '("127.0.0.1:5000"))
+                (insecure-registries '("127.0.0.1:5000" "localhost:5000"))""",
+    "keys": """(unqualified-search-registries '("images.example.org" "[::1]:5000"))
+               (accepted-registries '("other.example.org/ns" "images.example.org"))
+               (blocked-registries '("bad.example.com" "docker.io"))
+               (sigstore-public-key "/etc/cosign.pub")
+               (gpg-keyring "/etc/keyring.gpg")
+               (lookasides '(("images.example.org" . "https://images.example.org/sigstore")
+                             ("mirror.example.net/hello" . "https://mirror.example.net/sigstore")))
+               (mirrors '(("mirror.example.net/hello" . "images.example.org/hello")
+                          ("127.0.0.1:5000/ns" . "images.example.org/ns")))""",
+    "gpg": """(unqualified-search-registries '("images.example.org"))
+              (gpg-keyring "/etc/keyring.gpg")
+              (mirrors '(("mirror.example.net" . "images.example.org")))""",
+    "sigstore": """(accepted-registries '("images.example.org"))
+                   (sigstore-public-key "/etc/cosign.pub")""",
+    "default": "",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE))
+def test_service_files_are_byte_for_byte_those_scheme_wrote(name):
+    """policy.json gained its final newline (guile-json wrote none); nothing else changed."""
+    before = REPO / "tests/channel/containers-before" / name
+    files = service_files(f"(containers-registries-configuration {BEFORE[name]})")
+    expected = {str(f.relative_to(before)): f.read_bytes() for f in sorted(before.rglob("*")) if f.is_file()}
+    expected["policy.json"] += b"\n"
+    assert files == expected
 
 
 def skopeo(home: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
@@ -275,12 +322,12 @@ def test_mirrors_are_checked_with_a_located_error(tmp_path, mirrors, message):
     assert "Backtrace" not in proc.stderr
 
 
-def test_a_cosign_mirror_of_a_bare_host_is_refused(tmp_path):
-    config = tmp_path / "config.scm"
-    config.write_text("(use-modules (fsdgimg services containers))\n"
-                      "(display (containers-registries-configuration->policy (containers-registries-configuration\n"
-                      "  (sigstore-public-key \"/etc/cosign.pub\")\n"
-                      "  (mirrors '((\"mirror.example.net\" . \"images.example.org\"))))))\n")
-    proc = guix("repl", "-L", "channel", "--", str(config), check=False)
-    assert proc.returncode != 0 and "per repository" in proc.stderr, proc.stderr
-    assert "Backtrace" not in proc.stderr
+def test_a_cosign_mirror_of_a_bare_host_is_refused():
+    """fsdgimg refuses it when the service's policy.json is built: one line, no traceback."""
+    from publish.conftest import run
+    arguments = scheme("(string-join (containers-policy-arguments (containers-registries-configuration"
+                       "  (sigstore-public-key \"/etc/cosign.pub\")"
+                       "  (mirrors '((\"mirror.example.net\" . \"images.example.org\"))))) \"\\t\")")
+    proc = run(*arguments.split("\t"), check=False)
+    assert proc.returncode != 0 and "per repository" in proc.err, proc.err
+    assert "Traceback" not in proc.err and len(proc.err.strip().splitlines()) == 1

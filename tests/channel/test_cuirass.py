@@ -10,6 +10,7 @@ So every Guix entry of the catalog yields derivations for aarch64-linux and x86_
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tomllib
@@ -152,6 +153,22 @@ def test_architecture_table_is_fsdgimgs():
     out = guix("repl", "-L", "channel", "--", "tests/guix/eval.scm",
                "(map (@ (fsdgimg ci) architecture->system) '(" + " ".join(f'"{n}"' for n in names) + "))").stdout
     assert out == "(" + " ".join(f'"{a.guix_system}"' if a.guix_system else "#f" for a in platforms.ARCHES) + ")"
+
+
+def test_builds_are_those_fsdgimg_lists(checkout):
+    """Each (system, target) of the Cuirass jobs is the one `fsdgimg list` gives the architecture
+    (catalog.py's Entry.guix_system and guix_target): the jobs are the builds fsdgimg runs."""
+    from publish.conftest import run
+    listed = json.loads(run("list", "--catalog", checkout / "manifests/catalog.toml", "--json").out)["images"]
+    expected = sorted((image["name"], system, image.get("targets", {}).get(arch, "#f"))
+                      for image in listed if image["builder"] in ("guix-system", "guix-pack")
+                      for arch, system in image["systems"].items())
+    out = guix("repl", "-L", str(checkout / "channel"), "--", str(REPO / "tests/guix/eval.scm"),
+               "(string-join ((@ (srfi srfi-1) append-map) (lambda (entry) (map (lambda (build) (format #f \"~a ~a ~a\" (car entry)"
+               " (car build) (or (cdr build) \"#f\"))) ((@ (fsdgimg ci) catalog-entry-builds) entry)))"
+               " ((@@ (fsdgimg ci) guix-catalog-entries))) \"\\n\")", cwd=checkout).stdout
+    got = sorted(tuple(line.split()) for line in out.splitlines())
+    assert got == expected and any(target != "#f" for *_, target in got)
 
 
 def test_catalog_systems_from_architectures():

@@ -269,11 +269,6 @@ def test_srfi64_suite_passes():
     assert "unexpected failures" not in proc.stdout
 
 
-def test_committed_host_config_yml_is_what_the_host_runs():
-    generated = guix("repl", "-L", "channel", "--", "guix-fsdg-registry/config.yml.scm").stdout
-    assert generated == (REPO / "guix-fsdg-registry/config.yml").read_text()
-
-
 def test_every_service_cross_compiles():
     """Build-time tools (fsdgimg writing the nginx locations) are native inputs (#+): a system using
     every service of the channel has a derivation when cross-compiled."""

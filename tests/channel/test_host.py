@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from guixrun import REPO, derivations, guix, guix_chroot  # noqa: F401 (fixture)
+from guixrun import REPO, derivations, guix, guix_chroot, host_config_yml  # noqa: F401 (fixture)
 from servers import Dockerd, Nginx, Podman, ServerProcess, Skopeo, _http_status, free_port, have
 
 pytestmark = pytest.mark.usefixtures("guix_chroot", "tools")
@@ -47,14 +47,15 @@ def host() -> dict:
 
 
 class HostRegistry(ServerProcess):
-    """docker-registry running guix-fsdg-registry/config.yml, on another port and storage root."""
+    """docker-registry running the host's config.yml, generated from host.scm here (it is not
+    committed: guix-fsdg-registry/config.yml.scm prints it), on another port and storage root."""
 
     name = "registry"
 
     def __init__(self, workdir: Path):
         super().__init__(workdir)
         self.port = free_port()
-        text = (REPO / "guix-fsdg-registry/config.yml").read_text()
+        text = host_config_yml()
         assert '  addr: "127.0.0.1:5000"' in text and 'rootdirectory: "/var/lib/registry"' in text
         text = text.replace('127.0.0.1:5000', f"127.0.0.1:{self.port}")
         text = text.replace('"/var/lib/registry"', json.dumps(str(self.workdir / "storage")))

@@ -317,11 +317,14 @@
          (podman (rootless-podman-configuration
                    (containers-registries (containers-registries-file config))
                    (containers-policy (containers-policy-file config)))))
+    ;; registries.conf is written here, policy.json by fsdgimg at build time.
     (filter-map (match-lambda
                   ((name (? plain-file? file))
-                   (and (member name '("containers/registries.conf"
-                                       "containers/policy.json"))
+                   (and (member name '("containers/registries.conf"))
                         (plain-file-name file)))
+                  ((name (? computed-file? file))
+                   (and (member name '("containers/policy.json"))
+                        (computed-file-name file)))
                   (_ #f))
                 (extension-value rootless-podman-service-type etc-service-type
                                  podman))))

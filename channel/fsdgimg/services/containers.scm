@@ -9,7 +9,9 @@
 ;;; any later version.
 
 (define-module (fsdgimg services containers)
+  #:use-module (fsdgimg packages fsdgimg)
   #:use-module (fsdgimg services validation)
+  #:use-module (fsdgimg services web-config)
   #:use-module (gnu home services)
   #:use-module (gnu services)
   #:use-module (gnu services configuration)
@@ -18,7 +20,6 @@
   #:use-module (guix i18n)
   #:use-module (guix records)
   #:use-module (ice-9 match)
-  #:use-module (json)
   #:use-module (srfi srfi-1)
   #:use-module (srfi srfi-26)
   #:export (containers-registries-configuration
@@ -32,8 +33,10 @@
             containers-registries-configuration-gpg-keyring
             containers-registries-configuration-lookasides
             containers-registries-configuration-mirrors
+            containers-registries-configuration-fsdgimg
             containers-registries-configuration->toml
-            containers-registries-configuration->policy
+            containers-policy-arguments
+            containers-registries.d-arguments
             containers-registries-file
             containers-policy-file
             containers-registries.d-file
@@ -54,13 +57,18 @@
 ;;;     containers-storage), signed by the given keys when keys are given;
 ;;;   - registries.d/fsdgimg.yaml, with a sigstore key or a GnuPG keyring:
 ;;;     look up cosign signatures of those registries, and their OpenPGP
-;;;     signatures at the lookaside URLs given.  Where a static tree keeps
-;;;     them is fsdgimg's knowledge (python/fsdgimg/transports/static/layout.py): this
-;;;     module takes the URL as configuration, as `fsdgimg web-config
-;;;     registries.d --registry HOST' prints it, and repeats no path;
+;;;     signatures at the lookaside URLs given;
 ;;;   - a mirror serving a distribution's images under another name: its
-;;;     images must carry the origin's signatures, as `fsdgimg web-config
-;;;     policy --mirror MIRROR=ORIGIN' writes (mirror-identity below).
+;;;     images must carry the origin's signatures.
+;;;
+;;; policy.json and registries.d are fsdgimg's knowledge (the requirements,
+;;; the signed identities of mirrors, where a static tree keeps signatures:
+;;; python/fsdgimg/trust/policy.py): 'fsdgimg web-config policy' and
+;;; 'fsdgimg web-config registries.d' write them at build time, from the
+;;; arguments this module gives (containers-policy-arguments,
+;;; containers-registries.d-arguments).  This module checks the
+;;; configuration where it is written and writes registries.conf, which
+;;; only it knows.
 ;;;
 ;;; 'containers-registries-service-type' writes them to /etc/containers,
 ;;; 'home-containers-registries-service-type' to ~/.config/containers.
@@ -235,6 +243,9 @@ This is what @command{fsdgimg web-config policy --mirror
 @var{mirror}=@var{origin}} prints; their OpenPGP signatures are looked up at
 the mirror's @code{lookasides} entry."
    (sanitizer sanitize-mirrors))
+  (fsdgimg (file-like fsdgimg)
+   "The fsdgimg package whose @command{fsdgimg web-config} command writes
+@file{policy.json} and @file{registries.d}.")
   (no-serialization))
 
 (define %newline
@@ -302,113 +313,62 @@ the mirror's @code{lookasides} entry."
                                                                 insecure-registries
                                                                 blocked)))))))
 
-(define %local-transports
-  ;; Transports that read images from this machine, not from a registry:
-  ;; copying out of them (to push an OCI layout, for instance) is the
-  ;; user's own business.
-  '("oci" "oci-archive" "dir" "docker-archive" "docker-daemon"
-    "containers-storage"))
-
-(define (mirror-identity kind mirror origin)
-  "Return the signedIdentity under which a signature of KIND ('sigstore or
-'gpg) by ORIGIN's keys is accepted for an image pulled from MIRROR, as
-mirror_identity in python/fsdgimg/trust/policy.py: OpenPGP signatures name the
-reference pulled, remapped from MIRROR's prefix to ORIGIN's; cosign ones name
-a repository without a tag, which remapIdentity never accepts, so ORIGIN must
-name that repository."
-  (match kind
-    ('gpg `(("type" . "remapIdentity") ("prefix" unquote mirror)
-            ("signedPrefix" unquote origin)))
-    ('sigstore (unless (string-index origin #\/)
-                 (raise-exception (formatted-message (G_
-                                                      "mirrors: ~a: cosign signatures name a repository, so with sigstore-public-key a mirror is given per repository: (\"MIRROR/NAME\" . \"~a/NAME\")")
-                                                     mirror origin)))
-     `(("type" . "exactRepository") ("dockerRepository" unquote origin)))))
-
-(define* (accepted-requirements config
-                                #:optional (identity (const '(("type" . "matchRepository")))))
-  "Return the policy.json requirements an image from an accepted registry
-meets, each naming the signedIdentity IDENTITY, a procedure of the signature
-kind, returns: by default matchRepository, as `fsdgimg web-config policy'
-writes it, since cosign signatures name the repository without a tag (the
-tools' default, matchRepoDigestOrExact, refuses them for a pull by tag)."
-  (define (requirement kind fields)
-    (append fields
-            `(("signedIdentity" unquote
-               (identity kind)))))
-  (match-record config <containers-registries-configuration>
-    (sigstore-public-key gpg-keyring)
-    (match (append (if (maybe-value-set? sigstore-public-key)
-                       (list (requirement 'sigstore
-                                          `(("type" . "sigstoreSigned") ("keyPath"
-                                                                         unquote
-                                                                         sigstore-public-key))))
-                       '())
-                   (if (maybe-value-set? gpg-keyring)
-                       (list (requirement 'gpg
-                                          `(("type" . "signedBy")
-                                            ("keyType" . "GPGKeys")
-                                            ("keyPath" unquote gpg-keyring))))
-                       '()))
-      (() '((("type" . "insecureAcceptAnything"))))
-      (requirements requirements))))
-
 (define (accepted-registries config)
   (delete-duplicates (append (containers-registries-configuration-unqualified-search-registries
                               config)
                              (containers-registries-configuration-accepted-registries
                               config))))
 
-(define (containers-registries-configuration->policy config)
-  "Return the text of policy.json for CONFIG."
-  (define (requirements lst)
-    (list->vector lst))
-  (define reject
-    (requirements '((("type" . "reject")))))
-  (define accept
-    (requirements (accepted-requirements config)))
-  (define mirrors
-    (map (match-lambda
-           ((mirror . origin) (cons mirror
-                                    (requirements (accepted-requirements
-                                                   config
-                                                   (cut mirror-identity <>
-                                                        mirror origin))))))
-         (containers-registries-configuration-mirrors config)))
-  (scm->json-string `(("default" unquote reject)
-                      ("transports" ("docker" ,@(map (cut cons <> accept)
-                                                     (accepted-registries
-                                                      config))
-                                     ,@mirrors
-                                     ,@(map (cut cons <> reject)
-                                            (all-blocked-registries config)))
-                       ,@(map (lambda (transport)
-                                `(,transport ("" unquote
-                                              (requirements '((("type" . "insecureAcceptAnything")))))))
-                              %local-transports)))
-                    #:pretty #t))
+(define (options option values)
+  "Return OPTION followed by each of VALUES, as many times as there are."
+  (append-map (cut list option <>) values))
 
-(define (containers-registries.d-text config)
-  "Return the text of registries.d/fsdgimg.yaml: look up cosign signatures on
-the accepted registries, and OpenPGP signatures at their lookaside URLs."
-  (define lookasides
-    (containers-registries-configuration-lookasides config))
-  (string-append
-   "# Generated by fsdgimg: where the signatures of the accepted registries are."
-   %newline "docker:" %newline
-   (string-concatenate (map (lambda (registry)
-                              (apply lines
-                                     (string-append "  "
-                                                    (toml-string registry) ":")
-                                     "    use-sigstore-attachments: true"
-                                     (match (assoc registry lookasides)
-                                       ((_ . url) (list (string-append
-                                                         "    lookaside: " url)))
-                                       (#f '()))))
-                            (append (accepted-registries config)
-                                    (map car
-                                         (containers-registries-configuration-mirrors
-                                          config)))))))
+(define (mirror-arguments config)
+  (options "--mirror"
+           (map (match-lambda
+                  ((mirror . origin) (string-append mirror "=" origin)))
+                (containers-registries-configuration-mirrors config))))
+
+(define (containers-policy-arguments config)
+  "Return the arguments of the @command{fsdgimg} command that prints the
+policy.json of CONFIG: images from the accepted registries and mirrors only,
+signed by the keys of CONFIG, the blocked registries rejected."
+  (match-record config <containers-registries-configuration>
+    (sigstore-public-key gpg-keyring)
+    (append (list "web-config" "policy" "--default" "reject")
+            (options "--registry"
+                     (accepted-registries config))
+            (mirror-arguments config)
+            (options "--block"
+                     (all-blocked-registries config))
+            (if (maybe-value-set? sigstore-public-key)
+                (list "--sigstore-key" sigstore-public-key)
+                '())
+            (if (maybe-value-set? gpg-keyring)
+                (list "--gpg-key" gpg-keyring)
+                '()))))
+
+(define (containers-registries.d-arguments config)
+  "Return the arguments of the @command{fsdgimg} command that prints the
+registries.d/fsdgimg.yaml of CONFIG: cosign signatures looked up on the
+accepted registries and mirrors, OpenPGP ones at their lookasides, if any."
+  (define registries
+    (append (accepted-registries config)
+            (map car
+                 (containers-registries-configuration-mirrors config))))
+  (append (list "web-config" "registries.d")
+          (options "--registry"
+                   (accepted-registries config))
+          (mirror-arguments config)
+          (list "--no-default-lookaside")
+          (options "--lookaside"
+                   (filter-map (match-lambda
+                                 ((registry . url) (and (member registry
+                                                                registries)
+                                                        (string-append
+                                                         registry "=" url))))
+                               (containers-registries-configuration-lookasides
+                                config)))))
 
 (define (containers-registries-file config)
   "Return a file-like object for the registries.conf of CONFIG."
@@ -416,14 +376,18 @@ the accepted registries, and OpenPGP signatures at their lookaside URLs."
               (containers-registries-configuration->toml config)))
 
 (define (containers-policy-file config)
-  "Return a file-like object for the policy.json of CONFIG."
-  (plain-file "policy.json"
-              (containers-registries-configuration->policy config)))
+  "Return a file-like object for the policy.json of CONFIG, as fsdgimg writes
+it."
+  (fsdgimg-web-config-file "policy.json"
+                           (containers-registries-configuration-fsdgimg config)
+                           (containers-policy-arguments config)))
 
 (define (containers-registries.d-file config)
-  "Return a file-like object for registries.d/fsdgimg.yaml of CONFIG."
-  (plain-file "fsdgimg.yaml"
-              (containers-registries.d-text config)))
+  "Return a file-like object for registries.d/fsdgimg.yaml of CONFIG, as
+fsdgimg writes it."
+  (fsdgimg-web-config-file "fsdgimg.yaml"
+                           (containers-registries-configuration-fsdgimg config)
+                           (containers-registries.d-arguments config)))
 
 (define (containers-files config)
   "Return the (NAME FILE) pairs of the files of CONFIG, relative to the

@@ -10,6 +10,7 @@
 
 (define-module (fsdgimg services static-registry)
   #:use-module (fsdgimg packages fsdgimg)
+  #:use-module (fsdgimg services web-config)
   #:use-module (gnu services)
   #:use-module (gnu services configuration)
   #:use-module (gnu services web)
@@ -65,20 +66,9 @@ nginx locations serving the static tree of CONFIG."
 (define (static-registry-nginx-locations config)
   "Return a file-like object holding the nginx location blocks that serve the
 static tree of CONFIG, as written by fsdgimg."
-  (define fsdgimg-command
-    (file-append (static-registry-configuration-fsdgimg config) "/bin/fsdgimg"))
-  (define arguments
-    (static-registry-web-config-arguments config))
-  (define build
-    #~(call-with-output-file #$output
-        (lambda (port)
-          (let ((pid (spawn #+fsdgimg-command
-                            (cons "fsdgimg"
-                                  '#$arguments)
-                            #:output port)))
-            (unless (zero? (status:exit-val (cdr (waitpid pid))))
-              (error "fsdgimg web-config failed"))))))
-  (computed-file "fsdgimg-static-registry-locations.conf" build))
+  (fsdgimg-web-config-file "fsdgimg-static-registry-locations.conf"
+                           (static-registry-configuration-fsdgimg config)
+                           (static-registry-web-config-arguments config)))
 
 (define (static-registry-nginx-server config)
   "Return the nginx-server-configuration serving the static tree of CONFIG."

@@ -29,9 +29,17 @@ def register(sub) -> None:
                    help="policy: a cosign public key that signs them (repeatable: any one)")
     p.add_argument("--gpg-key", action="append", default=[], type=Path, metavar="KEYRING",
                    help="policy: an OpenPGP public keyring that signs them")
-    p.add_argument("--lookaside", metavar="URL",
-                   help="registries.d: where OpenPGP signatures are served (default: a static tree's, "
-                        "https://HOST/sigstore; http for a loopback HOST)")
+    p.add_argument("--default", choices=("insecureAcceptAnything", "reject"), default="insecureAcceptAnything",
+                   help="policy: what images from elsewhere get (default insecureAcceptAnything); with reject, "
+                        "as a system's policy, the local transports (oci:, dir:, containers-storage: ...) are "
+                        "accepted, and without keys the registries are accepted unsigned")
+    p.add_argument("--block", action="append", default=[], metavar="HOST[:PORT][/NAMESPACE]",
+                   help="policy: a registry whose images are rejected (repeatable)")
+    p.add_argument("--lookaside", action="append", default=[], metavar="[SCOPE=]URL",
+                   help="registries.d: where OpenPGP signatures are served, for every scope or for one "
+                        "(repeatable; default: a static tree's, https://HOST/sigstore; http for a loopback HOST)")
+    p.add_argument("--no-default-lookaside", action="store_true",
+                   help="registries.d: no lookaside for a scope that --lookaside SCOPE=URL does not name")
     p.add_argument("--redis", metavar="HOST:PORT", help="mirrorbits: its redis (default 127.0.0.1:6379)")
     p.add_argument("--fallback", action="append", default=[], metavar="URL",
                    help="mirrorbits: where a file goes that no mirror has yet (a blob published since the last "
@@ -56,7 +64,10 @@ def run(args) -> int:
         if args.blob_mirror:
             raise UsageError("--blob-mirror is for the web servers (nginx, apache, caddy)")
         from fsdgimg.trust.policy import check_mirror, check_scope, policy, registries_d
-        if not args.registry and not args.mirror:
+        # A system's files (--default reject, --no-default-lookaside) may list no registry: then only
+        # local images are accepted.
+        system = args.default == "reject" if args.server == "policy" else args.no_default_lookaside
+        if not args.registry and not args.mirror and not system:
             raise UsageError(f"{args.server} needs --registry HOST[:PORT] or --mirror MIRROR=ORIGIN")
         for scope in args.registry:
             check_scope(scope)
@@ -65,15 +76,18 @@ def run(args) -> int:
         if len(set(scopes)) != len(scopes):
             twice = next(s for s in scopes if scopes.count(s) > 1)
             raise UsageError(f"{twice[:80]!r} is given twice (--registry, --mirror)")
-        if args.lookaside is not None and not (args.lookaside.startswith(("https://", "http://"))
-                                               and args.lookaside.isprintable() and " " not in args.lookaside):
-            raise UsageError(f"--lookaside {args.lookaside[:80]!r}: expected an http(s):// URL")
+        lookaside, lookasides = _lookasides(args, scopes)
         if args.server == "policy":
-            if not args.sigstore_key and not args.gpg_key:
-                raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING")
+            blocked = [check_scope(scope, "--block") for scope in args.block]
+            if set(blocked) & set(scopes):
+                twice = next(s for s in blocked if s in scopes)
+                raise UsageError(f"{twice[:80]!r} is both accepted and blocked (--block)")
+            if not args.sigstore_key and not args.gpg_key and args.default != "reject":
+                raise UsageError("policy needs --sigstore-key PUB or --gpg-key KEYRING (or --default reject)")
             return emit_text(args, args.server, policy(args.registry, args.sigstore_key, args.gpg_key,
-                                                           mirrors=mirrors))
-        return emit_text(args, args.server, registries_d(scopes, args.lookaside))
+                                                           default=args.default, mirrors=mirrors,
+                                                           blocked=list(dict.fromkeys(blocked))))
+        return emit_text(args, args.server, registries_d(scopes, lookaside, lookasides))
     if not args.root:
         raise UsageError(f"--root DIR is required for {args.server}")
     from fsdgimg.transports.static import mirrors
@@ -95,3 +109,27 @@ def run(args) -> int:
         emit_json({"server": args.server, "config": text, "blob_mirrors": [m.to_json() for m in blob_mirrors]})
         return 0
     return emit_text(args, args.server, text)
+
+
+def _lookasides(args, scopes: list[str]) -> tuple[str | None, dict[str, str | None]]:
+    """--lookaside URL (every scope) and --lookaside SCOPE=URL (one, the first given wins), and with
+    --no-default-lookaside, no lookaside for the other scopes; one line for a URL that is not
+    http(s) or a scope not given."""
+    lookaside, lookasides = None, {}
+    for value in args.lookaside:
+        scope, sep, url = value.partition("=")
+        if not sep or value.startswith(("https://", "http://")):
+            scope, url = None, value
+        if not (url.startswith(("https://", "http://")) and url.isprintable() and " " not in url):
+            raise UsageError(f"--lookaside {value[:80]!r}: expected an http(s):// URL or SCOPE=URL")
+        if scope is None:
+            if lookaside is not None:
+                raise UsageError("--lookaside URL is given twice")
+            lookaside = url
+        elif scope not in scopes:
+            raise UsageError(f"--lookaside {value[:80]!r}: {scope[:80]!r} is not a --registry or --mirror")
+        else:
+            lookasides.setdefault(scope, url)
+    if args.no_default_lookaside:
+        lookasides = {scope: lookasides.get(scope) for scope in scopes}
+    return lookaside, lookasides

@@ -188,8 +188,8 @@ class TrustCarrier:
     # -- OpenPGP lookaside, tree to tree ----------------------------------------------------------
     def _lookaside(self, src_name: str, dest_name: str, digest: Digest) -> list[str]:
         """The source's signature files added (dry: to add), relative to its tree."""
+        from fsdgimg.signature.gpgv import MAX_SIGNATURE
         from fsdgimg.transports.static.layout import Tree
-        from fsdgimg.transports.static.signers import MAX_SIGNATURE
         from fsdgimg.trust.openpgp import write_signature
         src, dest = Tree(self.src_root), Tree(self.dest_root)
         have = {_read(p, MAX_SIGNATURE) for p in dest.signatures(dest_name, digest)}

@@ -54,6 +54,20 @@ class Signed:
             raise InputError(f"{where}: signature payload is not a simple-signing document") from None
 
 
+def verified_claims(payload: bytes, signature: bytes, public_keys, where: str) -> list[tuple[object, str, str]]:
+    """(key, docker-reference, docker-manifest-digest) for each of `public_keys` (pairs of a label
+    and a public key, as `keys.load_public_key` gives it) that made `signature` over `payload`: what
+    a trusted signature claims. The payload is parsed only once a key has verified it, so what an
+    untrusted layer holds is never read; a verified payload that is no simple-signing document is a
+    one-line InputError."""
+    from fsdgimg.signature import keys
+    verified = [key for key in public_keys if keys.verify(key[1], payload, signature)]
+    if not verified:
+        return []
+    ref, claimed = Signed(payload, signature, {}).claims(where)
+    return [(key, ref, claimed) for key in verified]
+
+
 def config_blob(layers: list[dict]) -> bytes:
     """The image config cosign writes for a signature image: the payloads as diff IDs."""
     config = {"architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from fsdgimg.errors import FsdgimgError, InputError, UsageError, printable
 from fsdgimg.oci.digest import Digest
+from fsdgimg.signature.gpgv import MAX_SIGNATURE, gpgv
 from fsdgimg.transports.static.layout import MAX_SIGNATURES, lookaside_dir
 
-MAX_SIGNATURE = 64 << 10    # a simple-signing message is well under 1 KiB
-MAX_PAYLOAD = 64 << 10
 FETCH_SECONDS = 30.0        # the whole of one signature's answer, however slowly it drips
 LOOKASIDE_SECONDS = 120.0   # all of them: a server answering 100 signatures slowly is stopped too
 SIMPLE_SIGNING_TYPE = "atomic container signature"
@@ -174,34 +173,10 @@ def signatures(check: OpenPGPCheck, target, digest: Digest):
 # -- checking one -----------------------------------------------------------------------------------
 def _gpgv(data: bytes, keyrings: list[Path], homedir: Path) -> tuple[str | None, bytes]:
     """(primary fingerprint of the key that made a good signature or None, the signed payload)."""
-    argv = ["gpgv", "--homedir", str(homedir), "--status-fd", "2", "--output", "-"]
-    for k in keyrings:
-        argv += ["--keyring", str(k)]
     sig = homedir / "signature"
     sig.write_bytes(data)
-    argv.append(str(sig))
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=dict(os.environ, LC_ALL="C"))
-    except FileNotFoundError:
-        raise FsdgimgError("gpgv is not installed (Debian: apt-get install gpgv)") from None
-    try:
-        payload = proc.stdout.read(MAX_PAYLOAD + 1)   # a compressed message could inflate without end
-        if len(payload) > MAX_PAYLOAD:
-            return None, b""
-        _, status = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        return None, b""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    primary = None
-    for line in status.decode(errors="replace").splitlines():
-        fields = line.split()
-        if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
-            primary = fields[11]
-    return (primary if proc.returncode == 0 else None), payload
+    answer = gpgv(sig, keyrings, homedir)
+    return (answer.fingerprint, answer.payload) if answer is not None else (None, b"")
 
 
 def _repository_and_tag(reference: str) -> tuple[str, str | None]:

@@ -78,15 +78,13 @@ def verify_sigstore(target: Target, public_keys: list[Path], digest: Digest | No
     good, problems = [], []
     for layer, data in existing_signatures(target, digest):
         signature = cosign.decode_signature(layer["annotations"][cosign.SIGNATURE_ANNOTATION], where)
-        for path, pub in pubs:
-            if keys.verify(pub, data, signature):
-                ref, claimed = cosign.Signed(data, signature, layer).claims(where)
-                if claimed != str(digest):
-                    problems.append(f"signature by {path} is for {claimed}, not {digest}")
-                elif ref != target.repository and target.kind == "docker":
-                    problems.append(f"signature by {path} names {ref}, not {target.repository}")
-                else:
-                    good.append({"key": str(path), "key_id": keys.key_id(pub), "identity": ref})
+        for (path, pub), ref, claimed in cosign.verified_claims(data, signature, pubs, where):
+            if claimed != str(digest):
+                problems.append(f"signature by {path} is for {claimed}, not {digest}")
+            elif ref != target.repository and target.kind == "docker":
+                problems.append(f"signature by {path} names {ref}, not {target.repository}")
+            else:
+                good.append({"key": str(path), "key_id": keys.key_id(pub), "identity": ref})
     if not good:
         detail = "; ".join(problems) if problems else \
             ("no signature by the given keys" if existing_signatures(target, digest) else "no signatures")

@@ -29,7 +29,7 @@ import requests
 import requests.adapters
 
 from fsdgimg import __version__
-from fsdgimg.errors import FsdgimgError, UsageError
+from fsdgimg.errors import FsdgimgError, UsageError, printable  # printable: also for push.py, which imports it here
 from fsdgimg.transports.registry.auth import Challenge, Credentials, parse_challenges
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -73,14 +73,6 @@ def origin_of(url: str) -> tuple[str, str, int]:
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """Text from a server, safe for a terminal: control characters shown as \\xNN escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def error_detail(resp: requests.Response) -> str:

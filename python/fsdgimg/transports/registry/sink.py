@@ -9,8 +9,7 @@ from fsdgimg.transports.options import Written, default_tag
 
 
 def write(artifact, loc, options) -> Written:
-    from fsdgimg.transports.registry.auth import find_credentials
-    from fsdgimg.transports.registry.client import RegistryClient
+    from fsdgimg.transports.registry.connect import connect, serves
     from fsdgimg.transports.registry.push import push
     from fsdgimg.transports.registry.state import PushState
     opts = options.registry
@@ -19,14 +18,9 @@ def write(artifact, loc, options) -> Written:
     ref = loc.reference
     if ref.tag is None and ref.digest is None:
         ref = Reference(ref.registry, ref.name, default_tag(artifact, options))
-    from fsdgimg.transports.registry.connect import serves
     borrowed = opts.client if serves(opts.client, ref.registry, ref.name) else None
     with realized(artifact) as image:
-        client = borrowed or RegistryClient(
-            ref.registry, credentials=find_credentials(ref.registry, ref.name, username=opts.username,
-                                                       password=opts.password),
-            insecure=opts.insecure, retries=max(0, opts.retries), ca_file=opts.ca_file,
-            connections=max(2, opts.jobs + 2))
+        client = borrowed or connect(ref.registry, ref.name, opts, push=True)
         try:
             report = push(image, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
                           state=PushState(enabled=opts.remember), progress=options.progress,

@@ -19,20 +19,18 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from fsdgimg.errors import InputError
 from fsdgimg.oci.digest import Digest
 from fsdgimg.oci.jsonio import dump_json
+from fsdgimg.signature.gpgv import MAX_SIGNATURE, GpgvUnavailable, gpgv
 from fsdgimg.transports.static import files
 from fsdgimg.transports.static.layout import Tree
 
 SIGNERS = "signers"
 CHECKED = "checked"   # gpgv's answers, by the hash of what decides them
-MAX_SIGNATURE = 64 << 10
-MAX_PAYLOAD = 64 << 10   # a simple-signing payload is a few hundred bytes
 _FINGERPRINT = re.compile(r"(?:[0-9A-F]{40}|[0-9A-F]{64})\Z")
 _SIGSTORE_FILE = re.compile(r"sigstore-([0-9a-f]{64})\.pub\Z")
 _OPENPGP_FILE = re.compile(r"openpgp-([0-9A-F]{40}|[0-9A-F]{64})\.gpg\Z")
@@ -112,21 +110,18 @@ class Verifier:
 
     def sigstore(self, layers: list[tuple[bytes, bytes]], digest: Digest) -> tuple[list[Signer], int]:
         """(signers, how many did not verify) of cosign signature layers given as (payload, signature)."""
-        from fsdgimg.signature import cosign, keys
+        from fsdgimg.signature import cosign
         if self._sigstore is None:
             self._load()
         found, bad = [], 0
         for data, signature in layers:
-            signer = None
-            for fingerprint, key in self._sigstore:
-                if keys.verify(key, data, signature):
-                    try:
-                        _, claimed = cosign.Signed(data, signature, {}).claims("signature")
-                    except InputError:
-                        break
-                    if claimed == str(digest):
-                        signer = Signer("sigstore", fingerprint)
-                    break
+            try:
+                verified = cosign.verified_claims(data, signature, self._sigstore, "signature")
+            except InputError:
+                verified = []
+            # The first recorded key that verifies names the signer (the keys are sorted by fingerprint).
+            signer = next((Signer("sigstore", fingerprint) for (fingerprint, _), _, claimed in verified[:1]
+                           if claimed == str(digest)), None)
             if signer is None:
                 bad += 1
             elif signer not in found:
@@ -179,43 +174,20 @@ class Verifier:
     def _run_gpgv(self, path: Path, digest: Digest) -> str | None | bool:
         """As _gpgv, without the cache; False when gpgv could not give an answer (not installed, too slow)."""
         directory = self.tree.web / SIGNERS
-        argv = ["gpgv", "--status-fd", "2", "--output", "-"]
-        for fingerprint in self._openpgp:
-            argv += ["--keyring", str(directory / f"openpgp-{fingerprint}.gpg")]
-        argv.append(str(path))
-        # The payload is read with a bound: an OpenPGP message is compressed, and a small file could
-        # inflate without end.
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=dict(os.environ, LC_ALL="C"))
-        except OSError:
+            answer = gpgv(path, [directory / f"openpgp-{fingerprint}.gpg" for fingerprint in self._openpgp])
+        except GpgvUnavailable:
             return False
-        try:
-            payload = proc.stdout.read(MAX_PAYLOAD + 1)
-            if len(payload) > MAX_PAYLOAD:
-                return None
-            _, status = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
+        if answer is None:
             return False
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        if proc.returncode != 0:
-            return None
-        primary = None
-        for line in status.decode(errors="replace").splitlines():
-            fields = line.split()
-            if fields[:2] == ["[GNUPG:]", "VALIDSIG"] and len(fields) >= 12:
-                primary = fields[11]
-        if primary not in self._openpgp:
+        if answer.fingerprint not in self._openpgp:
             return None
         try:
-            obj = json.loads(payload)
+            obj = json.loads(answer.payload)
             claimed = obj["critical"]["image"]["docker-manifest-digest"]
         except (ValueError, KeyError, TypeError):
             return None
-        return primary if claimed == str(digest) else None
+        return answer.fingerprint if claimed == str(digest) else None
 
     def attestation(self, path: Path, digest: Digest) -> tuple[Signer | None, object, str | None]:
         """(the recorded key that signed the DSSE envelope at `path`, its verdict, its policy — a
