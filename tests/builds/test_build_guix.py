@@ -188,6 +188,7 @@ def test_guix_build_and_check_of_a_deterministic_derivation(guix_process_env, st
     assert lock["guix"]["pinned"] is False and lock["tool"]["argv"][:2] == ["guix", "pack"]
     refused = run_cli("rebuild", tmp_path / "layout" / "fsdgimg" / "lock.json", env=guix_process_env)
     assert refused.returncode == 2 and "does not pin Guix" in refused.stderr and "Traceback" not in refused.stderr
+
     inspect = subprocess.run(["skopeo", "inspect", f"oci:{tmp_path / 'layout'}:latest"],
                              capture_output=True, text=True)
     assert inspect.returncode == 0, inspect.stderr
@@ -195,6 +196,31 @@ def test_guix_build_and_check_of_a_deterministic_derivation(guix_process_env, st
     with tarfile.open(layer) as tf:
         motd = tf.extractfile("./etc/motd").read()
     assert motd == b"built by guix-daemon\n"
+
+
+def test_a_pinned_guix_lock_rebuilds_through_time_machine(guix_env, tmp_path):
+    """A lock that pins Guix: the rebuild runs `guix time-machine -C` the recorded channels (which
+    needs the network here: it fails in one line, having checked the entry's file first)."""
+    catalog_path = _catalog(tmp_path, REPO / "manifests" / "images" / "hello.scm", "host")
+    entry = catalog.load(catalog_path).get("test")
+    channels = ('(list (channel (name \'guix) (url "https://git.savannah.gnu.org/git/guix.git")\n'
+                '               (commit "0000000000000000000000000000000000000000")))\n')
+    manifest = REPO / "manifests" / "images" / "hello.scm"
+    import hashlib
+    lock = {"lockType": "https://fsdgimg.org/lock/v1", "entry": {"name": "test", **entry.table()},
+            "platform": "linux/amd64", "builder": "guix-pack", "tool": {"name": "guix"}, "sourceDateEpoch": None,
+            "guix": {"channels": [{"name": "guix", "url": "https://git.savannah.gnu.org/git/guix.git",
+                                   "commit": "0" * 40}], "channelsFile": channels, "derivation": "/gnu/store/x.drv",
+                     "pinned": True, "file": {"path": "manifests/images/hello.scm",
+                                              "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}}}
+    f = tmp_path / "lock.json"
+    f.write_text(json.dumps(lock))
+    proc = run_cli("rebuild", f, env=guix_env, cwd=REPO)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("fsdgimg rebuild: test: guix pack -f docker -d failed (guix exit"), proc.stderr
+    # Elsewhere than the checkout the image was built from, the file is missing: said before any guix runs.
+    proc = run_cli("rebuild", f, env=guix_env, cwd=tmp_path)
+    assert proc.returncode == 1 and "not the file test was built from" in proc.stderr, proc.stderr
 
 
 def test_guix_check_catches_a_nondeterministic_derivation(guix_process_env, static_busybox, tmp_path):

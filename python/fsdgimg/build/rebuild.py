@@ -119,11 +119,11 @@ def entry_of(lock: lockmod.Lock, where: str) -> catalog.Entry:
 
 
 def build_from_lock(lock: lockmod.Lock, fetch, *, tools: str = "auto", out: Path | None = None,
-                    progress: bool | None = None) -> str:
-    """Build the locked entry from the locked inputs; the digest before annotations."""
-    if lock.guix is not None and not lock.guix.get("pinned"):
-        raise UsageError(f"{lock.entry.get('name')}: its lock does not pin Guix (built with a guix not from "
-                         "`guix pull`: its channels have no commit), so no rebuild can take the same Guix")
+                    progress: bool | None = None, checkout: Path | None = None) -> str:
+    """Build the locked entry from the locked inputs; the digest before annotations. `checkout`:
+    where a Guix entry's file is (default: the current directory), checked against the lock."""
+    if lock.guix is not None:
+        return _guix_from_lock(lock, checkout or Path.cwd(), out, progress)
     if lock.debian is None:
         raise UsageError(f"{lock.entry.get('name')}: rebuilding a {lock.builder} image from its lock is "
                          "not supported yet (docs/rebuild.md)")
@@ -133,6 +133,32 @@ def build_from_lock(lock: lockmod.Lock, fetch, *, tools: str = "auto", out: Path
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
         opts = BuildOptions(out=Path(out) if out else Path(tmp) / "layout", epoch=lock.source_date_epoch,
                             tools="host" if tools == "auto" else tools, progress=progress, lock=lock, fetch=fetch)
+        outcome = run_build(entry, opts, stages=REBUILD_STAGES)
+    return outcome.digests[0]
+
+
+def _guix_from_lock(lock: lockmod.Lock, checkout: Path, out: Path | None, progress: bool | None) -> str:
+    """A Guix image from its lock: the recorded channels file through `guix time-machine -C`, the
+    entry's file as it was (its SHA256 checked), the same derivation expected."""
+    import hashlib
+    name, guix = lock.entry.get("name"), lock.guix
+    if not guix.get("pinned"):
+        raise UsageError(f"{name}: its lock does not pin Guix (built with a guix not from `guix pull`: its "
+                         "channels have no commit), so no rebuild can take the same Guix")
+    recorded = guix.get("file") if isinstance(guix.get("file"), dict) else {}
+    path = checkout / str(recorded.get("path", ""))
+    if not recorded.get("path") or ".." in Path(recorded["path"]).parts or Path(recorded["path"]).is_absolute():
+        raise InputError(f"{name}: the lock names no usable input file")
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != recorded.get("sha256"):
+        raise InputError(f"{path}: missing or not the file {name} was built from (check out the channel's "
+                         "commit the lock records, or run from that checkout)")
+    with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
+        channels = Path(tmp) / "channels.scm"
+        channels.write_text(str(guix.get("channelsFile", "")), encoding="utf-8")
+        table = {k: v for k, v in lock.entry.items() if k != "name"} | {"channels": str(channels)}
+        entry = catalog.from_table(name, table, f"{name}: lock entry", checkout)
+        opts = BuildOptions(out=Path(out) if out else Path(tmp) / "layout", epoch=lock.source_date_epoch,
+                            progress=progress)
         outcome = run_build(entry, opts, stages=REBUILD_STAGES)
     return outcome.digests[0]
 
