@@ -188,7 +188,6 @@ def test_guix_build_and_check_of_a_deterministic_derivation(guix_process_env, st
     assert lock["guix"]["pinned"] is False and lock["tool"]["argv"][:2] == ["guix", "pack"]
     refused = run_cli("rebuild", tmp_path / "layout" / "fsdgimg" / "lock.json", env=guix_process_env)
     assert refused.returncode == 2 and "does not pin Guix" in refused.stderr and "Traceback" not in refused.stderr
-
     inspect = subprocess.run(["skopeo", "inspect", f"oci:{tmp_path / 'layout'}:latest"],
                              capture_output=True, text=True)
     assert inspect.returncode == 0, inspect.stderr
