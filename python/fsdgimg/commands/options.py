@@ -145,6 +145,18 @@ def add_catalog(p: argparse.ArgumentParser, help: str | None = None) -> None:
                    help=help or "image catalog (default: $FSDGIMG_CATALOG or manifests/catalog.toml)")
 
 
+def add_rebuild_inputs(p: argparse.ArgumentParser) -> None:
+    """What a rebuild builds from (rebuild, verify --rebuild): the signed lock and its packages, a
+    lock file, or today's catalog."""
+    p.add_argument("--inputs", type=Path, metavar="DIR",
+                   help="the locked packages are in DIR (default: the image's published inputs, else the "
+                        "locked mirror)")
+    p.add_argument("--lock", type=Path, metavar="FILE", help="rebuild from this lock file (you vouch for it)")
+    p.add_argument("--from-catalog", action="store_true",
+                   help="build today's catalog entry instead of the lock: shows what the archive changed since")
+    add_catalog(p, "image catalog for --from-catalog")
+
+
 def add_tools(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--tools", choices=("auto", "host", "guix"), default="auto", help=help)
 

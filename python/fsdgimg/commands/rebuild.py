@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_catalog, add_insecure, add_json, add_platform, add_tools
+from fsdgimg.commands.options import add_insecure, add_json, add_platform, add_rebuild_inputs, add_tools
 
 
 def register(sub) -> None:
@@ -22,12 +22,7 @@ def register(sub) -> None:
     p.add_argument("ref", metavar="REF|LOCK")
     p.add_argument("--key", type=Path, action="append", default=[], metavar="PUB",
                    help="the distribution's public key: the lock in REF's provenance counts only when it signed it")
-    p.add_argument("--inputs", type=Path, metavar="DIR",
-                   help="take the locked packages from DIR (default: REF's published inputs, else the locked mirror)")
-    p.add_argument("--lock", type=Path, metavar="FILE", help="rebuild REF from this lock file (you vouch for it)")
-    p.add_argument("--from-catalog", action="store_true",
-                   help="build today's catalog entry instead of the lock: shows what the archive changed since")
-    add_catalog(p, "image catalog for --from-catalog")
+    add_rebuild_inputs(p)
     add_tools(p, "as for 'fsdgimg build --tools' (a rebuild from a lock runs mmdebstrap)")
     add_platform(p, "OS/ARCH[/VARIANT]: of a multi-platform index, rebuild only this platform")
     p.add_argument("--attest-key", type=Path, metavar="KEY",

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from fsdgimg.commands.options import (
-    add_catalog,
     add_insecure,
     add_json,
     add_platform,
+    add_rebuild_inputs,
     add_source_registry,
     add_strict,
     add_tools,
@@ -54,13 +54,7 @@ def register(sub) -> None:
     add_strict(p)
     p.add_argument("--rebuild", action="store_true",
                    help="build the image again from its signed lock (its exact inputs) and compare digests")
-    p.add_argument("--inputs", type=Path, metavar="DIR",
-                   help="--rebuild: the locked packages are in DIR (default: the image's published inputs, "
-                        "else the locked mirror)")
-    p.add_argument("--lock", type=Path, metavar="FILE", help="--rebuild from this lock file (you vouch for it)")
-    p.add_argument("--from-catalog", action="store_true",
-                   help="--rebuild from today's catalog entry instead of the lock (shows what changed since)")
-    add_catalog(p, "image catalog for --rebuild --from-catalog")
+    add_rebuild_inputs(p)
     p.add_argument("--rebuilder-key", type=Path, action="append", default=[], metavar="PUB",
                    help="an independent rebuilder's public key (cosign format); repeat for each rebuilder you "
                         "trust: their signed rebuild verdicts (fsdgimg rebuild --attest-key) are counted")
