@@ -25,6 +25,10 @@
   #:use-module (guix monads)
   #:use-module (guix discovery)
   #:use-module (guix packages)
+  #:use-module ((guix channels)
+                #:select (channel-name channel-commit))
+  #:use-module ((guix ui)
+                #:select (make-user-module))
   #:use-module ((guix store)
                 #:select (%graft? %store-monad run-with-store))
   #:use-module ((guix scripts system)
@@ -55,7 +59,11 @@
 ;;; NAME' computes ('guix system image --image-type=docker' or 'guix pack -f
 ;;; docker', with the arguments of python/fsdgimg/guix-pack.toml, the
 ;;; catalog's options and --system):
-;;; what Cuirass builds, fsdgimg can substitute.
+;;; what Cuirass builds, fsdgimg can substitute.  An image the catalog pins
+;;; to channels ('fsdgimg pin NAME': manifests/channels/NAME.scm) has its
+;;; jobs only in an evaluation at those very commits, so that Cuirass builds
+;;; it with the Guix 'fsdgimg build' takes; another evaluation says so on
+;;; the standard error and leaves it out.
 ;;;
 ;;; Use it with a Cuirass specification such as:
 ;;;
@@ -305,14 +313,80 @@ architecture it ships that SYSTEM builds, natively or cross-compiled."
                                     (_ #f))
                                   (catalog-entry-builds entry))))))
 
-(define (system-jobs store system)
+(define (entry-pins entry)
+  "Return the channels ENTRY is pinned to by 'fsdgimg pin', as (NAME . COMMIT)
+pairs, or #f when it takes the evaluating Guix (channels = \"host\")."
+  (match (assoc-ref (cdr entry) "channels")
+    ((or #f "host")
+     #f)
+    (file (map (lambda (channel
+                         )
+                 (cons (channel-name channel)
+                       (channel-commit channel)))
+               (load-channels-file (string-append (checkout-directory) "/"
+                                                  file))))))
+
+(define (load-channels-file file)
+  ;; Read as 'guix time-machine -C' reads it: in a user module that sees
+  ;; (guix channels).
+  (save-module-excursion (lambda ()
+                           (set-current-module (make-user-module
+                                                %channel-modules))
+                           (primitive-load file))))
+
+(define %channel-modules
+  '((guix channels)))
+
+(define (evaluation-commits arguments)
+  "Return the channels Cuirass evaluates with, from ARGUMENTS, as (NAME . COMMIT)
+pairs."
+  (filter-map (match-lambda
+                (('repository fields ...)
+                 (let ((field (lambda (key)
+                                (match (assq key fields)
+                                  ((_ value)
+                                   value)
+                                  (_ #f)))))
+                   (cons (field 'name)
+                         (field 'commit))))
+                (_ #f))
+              (or (assq-ref arguments
+                            'channels)
+                  '())))
+
+(define (pinned-as-evaluated? entry commits)
+  "Whether ENTRY's pins, if it has any, are the commits of the evaluation:
+the image jobs are those of the Guix 'fsdgimg build' takes (through 'guix
+time-machine -C' the pin), or there are none.  A mismatch is said on the
+standard error, naming both commits."
+  (match (entry-pins entry)
+    (#f #t)
+    (pins (every (match-lambda
+                   ((name . commit) (let ((evaluated (assq-ref commits name)))
+                                      (or (and evaluated commit
+                                               (string=? evaluated commit))
+                                          (begin
+                                            (format (current-error-port)
+                                             "fsdgimg ci: image.~a: pinned to ~a ~a, evaluated at ~a; no job (set the specification's ~a channel to the pin)~%"
+                                             (car entry)
+                                             name
+                                             commit
+                                             (or evaluated "no commit")
+                                             name) #f))))) pins))))
+
+(define* (system-jobs store system
+                      #:key (commits #f))
   "Return the jobs of this channel for SYSTEM: its packages, and the images
-of the catalog built on SYSTEM."
+of the catalog built on SYSTEM.  With COMMITS (the evaluation's channels), an
+image pinned to other commits has no job."
   (parameterize ((%graft? #f))
     (append (map (cut package-job store <> system)
                  (channel-packages))
             (append-map (cut image-jobs store <> system)
-                        (guix-catalog-entries)))))
+                        (if commits
+                            (filter (cut pinned-as-evaluated? <> commits)
+                                    (guix-catalog-entries))
+                            (guix-catalog-entries))))))
 
 (define %calls
   ;; How many times 'cuirass-jobs' was called with each ARGUMENTS.
@@ -333,6 +407,7 @@ system of ARGUMENTS, in order, with the same ARGUMENTS."
     (system-jobs store
                  (list-ref systems
                            (modulo calls
-                                   (length systems))))))
+                                   (length systems)))
+                 #:commits (evaluation-commits arguments))))
 
 ;;; ci.scm ends here

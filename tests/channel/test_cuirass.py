@@ -186,3 +186,29 @@ def test_readme_specification_follows_main():
     spec = re.search(r"\(specification.*?\n```", readme, re.S).group(0)
     assert '(branch "main")' in spec and "(build '(custom (fsdgimg ci)))" in spec
 
+
+
+def test_a_pinned_image_has_jobs_only_when_evaluated_at_its_pin(checkout, tmp_path):
+    """`fsdgimg pin`'s channels decide the Guix an image is built with: Cuirass evaluating at other
+    commits gives it no job (and says why), at the same commits the job it always had."""
+    copy = tmp_path / "checkout"
+    shutil.copytree(checkout, copy)
+    catalog = copy / "manifests" / "catalog.toml"
+    pins = copy / "manifests" / "channels"
+    pins.mkdir()
+    head, _, rest = catalog.read_text().partition("[images.guix-hello]\n")
+    table, sep, tail = rest.partition("\n[")
+    catalog.write_text(head + "[images.guix-hello]\n"
+                       + table.replace('channels = "host"', 'channels = "manifests/channels/hello.scm"') + sep + tail)
+    assert catalog.read_text().count("manifests/channels/hello.scm") == 1
+    # tests/guix/ci-jobs.scm evaluates as Cuirass would at guix commit 000…0.
+    for commit, expected in (("a" * 40, False), ("0" * 40, True)):
+        (pins / "hello.scm").write_text(f'(list (channel (name \'guix) (url "https://git.guix.gnu.org/guix.git") '
+                                        f'(commit "{commit}")))\n')
+        proc = guix("repl", "-L", str(copy / "channel"), "--", str(REPO / "tests/guix/ci-jobs.scm"), "x86_64-linux",
+                    cwd=copy)
+        names = {line.split()[1] for line in proc.stdout.splitlines() if line.strip()}
+        assert ("image.guix-hello.x86_64-linux" in names) is expected, (commit, proc.stderr[-500:])
+        assert "image.guix-minimal.x86_64-linux" in names          # unpinned: the evaluating Guix
+        if not expected:
+            assert f"image.guix-hello: pinned to guix {commit}, evaluated at {'0' * 40}; no job" in proc.stderr
