@@ -13,9 +13,10 @@ import shlex
 import shutil
 from pathlib import Path
 
-from fsdgimg.build.builders.base import Builder, BuildResult, Context, NotAvailable, run_tool, tool_version
-from fsdgimg.build.debian_archive import (assemble_repository, capture_hooks, captured, locked_inputs,
-                                          prepare_capture)
+from fsdgimg.build.builders.base import (Builder, BuildFailed, BuildResult, Context, NotAvailable, run_tool,
+                                         tool_version)
+from fsdgimg.build.debian_archive import (assemble_repository, capture_hooks, captured, debs_by_sha256,
+                                          locked_inputs, prepare_capture)
 from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
@@ -164,10 +165,16 @@ class DebootstrapBuilder(Builder):
         argv = mmdebstrap_argv(entry, out, keyring, mirror=mirror, after=after)
         run_tool(argv, f"{entry.name}: mmdebstrap", ctx)
         archives, lists, apt = captured(capture)
-        inputs = locked_inputs(archives, lists, apt, entry.get("mirror"), entry.get("suite"),
-                               entry.get("components", ["main"]), entry.arch.debian, entry.name)
-        if ctx.lock is not None:
-            inputs = ctx.lock.debian     # what was installed is what was locked (apt saw nothing else)
+        if ctx.lock is None:
+            inputs = locked_inputs(archives, lists, apt, entry.get("mirror"), entry.get("suite"),
+                                   entry.get("components", ["main"]), entry.arch.debian, entry.name)
+        else:
+            # apt saw nothing but the locked packages; that it took all of them is checked here.
+            inputs = ctx.lock.debian
+            taken, locked = set(debs_by_sha256(archives)), {p.sha256 for p in inputs.packages}
+            if taken != locked:
+                raise BuildFailed(f"{entry.name}: the rebuild installed {len(taken & locked)} of the "
+                                  f"{len(locked)} locked packages (the lock's options and packages disagree)")
         # The argv as the lock records it: no host paths, none of the capture's own hooks.
         recorded = mmdebstrap_argv(entry, Path("{out}"), Path("{keyring}") if keyring else None,
                                    after=["--skip=essential/unlink"])
