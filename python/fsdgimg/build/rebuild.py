@@ -15,6 +15,7 @@ line hands it, so that trust never imports the builders.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,7 +74,6 @@ def signed_lock(target, digest, keys: list[Path], openpgp=None) -> FoundLock:
         params = a.predicate.get("buildDefinition", {}).get("externalParameters", {}) \
             if isinstance(a.predicate, dict) else {}
         if isinstance(params, dict) and isinstance(params.get("lock"), dict):
-            import json
             data = json.dumps(params["lock"]).encode()
             return FoundLock(lockmod.parse(data, f"{target.display}: provenance"),
                              f"its provenance, signed by {a.key} (key {a.key_id})")
