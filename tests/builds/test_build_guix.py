@@ -197,6 +197,30 @@ def test_guix_build_and_check_of_a_deterministic_derivation(guix_process_env, st
     assert motd == b"built by guix-daemon\n"
 
 
+def test_with_sources_lists_the_guix_source_derivations(guix_process_env, static_busybox, tmp_path):
+    """--with-sources of a Guix image: the source derivation of each of its packages, as `guix build
+    -S -d` computes it, attached beside the published image."""
+    drv = _derivation(static_busybox, OFFLINE / "build-image.sh", "fsdgimg-test-image.tar.gz", False,
+                      guix_process_env)
+    entry = catalog.load(_catalog(tmp_path, REPO / "manifests" / "images" / "hello.scm")).get("test")
+    tree = tmp_path / "public"
+    outcome = run_build(entry, BuildOptions(out=tmp_path / "layout", publish=f"static:{tree}", with_sources=True,
+                                            progress=False), builder=DerivationBuilder(drv))
+    sources = outcome.extra["sources"]
+    assert sources["packages"] == 1 and sources["via"] == "static-tree"
+    repo = tree / "v2" / "test"
+    manifest = json.loads(next((repo / "_manifests").glob(f"{sources['sources']}.*")).read_text())
+    assert manifest["artifactType"] == "application/vnd.fsdgimg.sources.v1+json" and manifest["layers"] == []
+    assert manifest["config"]["mediaType"] == "application/vnd.fsdgimg.guix-source-list.v1+json"
+    listed = json.loads((repo / "_blobs" / manifest["config"]["digest"]).read_text())["sources"]
+    [hello] = listed
+    assert hello["name"] == "hello" and hello["derivation"].endswith(f"hello-{hello['version']}.tar.gz.drv")
+    # The very derivation `guix build -S -d` gives.
+    computed = subprocess.run([guix_process_env["FSDGIMG_GUIX"], "build", "-S", "-d", "hello"], capture_output=True,
+                              text=True).stdout
+    assert hello["derivation"] in computed
+
+
 def test_a_pinned_guix_lock_rebuilds_through_time_machine(guix_env, tmp_path):
     """A lock that pins Guix: the rebuild runs `guix time-machine -C` the recorded channels (which
     needs the network here: it fails in one line, having checked the entry's file first)."""

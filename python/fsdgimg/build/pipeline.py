@@ -231,10 +231,17 @@ def stage_publish_inputs(r: BuildRun) -> None:
     """--publish-inputs, --with-sources: the locked packages, and their sources, beside the image."""
     if not ((r.opts.publish_inputs or r.opts.with_sources) and r.outcome.published):
         return
+    from fsdgimg.trust.publishing import published_target
+    if r.lock is not None and r.lock.guix is not None and not r.opts.publish_inputs:
+        from fsdgimg.build.builders.guix_builders import guix_for
+        from fsdgimg.build.sources import publish_guix_sources
+        t = published_target(r.outcome.published.split()[0], registry=getattr(r.opts.write_options, "registry", None))
+        r.say(f"{r.entry.name}: publishing the list of its packages' source derivations beside it")
+        r.outcome.extra["sources"] = publish_guix_sources(t, r.entry, guix_for(r.entry, r.ctx))
+        return
     if r.lock is None or r.lock.debian is None or r.first.inputs_dir is None:
         raise UsageError(f"{r.entry.name}: --publish-inputs/--with-sources: this build ({r.entry.builder}) "
                          "locks no package files")
-    from fsdgimg.trust.publishing import published_target
     t = published_target(r.outcome.published.split()[0], registry=getattr(r.opts.write_options, "registry", None))
     if r.opts.publish_inputs:
         from fsdgimg.build.inputs import publish_inputs

@@ -26,6 +26,8 @@ from fsdgimg.signature import artifacts
 
 SOURCES_TYPE = "application/vnd.fsdgimg.sources.v1+json"
 SOURCE_LIST_TYPE = "application/vnd.fsdgimg.source-list.v1+json"
+GUIX_SOURCE_LIST_TYPE = "application/vnd.fsdgimg.guix-source-list.v1+json"
+GUIX_PROGRAM = Path(__file__).resolve().parent.parent / "guile" / "sources.scm"
 DSC_TYPE = "application/vnd.fsdgimg.debian.dsc"
 SOURCE_FILE_TYPE = "application/vnd.fsdgimg.debian.source-file"
 MAX_INDEX = 512 << 20
@@ -172,3 +174,24 @@ def publish_sources(target, lock: lockmod.Lock, packages_dir: Path, work: Path) 
                            [config, *((files / n).read_bytes() for n in names)])
     return {"sources": done["digest"], "packages": len(sources), "files": len(names),
             "bytes": sum(s for src in sources for _, _, s in src.files), "via": done["via"]}
+
+
+def publish_guix_sources(target, entry, guix) -> dict:
+    """A Guix image's sources: the source derivation (`guix build -S`) of every package in it, as
+    Guix computes them (guile/sources.scm), attached as the sources artifact's config; the source
+    itself comes from `guix build DERIVATION` (substitutes, or the origin and its fallbacks)."""
+    from fsdgimg.errors import FsdgimgError
+    from fsdgimg.trust.attachments import attach_artifact, subject_of
+    kind, key = ("system", "file") if entry.builder == "guix-system" else ("manifest", "manifest")
+    answer = guix.repl_json(GUIX_PROGRAM, [kind, entry.name, str(entry.path(key))], "guix repl (sources)")
+    [image] = [i for i in answer.get("images", []) if isinstance(i, dict)] or [{}]
+    if "error" in image or not isinstance(image.get("packages"), list):
+        first = str(image.get("error", "no answer")).strip().splitlines()[:1] or ["?"]
+        raise FsdgimgError(f"{entry.name}: guix could not list the sources of {entry.path(key)}: {first[0]}")
+    sources = [{k: p.get(k) for k in ("name", "version", "derivation", "output")}
+               for p in image["packages"] if isinstance(p, dict)]
+    config = (json.dumps({"guix": answer.get("guix"), "sources": sources}, sort_keys=True, indent=1) + "\n").encode()
+    subject, _ = subject_of(target)
+    manifest = artifacts.manifest_bytes(config, GUIX_SOURCE_LIST_TYPE, [], subject=subject, artifact_type=SOURCES_TYPE)
+    done = attach_artifact(target, manifest, SOURCES_TYPE, "sources", [config])
+    return {"sources": done["digest"], "packages": len(sources), "files": 0, "via": done["via"]}

@@ -133,6 +133,9 @@ def run(args) -> int:
         from fsdgimg.errors import UsageError
         if given and not (args.publish or "").startswith(("docker://", "static:")):
             raise UsageError(f"{flag} attaches beside what --publish writes: give --publish docker://… or static:…")
+        if flag == "--publish-inputs" and given and entry.is_guix:
+            raise UsageError("--publish-inputs: a Guix image's inputs are store items, which substitute servers "
+                             "already serve (--with-sources lists its source derivations)")
         if given and len(entries) > 1:
             raise UsageError(f"{flag}: one architecture at a time for now (--arch A); "
                              "each platform's inputs attach to its own image")

@@ -6,7 +6,7 @@
 
 ;;; Commentary:
 ;;;
-;;; What images.scm and sbom.scm share, included by both (`include' is
+;;; What images.scm, sbom.scm and sources.scm share, included by each (`include' is
 ;;; resolved next to the including file; they are scripts that `guix repl'
 ;;; runs, not modules on a load path): loading a catalog file the way
 ;;; `guix system' and `guix pack -m' do, the packages an image's profile
@@ -39,6 +39,24 @@
                 (((? package? p) _ ...) p)
                 (_ #f))
               entries))
+
+(define (propagated package)
+  (filter-map (match-lambda
+                ((_ (? package? p) . _) p)
+                (_ #f))
+              (package-propagated-inputs package)))
+
+(define (closure roots next)
+  ;; Every package reachable from ROOTS through NEXT, each once.
+  (let loop ((todo roots) (seen (make-hash-table)) (out '()))
+    (match todo
+      (() (reverse out))
+      ((p . rest)
+       (if (hashq-ref seen p)
+           (loop rest seen out)
+           (begin
+             (hashq-set! seen p #t)
+             (loop (append (next p) rest) seen (cons p out))))))))
 
 (define (os-packages os)
   ;; What the system profile holds: the operating system's packages plus

@@ -290,24 +290,6 @@
                       (package-propagated-inputs package)
                       (package-native-inputs package))))
 
-(define (propagated package)
-  (filter-map (match-lambda
-                ((_ (? package? p) . _) p)
-                (_ #f))
-              (package-propagated-inputs package)))
-
-(define (closure roots next)
-  ;; Every package reachable from ROOTS through NEXT, each once.
-  (let loop ((todo roots) (seen (make-hash-table)) (out '()))
-    (match todo
-      (() (reverse out))
-      ((p . rest)
-       (if (hashq-ref seen p)
-           (loop rest seen out)
-           (begin
-             (hashq-set! seen p #t)
-             (loop (append (next p) rest) seen (cons p out))))))))
-
 (define (package->json package role)
   (let ((source (package-source package)))
     `(("name" . ,(package-name package))
