@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -434,7 +433,8 @@ def test_the_sources_are_published_beside_the_image_and_unpack(source_archive, t
     # Once the archive has moved on (a new release file), the sources of the old state are refused.
     (a["mirror"] / "pool" / "src" / "fsdg-hello_1.0.dsc").touch()
     _index(a["mirror"], a["work"] / "gnupg")
-    from fsdgimg.build import archive_http, lock as lockmod
+    from fsdgimg.build import archive_http
+    from fsdgimg.build import lock as lockmod
     from fsdgimg.build.sources import resolve
     from fsdgimg.errors import InputError
     lock = lockmod.parse((tmp_path / "layout" / "fsdgimg" / "lock.json").read_bytes(), "lock")

@@ -24,8 +24,16 @@ from pathlib import Path
 from fsdgimg import catalog
 from fsdgimg.build import EXTRA_DIR
 from fsdgimg.build import lock as lockmod
-from fsdgimg.build.pipeline import BuildOptions, Stage, run_build, stage_annotate, stage_build, stage_import, \
-    stage_lock, stage_write
+from fsdgimg.build.pipeline import (
+    BuildOptions,
+    Stage,
+    run_build,
+    stage_annotate,
+    stage_build,
+    stage_import,
+    stage_lock,
+    stage_write,
+)
 from fsdgimg.build.trust_stage import BUILT
 from fsdgimg.errors import FsdgimgError, InputError, UsageError
 from fsdgimg.oci.jsonio import load_json

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fsdgimg.commands.options import add_insecure, add_json, add_platform, add_rebuild_inputs, add_tools
+from fsdgimg.commands.options import (
+    add_insecure,
+    add_json,
+    add_platform,
+    add_rebuild_inputs,
+    add_tools,
+)
 
 
 def register(sub) -> None:

@@ -251,7 +251,9 @@ def _attestations(target: Target, digest, v: Verification, keys: list[Path],
                   openpgp=None) -> dict:
     """The attestations that hold, by predicate type (the first key's first, when several do;
     cosign keys before OpenPGP); every layer that does not hold is reported in `v.ignored`."""
-    from fsdgimg.trust import attesting as att_mod   # with the SBOM: `verify --no-sbom` needs none of it
+    from fsdgimg.trust import (
+        attesting as att_mod,  # with the SBOM: `verify --no-sbom` needs none of it
+    )
     results = []
     if keys:
         results.append(att_mod.verified_attestations(target, keys, digest, set(ATTESTED)))

@@ -13,10 +13,23 @@ import shlex
 import shutil
 from pathlib import Path
 
-from fsdgimg.build.builders.base import (Builder, BuildFailed, BuildResult, Context, NotAvailable, run_tool,
-                                         tool_version)
-from fsdgimg.build.debian_archive import (assemble_repository, capture_hooks, captured, debs_by_sha256,
-                                          locked_inputs, prepare_capture)
+from fsdgimg.build.builders.base import (
+    Builder,
+    BuildFailed,
+    BuildResult,
+    Context,
+    NotAvailable,
+    run_tool,
+    tool_version,
+)
+from fsdgimg.build.debian_archive import (
+    assemble_repository,
+    capture_hooks,
+    captured,
+    debs_by_sha256,
+    locked_inputs,
+    prepare_capture,
+)
 from fsdgimg.build.keyring import fetch_keyring
 from fsdgimg.catalog import Entry
 from fsdgimg.errors import UsageError
