@@ -121,7 +121,7 @@ class BlobStore:
     def put_bytes(self, data: bytes) -> Digest:
         digest = Digest.of(data)
         if not self.has(digest):
-            with self.writer() as w:
+            with self.writer(hashing=False) as w:     # (hashed just above)
                 w.write(data)
                 w.commit(digest)
         return digest

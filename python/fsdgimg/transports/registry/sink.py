@@ -29,7 +29,7 @@ def write(artifact, loc, options) -> Written:
             connections=max(2, opts.jobs + 2))
         try:
             report = push(image, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
-                          state=PushState(enabled=opts.remember), progress=options.progress,
+                          state=PushState(enabled=opts.remember), progress=options.progress, unseen=opts.unseen,
                           additional_tags=options.additional_tags)
         finally:
             if borrowed is None:
