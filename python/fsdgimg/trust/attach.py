@@ -9,9 +9,11 @@ from pathlib import Path
 from fsdgimg.trust.remote import Target
 
 
-def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) -> str:
+def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes], *,
+          unseen: list[bytes] = ()) -> str:
     """Publish `manifest` (whose config and layers are among `blobs`) as TAG of the target's
-    repository (static trees: untagged when TAG is None); returns the manifest digest."""
+    repository (untagged when TAG is None); returns the manifest digest. `unseen`:
+    those of `blobs` made just now around a fresh signature, which a registry is not asked about."""
     # Writing loads the image model and the writer; reading signatures and attachments does not.
     from fsdgimg.oci.blobstore import BlobStore
     from fsdgimg.oci.image import Image
@@ -20,6 +22,7 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-attach-",
                                      dir=target.root if target.kind == "static" else None) as tmp:
         store = BlobStore(Path(tmp))
+        new = frozenset(store.put_bytes(b) for b in unseen)
         for b in blobs:
             store.put_bytes(b)
         parsed = parse_manifest(manifest, f"{target.display}: {tag or 'attachment'}")
@@ -32,8 +35,10 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes]) 
             from fsdgimg.transports.options import RegistryOptions
             # Pushed with the target's client (the one that read the image): no second /v2/ probe.
             options = dataclasses.replace(target.options or RegistryOptions(insecure=target.insecure),
-                                          client=target.client())
-            done = publish_artifact(image, f"docker://{target.registry}/{target.name}:{tag}", registry=options)
+                                          client=target.client(), unseen=new)
+            # Untagged (a referrer): pushed by its digest.
+            ref = f":{tag}" if tag is not None else f"@{parsed.digest}"
+            done = publish_artifact(image, f"docker://{target.registry}/{target.name}{ref}", registry=options)
             return done.digest
         from fsdgimg.transports.static.writer import StaticPublisher
         return StaticPublisher(target.root).publish(image, target.name, tag).digest
