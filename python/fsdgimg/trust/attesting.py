@@ -53,8 +53,10 @@ def attest_all(target: Target, key, predicates: list[tuple[str, object]], *,
     digest = digest or target.resolve()
     subject = identity or target.repository
     public = key.public_key() if key is not None else None
-    # Whether the registry has the referrers API is asked while the statements are made.
-    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+    # What the .att tag holds already, and whether the registry has the referrers API, are asked
+    # while the statements are made and signed (requests wait on the network, signing on the CPU).
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        existing = pool.submit(_existing, target, digest)
         has_api = pool.submit(bundles.registry_has_referrers_api, target, digest) if public is not None else None
         made = []
         for ptype, predicate in predicates:
@@ -62,8 +64,8 @@ def attest_all(target: Target, key, predicates: list[tuple[str, object]], *,
             sigs = [keys.sign(key, dsse.pae(dsse.IN_TOTO, body))] if key is not None else []
             made.append((ptype, dsse.envelope(body, sigs)))
         referrers = has_api is not None and has_api.result()
-    kept = [(l, e) for l, e in _existing(target, digest)
-            if not any(_same(l, e, ptype, public) for ptype, _ in made)]
+        kept = [(l, e) for l, e in existing.result()
+                if not any(_same(l, e, ptype, public) for ptype, _ in made)]
     layers = [l for l, _ in kept] + [cosign.attestation_layer(e, ptype) for ptype, e in made]
     config = cosign.config_blob(layers)
     manifest = artifacts.manifest_bytes(config, artifacts.OCI_CONFIG, layers)
