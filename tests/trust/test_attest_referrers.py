@@ -2,8 +2,8 @@
 is attached as a sigstore bundle referring to the image, as cosign 3 stores attestations there. The
 registry is go-containerregistry's (tests/servers.py ReferrersRegistry: Debian has no Distribution
 3.x); the proof is Debian sid's cosign 3.1.1 `verify-attestation --new-bundle-format=true`, which
-accepts the bundles alone once the `.att` tag is gone, and `fsdgimg verify`, which reads them too,
-and what cosign attests in its new bundle format (referrers API, or the referrers tag schema on
+accepts the bundles alone once the `.att` tag is gone, and `fsdgimg verify`, which reads them too
+(also from a static mirror `sync` made), and what cosign attests in its new bundle format (referrers API, or the referrers tag schema on
 Distribution 2.8). A forged bundle is one line and changes nothing."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _verify_attestation(ref: str, pub: Path, cosign_type: str, new_bundle_format
 
 
 def test_attestations_are_also_bundles_that_cosign_accepts_alone(free_build, signing_key, referrers_registry,
-                                                                  guix_env):
+                                                                  guix_env, tmp_path):
     host = referrers_registry.host
     ref, out = _publish(free_build, signing_key, host, "debian-free")
     made = {a["predicate_type"]: a for a in out["attestations"]}
@@ -99,6 +99,15 @@ def test_attestations_are_also_bundles_that_cosign_accepts_alone(free_build, sig
     assert sorted(a["predicate_type"] for a in v["attestations"]) == sorted(made)
     assert {a["envelope"] for a in v["attestations"]} == {a["referrer"] for a in made.values()}
     assert v["verified"] and v["ignored"] == [], v
+    # sync carries the bundles (every referrer of the image) into a static tree, whose listing
+    # `verify` reads them from.
+    tree = tmp_path / "mirror"
+    _ok(run_cli("sync", f"docker://{host}/debian-free", "--to", f"static:{tree}"))
+    proc = run_cli("verify", f"static:{tree}/debian-free:1", "--key", pub, "--json")
+    assert proc.stdout, proc.stderr
+    v = json.loads(proc.stdout)
+    assert v["sbom"]["signed_by"] == str(pub) and v["via"] == "static-tree", v
+    assert {a["envelope"] for a in v["attestations"]} == {a["referrer"] for a in made.values()}, v
 
 
 def test_no_bundles_where_the_registry_has_no_referrers_api(free_build):

@@ -1,8 +1,9 @@
 """Signed attestations: an in-toto statement about one manifest digest, in a DSSE envelope signed
 with a cosign-format key, stored as cosign stores it — a layer of the `sha256-<hex>.att` image in
-the image's repository, on a registry or in a static tree — so that `cosign verify-attestation
---key` accepts what `fsdgimg attest` (and `build`/`publish --sign-key`) write, and `fsdgimg verify`
-accepts what cosign writes.
+the image's repository, on a registry or in a static tree, and on a registry with the referrers
+API also as a sigstore bundle referring to the image (trust/bundles.py) — so that `cosign
+verify-attestation --key` accepts what `fsdgimg attest` (and `build`/`publish --sign-key`) write,
+in either of cosign's formats, and `fsdgimg verify` accepts what cosign writes.
 
 Reading trusts nothing: an attestation counts only when its envelope verifies against one of the
 given keys, its statement names this digest, and its predicate type is the one its layer
