@@ -208,3 +208,9 @@ def test_forged_bundles_are_one_line_each_and_the_signed_sbom_is_used(free_build
     assert any("not signed by the given keys" in line for line in ignored), ignored
     assert any("not " + digest in line for line in ignored), ignored
     assert any("without a DSSE envelope" in line for line in ignored), ignored
+    # A flood of bundle referrers: at most 64 are read, the rest is one line; the .att tag still counts.
+    for n in range(64):
+        _push_referrer(host, "forged", subject, b'{"mediaType":"' + BUNDLE.encode() + b'","n":%d}' % n, SPDX)
+    v = json.loads(run_cli("verify", f"docker://{ref}", "--key", signing_key.with_suffix(".pub"), "--json").stdout)
+    assert v["sbom"]["signed_by"] == str(signing_key.with_suffix(".pub")), v
+    assert sum(1 for line in v["ignored"] if "only the first 64 read" in line) == 1, v["ignored"]
