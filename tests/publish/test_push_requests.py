@@ -14,7 +14,7 @@ from servers import ReferrersRegistry
 from fsdgimg.oci.reference import Reference
 from fsdgimg.transports.read import open_source
 from fsdgimg.transports.registry import push as push_module
-from fsdgimg.transports.registry.client import RegistryClient
+from fsdgimg.transports.registry.client import RegistryClient, RegistryError
 
 from .conftest import run_json
 
@@ -41,3 +41,26 @@ def test_chunked_upload_to_a_registry_that_answers_204(images, tmp_path, monkeyp
                                   jobs=1, chunk_size=512 << 10)
         assert str(report.digest) == images.digest(images.b) and report.blobs_sent == report.blobs_total
         assert any(line.startswith("PATCH /v2/chunks/b/blobs/uploads/") for line in reg.log().splitlines())
+
+
+def test_a_first_chunk_lost_resumes_from_byte_zero(images, registry, monkeypatch):
+    """The first PATCH fails before the registry holds a byte: Distribution then answers the
+    upload's state with `Range: 0-0`, which is an empty upload, not one byte."""
+    monkeypatch.setattr(push_module, "MONOLITHIC_MAX", 0)
+    real_request = RegistryClient.request
+    calls = {"patch": 0}
+
+    def flaky(self, method, path, **kw):
+        if method == "PATCH":
+            calls["patch"] += 1
+            if calls["patch"] == 1:
+                raise RegistryError("connection reset (simulated)")
+        return real_request(self, method, path, **kw)
+
+    monkeypatch.setattr(RegistryClient, "request", flaky)
+    with open_source(images.src(images.b)) as image:
+        report = push_module.push(image, Reference.parse(f"{registry.host}/first-chunk/b:v2"),
+                                  RegistryClient(registry.host, backoff=0.01), jobs=1, chunk_size=512 << 10)
+    assert str(report.digest) == images.digest(images.b)
+    assert registry.manifest_digest("first-chunk/b", "v2") == images.digest(images.b)
+

@@ -328,7 +328,11 @@ class Pusher:
         if resp.status_code != 204:
             return None
         end = _range_end(resp)
-        return 0 if end is None else end + 1
+        # `0-0` is what Distribution (and go-containerregistry's registry) say of an upload that
+        # holds nothing yet: taken as 1 byte, a resume after a first chunk that never arrived sent
+        # the blob from its second byte (the registry then refused its digest). A chunk is never
+        # one byte long, so 0-0 is read as empty.
+        return 0 if end is None or end == 0 else end + 1
 
     def _put_whole(self, source: _BlobFile, desc: Descriptor, url: str, report: PushReport) -> None:
         resp = self._send_whole("PUT", _with_digest(url, desc.digest), source, desc, ok=(201,),
