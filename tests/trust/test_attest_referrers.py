@@ -82,11 +82,14 @@ def test_attestations_are_also_bundles_that_cosign_accepts_alone(free_build, sig
     tree = sid("cosign", "tree", "--allow-insecure-registry=true", ref)
     assert tree.returncode == 0 and "Attestations for an image tag" in tree.stdout, tree.stdout + tree.stderr
     assert all(f"{t} artifacts via OCI referrer" in tree.stdout for t in made), tree.stdout
+    pub = signing_key.with_suffix(".pub")
+    for new_format in (True, False):       # both stored: either of cosign's ways finds its own
+        proc = _verify_attestation(ref, pub, "spdxjson", new_format)
+        assert proc.returncode == 0 and [s["predicateType"] for s in _statements(proc)].count(SPDX) >= 1, proc.stderr
     # Without the .att tag, cosign's new bundle format still finds every attestation (the bundles),
     # and its old format finds none: the bundles alone carry them.
     status, _ = _http("DELETE", f"http://{host}/v2/debian-free/manifests/sha256-{digest[7:]}.att")
     assert status == 202
-    pub = signing_key.with_suffix(".pub")
     for ptype in made:
         proc = _verify_attestation(ref, pub, COSIGN_TYPES[ptype], True)
         assert proc.returncode == 0, (ptype, proc.stderr)
