@@ -33,7 +33,7 @@ from fsdgimg.transports.registry.state import PushState
 
 MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT (or POST)
 # While it is unknown whether the registry stores a blob sent with the opening POST, only a blob up
-# to this size is sent there: a registry that ignores the body (Distribution 2.x and 3.x answer 202)
+# to this size is sent there: a registry that ignores the body (Distribution 2.8 answers 202)
 # then costs little, and Go's HTTP server reads and discards up to 256 KiB of an unread body and keeps
 # the connection, where a larger one would be cut off mid-send.
 SINGLE_POST_PROBE_MAX = 192 << 10
