@@ -207,6 +207,61 @@ def self_signed(workdir: Path, name: str, san: str = "IP:127.0.0.1") -> tuple[Pa
     return cert, key
 
 
+class ReferrersRegistry(ServerProcess):
+    """A registry with the OCI 1.1 referrers API: go-containerregistry's (tests/referrers_registry/,
+    the registry `crane registry serve` runs, with referrers on), built once from Debian sid's
+    golang-github-google-go-containerregistry-dev in the Guix chroot (setup-chroot.sh installs it;
+    Debian has no Distribution 3.x or other referrers-capable registry). Manifests are kept in
+    memory, blobs on disk under the workdir. It answers a PATCH with 204 and lists a referrer's
+    config media type as its artifactType: both go-containerregistry's own choices."""
+
+    name = "referrers-registry"
+    SOURCE = Path(__file__).resolve().parent / "referrers_registry" / "main.go"
+    CHROOT = Path(os.environ.get("FSDGIMG_GUIX_CHROOT", "/var/cache/fsdgimg/guix-sid"))
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        self.port = free_port()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def binary(cls) -> Path:
+        """Build it (statically, so that it runs on the host) unless this source's build exists."""
+        import hashlib
+        tag = hashlib.sha256(cls.SOURCE.read_bytes()).hexdigest()[:12]
+        out = cls.CHROOT / "var/cache/fsdgimg-tests" / f"referrers-registry-{tag}"
+        if out.exists():
+            return out
+        gopath = Path(tempfile.mkdtemp(prefix="referrers-registry-", dir=cls.CHROOT / "tmp"))
+        try:
+            (gopath / "src/referrers").mkdir(parents=True)
+            shutil.copy(cls.SOURCE, gopath / "src/referrers/main.go")
+            inside = "/" + str(gopath.relative_to(cls.CHROOT))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                ["chroot", str(cls.CHROOT), "env", f"GOPATH={inside}:/usr/share/gocode", "GO111MODULE=off",
+                 "GOPROXY=off", "GOFLAGS=", "CGO_ENABLED=0", f"GOCACHE={inside}/cache", "HOME=/root",
+                 "go", "build", "-o", f"{inside}/registry", "referrers"],
+                cwd="/", capture_output=True, text=True, timeout=900)
+            if proc.returncode != 0:
+                raise RuntimeError(f"building the referrers registry failed (run tests/guix/setup-chroot.sh):\n"
+                                   f"{proc.stderr[-3000:]}")
+            os.replace(gopath / "registry", out)
+        finally:
+            shutil.rmtree(gopath, ignore_errors=True)
+        return out
+
+    def command(self) -> list[str]:
+        (self.workdir / "blobs").mkdir(exist_ok=True)
+        return [str(self.binary()), "-address", self.host, "-disk", str(self.workdir / "blobs")]
+
+    def ready(self) -> bool:
+        return _http_status(f"http://{self.host}/v2/") == 200
+
+
 class TokenServer:
     """A bearer-token service for the Distribution registry (docker's token auth spec): checks Basic
     credentials against `users` and returns an RS256 JWT (signed by openssl, certificate in x5c)

@@ -159,11 +159,24 @@ install_sid_mirror_tools() {
         --no-install-recommends crane mirrorbits redis-server rsync libmaxmind-db-writer-perl >/dev/null
 }
 
+install_sid_referrers_registry() {
+    # Go and go-containerregistry's sources, to build the registry with the OCI 1.1 referrers API the
+    # attestation tests run (tests/servers.py ReferrersRegistry): Debian has no Distribution 3.x.
+    # Idempotent.
+    [ -x "$chroot_dir/usr/bin/go" ] \
+        && [ -d "$chroot_dir/usr/share/gocode/src/github.com/google/go-containerregistry/pkg/registry" ] && return 0
+    log "installing golang-go and golang-github-google-go-containerregistry-dev in $chroot_dir"
+    chroot "$chroot_dir" apt-get -o Acquire::Check-Valid-Until=false update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive chroot "$chroot_dir" apt-get install -y -q \
+        --no-install-recommends golang-go golang-github-google-go-containerregistry-dev >/dev/null
+}
+
 [ -e "$ready_mark" ] || create_chroot
 mount_chroot
 install_sid_registry
 install_sid_tools
 install_sid_mirror_tools
+install_sid_referrers_registry
 if daemon_running && [ -S "$chroot_dir/var/guix/daemon-socket/socket" ]; then
     exit 0
 fi

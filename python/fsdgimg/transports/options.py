@@ -22,6 +22,9 @@ class RegistryOptions:
     # right after reading that registry (signatures, attachments) reuses its probed scheme, token and
     # connections instead of probing /v2/ again. Built from these same options (credentials stay its).
     client: object = None
+    # Digests of blobs the caller has just made, which no registry can hold yet (they carry a signature
+    # made this run): pushed without asking the registry first (push.Pusher).
+    unseen: frozenset = frozenset()
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Signed attestations: an in-toto statement about one manifest digest, in a DSSE envelope signed
 with a cosign-format key, stored as cosign stores it — a layer of the `sha256-<hex>.att` image in
-the image's repository, on a registry or in a static tree — so that `cosign verify-attestation
---key` accepts what `fsdgimg attest` (and `build`/`publish --sign-key`) write, and `fsdgimg verify`
-accepts what cosign writes.
+the image's repository, on a registry or in a static tree, and on a registry with the referrers
+API also as a sigstore bundle referring to the image (trust/bundles.py) — so that `cosign
+verify-attestation --key` accepts what `fsdgimg attest` (and `build`/`publish --sign-key`) write,
+in either of cosign's formats, and `fsdgimg verify` accepts what cosign writes.
 
 Reading trusts nothing: an attestation counts only when its envelope verifies against one of the
 given keys, its statement names this digest, and its predicate type is the one its layer
@@ -12,13 +13,14 @@ layers spoils only those.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from dataclasses import dataclass
 from pathlib import Path
 
 from fsdgimg.errors import FsdgimgError, InputError
 from fsdgimg.oci.digest import Digest
-from fsdgimg.signature import artifacts, cosign, dsse, intoto, keys
-from fsdgimg.trust import attach
+from fsdgimg.signature import artifacts, bundle, cosign, dsse, intoto, keys
+from fsdgimg.trust import attach, bundles
 from fsdgimg.trust.remote import Target
 
 
@@ -52,13 +54,19 @@ def attest_all(target: Target, key, predicates: list[tuple[str, object]], *,
     digest = digest or target.resolve()
     subject = identity or target.repository
     public = key.public_key() if key is not None else None
-    made = []
-    for ptype, predicate in predicates:
-        body = intoto.statement(subject, digest, ptype, predicate)
-        sigs = [keys.sign(key, dsse.pae(dsse.IN_TOTO, body))] if key is not None else []
-        made.append((ptype, dsse.envelope(body, sigs)))
-    kept = [(l, e) for l, e in _existing(target, digest)
-            if not any(_same(l, e, ptype, public) for ptype, _ in made)]
+    # What the .att tag holds already, and whether the registry has the referrers API, are asked
+    # while the statements are made and signed (requests wait on the network, signing on the CPU).
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        existing = pool.submit(_existing, target, digest)
+        has_api = pool.submit(bundles.registry_has_referrers_api, target, digest) if public is not None else None
+        made = []
+        for ptype, predicate in predicates:
+            body = intoto.statement(subject, digest, ptype, predicate)
+            sigs = [keys.sign(key, dsse.pae(dsse.IN_TOTO, body))] if key is not None else []
+            made.append((ptype, dsse.envelope(body, sigs)))
+        referrers = has_api is not None and has_api.result()
+        kept = [(l, e) for l, e in existing.result()
+                if not any(_same(l, e, ptype, public) for ptype, _ in made)]
     layers = [l for l, _ in kept] + [cosign.attestation_layer(e, ptype) for ptype, e in made]
     config = cosign.config_blob(layers)
     manifest = artifacts.manifest_bytes(config, artifacts.OCI_CONFIG, layers)
@@ -66,12 +74,54 @@ def attest_all(target: Target, key, predicates: list[tuple[str, object]], *,
     if target.kind == "static" and public is not None:    # the page names the signer: keys recorded
         from fsdgimg.transports.static.signers import record_sigstore_key
         record_sigstore_key(target.root, public)
-    written = attach.write(target, tag, manifest, [config, *dict.fromkeys([e for _, e in kept + made])])
+    # A signed envelope is new bytes every time (ECDSA signatures are randomised), and so is the
+    # config listing it: the push sends them without asking the registry whether it has them.
+    fresh = [config, *(e for _, e in made)] if key is not None else []
+    written = attach.write(target, tag, manifest, [config, *dict.fromkeys([e for _, e in kept + made])],
+                           unseen=fresh)
     where = target.with_reference(tag).display
-    return [{"image": target.display, "digest": str(digest), "predicate_type": ptype, "subject": subject,
-             "key": keys.key_id(key) if key is not None else None, "attestation": where,
-             "attestation_digest": written,
-             "envelope": str(Digest.of(e)), "attestations": len(layers)} for ptype, e in made]
+    new_layers = layers[len(kept):]
+    out = [{"image": target.display, "digest": str(digest), "predicate_type": ptype, "subject": subject,
+            "key": keys.key_id(key) if key is not None else None, "attestation": where,
+            "attestation_digest": written,
+            "envelope": layer["digest"], "attestations": len(layers)}
+           for (ptype, _), layer in zip(made, new_layers)]
+    if referrers:
+        _as_referrers(target, digest, public, made, out)
+    return out
+
+
+def _as_referrers(target: Target, digest: Digest, public, made: list[tuple[str, bytes]], out: list[dict]) -> None:
+    """The same envelopes as sigstore bundles referring to the image (trust/bundles.py), then this
+    key's earlier bundles of the same types removed (after: never a moment with none)."""
+    found = target.manifest(str(digest))
+    if found is None:
+        raise InputError(f"{target.display}: {digest} vanished while it was attested")
+    data, media_type, _ = found
+    earlier = _own_bundles(target, digest, public, {ptype for ptype, _ in made})
+    written = bundles.write(target, {"mediaType": media_type, "digest": str(digest), "size": len(data)}, made,
+                            bundle.key_hint(public))
+    kept = [d for d in earlier if d not in written and not bundles.delete(target, d)]
+    for result, referrer in zip(out, written):
+        result["referrer"] = referrer
+        if kept:
+            result["referrers_kept"] = kept      # replaced, but the registry refuses deletes
+
+
+def _own_bundles(target: Target, digest: Digest, public, types: set[str]) -> list[str]:
+    """Manifest digests of the bundle referrers of `digest` of these types that `public` signed."""
+    listed, _, _ = bundles.listed(target, digest)
+    out = []
+    for item in listed:
+        if item.predicate_type not in types:
+            continue
+        try:
+            env = bundle.envelope_of(target.blob(item.blob, item.size), item.where)
+        except FsdgimgError:
+            continue
+        if any(keys.verify(public, env.signed_bytes(), s) for s in env.signatures):
+            out.append(item.manifest_digest)
+    return out
 
 
 def _same(layer: dict, envelope: bytes, predicate_type: str, public) -> bool:
@@ -104,41 +154,60 @@ class Verified:
 
 def verified_attestations(target: Target, public_keys: list[Path], digest: Digest,
                           predicate_types: set[str] | None = None) -> tuple[list[Verified], list[str]]:
-    """Every attestation at the image's `.att` tag that holds (see the module's docstring), and a
-    line for each one that does not. `predicate_types`: only these (None: all)."""
+    """Every attestation about `digest` that holds (see the module's docstring) — the layers of its
+    `.att` tag, then the sigstore bundles that refer to it (trust/bundles.py) whose statement is not
+    one of those already — and a line for each one that does not. `predicate_types`: only these
+    (None: all)."""
     pubs = [(p, keys.load_public_key(p)) for p in public_keys]
-    tag = cosign.attestation_tag(digest)
-    found = target.manifest(tag)
-    if found is None:
-        return [], []
-    where = f"{target.display}: {tag}"
     good: list[Verified] = []
     problems: list[str] = []
-    for n, layer in enumerate(cosign.attestation_layers(found[0], where), 1):
+    seen: set[Digest] = set()           # statements already trusted: a bundle of the same is no news
+    tag = cosign.attestation_tag(digest)
+    found = target.manifest(tag)
+    where = f"{target.display}: {tag}"
+    for n, layer in enumerate(cosign.attestation_layers(found[0], where) if found else [], 1):
         here = f"{where} layer {n}"
         try:
             blob, size, declared = cosign.check_attestation_layer(layer, here)
             if predicate_types is not None and declared not in predicate_types:
                 continue
             env = dsse.parse(target.blob(blob, size), here)
-            signer = next(((path, pub) for path, pub in pubs for s in env.signatures
-                           if keys.verify(pub, env.signed_bytes(), s)), None)
-            if signer is None:
-                raise InputError(f"{here} ({declared[:80]}): not signed by the given keys")
-            statement = intoto.parse(env.body, here)
-            if statement.predicate_type != declared:
-                raise InputError(f"{here}: statement of type {statement.predicate_type[:80]}, listed as "
-                                 f"{declared[:80]}")
-            if not statement.names(digest):
-                named = ", ".join(d for _, d in statement.subjects[:3]) or "nothing"
-                raise InputError(f"{here} ({declared[:80]}): about {named[:200]}, not {digest}")
+            good.append(_holds(env, pubs, declared, digest, blob, here))
+            seen.add(Digest.of(env.body))
         except FsdgimgError as e:
             problems.append(str(e))
-            continue
-        good.append(Verified(statement.predicate_type, statement.predicate, str(signer[0]),
-                             keys.key_id(signer[1]), blob,
-                             next((name for name, d in statement.subjects if d == str(digest)), "")))
+    listed, unlisted, _ = bundles.listed(target, digest)
+    problems += unlisted
+    for item in listed:
+        try:
+            if predicate_types is not None and item.predicate_type not in predicate_types:
+                continue
+            env = bundle.envelope_of(target.blob(item.blob, item.size), item.where)
+            if Digest.of(env.body) in seen:
+                continue
+            good.append(_holds(env, pubs, item.predicate_type, digest, item.manifest_digest, item.where))
+            seen.add(Digest.of(env.body))
+        except FsdgimgError as e:
+            problems.append(str(e))
     return good, problems
+
+
+def _holds(env: dsse.Envelope, pubs: list, declared: str, digest: Digest, name: str, here: str) -> Verified:
+    """The attestation an envelope makes, when it holds: signed by one of `pubs`, of the type its
+    listing declares, about `digest`. Else one line (InputError)."""
+    signer = next(((path, pub) for path, pub in pubs for s in env.signatures
+                   if keys.verify(pub, env.signed_bytes(), s)), None)
+    if signer is None:
+        raise InputError(f"{here} ({declared[:80]}): not signed by the given keys")
+    statement = intoto.parse(env.body, here)
+    if statement.predicate_type != declared:
+        raise InputError(f"{here}: statement of type {statement.predicate_type[:80]}, listed as "
+                         f"{declared[:80]}")
+    if not statement.names(digest):
+        named = ", ".join(d for _, d in statement.subjects[:3]) or "nothing"
+        raise InputError(f"{here} ({declared[:80]}): about {named[:200]}, not {digest}")
+    return Verified(statement.predicate_type, statement.predicate, str(signer[0]), keys.key_id(signer[1]), name,
+                    next((name for name, d in statement.subjects if d == str(digest)), ""))
 
 
 def openpgp_attestations(target: Target, digest: Digest, check,

@@ -138,6 +138,7 @@ class RegistryClient:
         # No .netrc (requests would let it replace our Authorization header) and no REQUESTS_CA_BUNDLE
         # (--ca-file, else the system's CAs: system_trust); proxies from the environment are honoured below.
         self.session.trust_env = False
+        self.connections = connections   # kept open per origin: the most requests worth sending at once
         adapter = _Adapter(pool_connections=2, pool_maxsize=connections, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -151,6 +152,9 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self.api_version: str | None = None  # the /v2/ answer's Docker-Distribution-API-Version
         self.ping_status: int | None = None
+        # Whether this registry stores a blob sent whole with the upload's opening POST (`?digest=`):
+        # None until a push has seen its answer (push.Pusher asks only with small blobs until then).
+        self.single_post: bool | None = None
 
     @property
     def retries(self) -> int:

@@ -1,11 +1,14 @@
 """Pushing an Image or Index to a registry (OCI distribution spec, "push" workflow).
 
 Blobs first, in parallel (bounded): a blob the repository already has (HEAD) is not sent; one seen in
-another repository of the same registry is cross-mounted; a small blob goes in one PUT; a large one in
-PATCH chunks, and an upload cut short resumes at the offset the registry reports — within the run
-(after a backoff) or in the next run (the upload URL is remembered). Manifests go last, each with its
-own media type, children of an index before the index; a tag that already names the same digest is
-left alone, so re-pushing an unchanged image sends no blob and no manifest.
+another repository of the same registry is cross-mounted; a small blob goes whole — in the upload's
+opening POST (`?digest=`, the spec's single-request upload) where the registry takes it, else in one
+PUT after the POST; a large one in PATCH chunks, and an upload cut short resumes at the offset the
+registry reports — within the run (after a backoff) or in the next run (the upload URL is
+remembered). A blob the caller has just made (`unseen`: it carries a signature made this run) is
+sent without asking first: no registry can hold it, so the HEAD could only answer 404. Manifests go
+last, each with its own media type, children of an index before the index; a tag that already names
+the same digest is left alone, so re-pushing an unchanged image sends no blob and no manifest.
 """
 
 from __future__ import annotations
@@ -28,8 +31,14 @@ from fsdgimg.oci.reference import Reference
 from fsdgimg.transports.registry.client import RegistryClient, RegistryError, printable
 from fsdgimg.transports.registry.state import PushState
 
-MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT
+MONOLITHIC_MAX = 16 << 20   # up to this size a blob goes in a single PUT (or POST)
+# While it is unknown whether the registry stores a blob sent with the opening POST, only a blob up
+# to this size is sent there: a registry that ignores the body (Distribution 2.8 answers 202)
+# then costs little, and Go's HTTP server reads and discards up to 256 KiB of an unread body and keeps
+# the connection, where a larger one would be cut off mid-send.
+SINGLE_POST_PROBE_MAX = 192 << 10
 CHUNK_SIZE = 128 << 20      # PATCH size for larger blobs: each chunk is a resume point
+SMALL_BLOB = 4 << 20        # a blob this size or smaller is latency, not bandwidth (Pusher._workers)
 ACCEPT_MANIFESTS = ", ".join(mt.MANIFESTS)
 
 
@@ -172,8 +181,9 @@ def _range_end(resp) -> int | None:
 class Pusher:
     def __init__(self, client: RegistryClient, repository: str, *, jobs: int = 4,
                  state: PushState | None = None, mount_from: list[str] | None = None,
-                 chunk_size: int = CHUNK_SIZE, progress=None):
+                 chunk_size: int = CHUNK_SIZE, progress=None, unseen: frozenset[Digest] = frozenset()):
         self.client = client
+        self.unseen = frozenset(unseen)
         self.repository = repository
         self.jobs = max(1, jobs)
         self.state = state or PushState(enabled=False)
@@ -207,12 +217,13 @@ class Pusher:
 
     def push_blob(self, image: Image, desc: Descriptor, report: PushReport) -> None:
         reg, repo, digest = self.client.registry, self.repository, desc.digest
-        if self.has_blob(digest, desc.size):
+        if digest not in self.unseen and self.has_blob(digest, desc.size):
             report.add(blobs_present=1)
             self.state.saw_blob(reg, str(digest), repo)
             return
         source = _BlobFile(image, desc)
         upload_url = self.state.upload(reg, repo, str(digest))
+        remembered = upload_url is not None
         offset = 0
         if upload_url:
             offset = self._upload_status(upload_url, digest)
@@ -222,21 +233,61 @@ class Pusher:
                 report.add(blobs_restarted=1)
             else:
                 report.add(blobs_resumed=1)
-        if upload_url is None:
+        if upload_url is None and desc.size <= MONOLITHIC_MAX and self._single_post_worth(desc):
+            try:
+                upload_url = self._post_whole(source, desc, report)
+            finally:
+                source.close()
+            if upload_url is None:      # stored by the POST itself
+                if remembered:
+                    self.state.set_upload(reg, repo, str(digest), None)
+                self.state.saw_blob(reg, str(digest), repo)
+                report.add(blobs_sent=1)
+                return
+        elif upload_url is None:
             upload_url = self._start_upload(digest, report)
             if upload_url is None:
                 self.state.saw_blob(reg, str(digest), repo)
                 return  # mounted
+        chunked = not (desc.size <= MONOLITHIC_MAX and offset == 0)
         try:
-            if desc.size <= MONOLITHIC_MAX and offset == 0:
+            if not chunked:
                 self._put_whole(source, desc, upload_url, report)
             else:
                 self._put_chunked(source, desc, upload_url, offset, report)
         finally:
             source.close()
-        self.state.set_upload(reg, repo, str(digest), None)
+        if chunked or remembered:   # (only then is an upload recorded: no rewrite of the state file)
+            self.state.set_upload(reg, repo, str(digest), None)
         self.state.saw_blob(reg, str(digest), repo)
         report.add(blobs_sent=1)
+
+    def _single_post_worth(self, desc: Descriptor) -> bool:
+        """Send the blob with the opening POST? Where the registry is known to store it so, yes;
+        where it is known not to, no; while unknown, for a small blob (SINGLE_POST_PROBE_MAX), which
+        tells. A blob that could be mounted from another repository goes the mount way."""
+        if self.mount_from or self.state.repositories_with(self.client.registry, str(desc.digest)):
+            return False
+        known = self.client.single_post
+        return known if known is not None else desc.size <= SINGLE_POST_PROBE_MAX
+
+    def _post_whole(self, source: _BlobFile, desc: Descriptor, report: PushReport) -> str | None:
+        """The single-request upload (`POST .../uploads/?digest=D` with the blob): None when the
+        registry stored it (201); else the upload it opened instead (202 and a Location), to PUT the
+        blob to, and the client remembers not to send bodies with this registry's POSTs again."""
+        resp = self._send_whole("POST", f"{self._blob_path}/uploads/", source, desc, ok=(201, 202),
+                                params={"digest": str(desc.digest)}, what=f"upload blob {desc.digest.short}")
+        if resp.status_code == 201:
+            self.client.single_post = True
+            self._check_stored(resp, desc.digest)
+            report.add(bytes_sent=desc.size)
+            return None
+        self.client.single_post = False
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"registry {self.client.registry}: upload of {desc.digest.short} started "
+                                "without a Location header")
+        return self.client.url(location)
 
     def _start_upload(self, digest: Digest, report: PushReport) -> str | None:
         sources = [r for r in self.mount_from if r != self.repository]
@@ -277,9 +328,21 @@ class Pusher:
         if resp.status_code != 204:
             return None
         end = _range_end(resp)
-        return 0 if end is None else end + 1
+        # `0-0` is what Distribution (and go-containerregistry's registry) say of an upload that
+        # holds nothing yet: taken as 1 byte, a resume after a first chunk that never arrived sent
+        # the blob from its second byte (the registry then refused its digest). A chunk is never
+        # one byte long, so 0-0 is read as empty.
+        return 0 if end is None or end == 0 else end + 1
 
     def _put_whole(self, source: _BlobFile, desc: Descriptor, url: str, report: PushReport) -> None:
+        resp = self._send_whole("PUT", _with_digest(url, desc.digest), source, desc, ok=(201,),
+                                what=f"upload blob {desc.digest.short}")
+        self._check_stored(resp, desc.digest)
+        report.add(bytes_sent=desc.size)
+
+    def _send_whole(self, method: str, url: str, source: _BlobFile, desc: Descriptor, *, ok, what: str,
+                    params=None):
+        """Send the whole blob as one request's body, hashed as it goes; the (closed) response."""
         hashers = []
 
         def body():
@@ -289,19 +352,17 @@ class Pusher:
             return b
 
         try:
-            resp = self.client.request("PUT", _with_digest(url, desc.digest), ok=(201,), body=body,
+            resp = self.client.request(method, url, ok=ok, body=body, params=params,
                                        headers={"Content-Type": "application/octet-stream",
-                                                "Content-Length": str(desc.size)},
-                                       what=f"upload blob {desc.digest.short}")
+                                                "Content-Length": str(desc.size)}, what=what)
             resp.close()
-            self._check_stored(resp, desc.digest)
         finally:
             # A source that does not hash to its name is the clearer error (the registry only
             # says DIGEST_INVALID); a body cut short by the network is not checked.
             if hashers and hashers[-1][1].complete and Digest.from_hash(hashers[-1][0]) != desc.digest:
                 raise DigestMismatch(f"blob {desc.digest.short}: the local file has digest "
                                      f"{Digest.from_hash(hashers[-1][0]).short}: the source is corrupt")
-        report.add(bytes_sent=desc.size)
+        return resp
 
     def _check_stored(self, resp, digest: Digest) -> None:
         returned = resp.headers.get("Docker-Content-Digest")
@@ -342,7 +403,8 @@ class Pusher:
             try:
                 with source.open_at(offset) as f:
                     resp = self.client.request(
-                        "PATCH", url, ok=(202,), retry=False, what=f"upload blob {digest.short}",
+                        # (go-containerregistry's registry, crane's, answers 204 where the spec says 202)
+                        "PATCH", url, ok=(202, 204), retry=False, what=f"upload blob {digest.short}",
                         body=lambda: _Body(f, n, hasher, self._advance),
                         headers={"Content-Type": "application/octet-stream", "Content-Length": str(n),
                                  "Content-Range": f"{offset}-{offset + n - 1}"})
@@ -400,6 +462,16 @@ class Pusher:
                     raise
                 error = e
 
+    def _workers(self, order: list[tuple[Image, Descriptor]]) -> int:
+        """Uploads in parallel: --jobs, which bounds what an image's blobs take of the link; but
+        the few small blobs the caller has just made (`unseen`: an attestation's envelopes and
+        config) all at once, up to the client's connections: each costs the registry's latency
+        (Distribution syncs every upload to disk), not bandwidth, and the last need not wait for a
+        first to finish."""
+        if order and all(d.digest in self.unseen and d.size <= SMALL_BLOB for _, d in order):
+            return max(self.jobs, min(len(order), getattr(self.client, "connections", self.jobs)))
+        return self.jobs
+
     # -- manifests ---------------------------------------------------------------------------
     def manifest_digest(self, reference: str) -> Digest | None:
         resp = self.client.request("HEAD", f"/v2/{self.repository}/manifests/{reference}", allow=(404,),
@@ -453,14 +525,16 @@ class Pusher:
         report.blobs_total = len(blobs)
         # (This first request also settles the scheme and reachability, once, before parallel uploads.)
         top = ref.tag if ref.tag is not None else str(artifact.digest)
-        if self.manifest_digest(top) == artifact.digest:
+        # A manifest naming a blob no registry can hold yet (unseen) cannot be there: not asked.
+        fresh = isinstance(artifact, Image) and any(d.digest in self.unseen for d in blob_descriptors(artifact))
+        if not fresh and self.manifest_digest(top) == artifact.digest:
             # The registry accepted this very manifest before, so it holds every blob and child it
             # names (a registry refuses a manifest whose references are missing): nothing to send.
             report.add(blobs_present=len(blobs), manifests_present=sum(1 for _ in walk(artifact)))
             report.seconds = time.monotonic() - start
             return report
         order = sorted(blobs.values(), key=lambda item: -item[1].size)  # big ones start first
-        with cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="push") as pool:
+        with cf.ThreadPoolExecutor(max_workers=self._workers(order), thread_name_prefix="push") as pool:
             futures = [pool.submit(self.push_blob, img, d, report) for img, d in order]
             try:
                 for fut in cf.as_completed(futures):
@@ -473,7 +547,8 @@ class Pusher:
         for x in walk(artifact):
             is_top = x is artifact
             reference = str(x.digest) if not is_top or ref.tag is None else ref.tag
-            if self.manifest_digest(reference) == x.digest:
+            # The top one was asked about before the blobs (or holds an unseen blob): not there.
+            if not is_top and self.manifest_digest(reference) == x.digest:
                 report.add(manifests_present=1)
                 continue
             self.put_manifest(x, reference)

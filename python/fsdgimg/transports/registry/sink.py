@@ -23,7 +23,7 @@ def write(artifact, loc, options) -> Written:
         client = borrowed or connect(ref.registry, ref.name, opts, push=True)
         try:
             report = push(image, ref, client, jobs=opts.jobs, mount_from=opts.mount_from,
-                          state=PushState(enabled=opts.remember), progress=options.progress,
+                          state=PushState(enabled=opts.remember), progress=options.progress, unseen=opts.unseen,
                           additional_tags=options.additional_tags)
         finally:
             if borrowed is None:
