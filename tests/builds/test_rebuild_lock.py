@@ -175,14 +175,20 @@ def test_the_lock_records_every_input_and_is_byte_identical_for_the_same_build(w
     assert {d["digest"]["sha256"] for d in deps if d["name"] in names} == {p["sha256"] for p in deb["packages"]}
 
 
-def test_after_the_mirror_moves_on_the_lock_reproduces_and_the_catalog_does_not(world):
+@pytest.fixture(scope="module")
+def moved_on(world):
+    """The mirror's point release: a newer base-files, the old one gone from the pool."""
     w = world
-    published = w["outcome"]["builds"][0]
-    # The mirror's point release: a newer base-files, the old one gone from the pool.
     [old] = (w["mirror"] / "pool" / "main").glob("base-files_*.deb")
     _bump(old, old.parent, w["work"])
     old.unlink()
     _index(w["mirror"], w["gnupg"])
+    return w
+
+
+def test_after_the_mirror_moves_on_the_lock_reproduces_and_the_catalog_does_not(moved_on):
+    w = moved_on
+    published = w["outcome"]["builds"][0]
     proc = run_cli("rebuild", w["ref"], "--key", _pub(w, "release"), "--from-catalog", "--catalog", w["catalog"],
                    "--tools", "host")
     assert proc.returncode == 1, proc.stderr
@@ -230,8 +236,8 @@ def test_with_the_archive_unreachable_verify_rebuild_reproduces_from_the_publish
         w["nginx"].start()
 
 
-def test_independent_rebuilders_count_distinct_keys_against_a_threshold(world):
-    w = world
+def test_independent_rebuilders_count_distinct_keys_against_a_threshold(moved_on):
+    w = moved_on
     own = {n: w["work"] / f"{n}-tree" for n in ("r1", "r2", "r3")}
     identity = ("--identity", "127.0.0.1:5000/debian-locked")
     for name, extra in (("r1", []), ("r1", ["--publish-to", f"static:{own['r1']}"]),
@@ -270,6 +276,10 @@ def test_independent_rebuilders_count_distinct_keys_against_a_threshold(world):
     assert text.returncode == 0 and "rebuilders: reproduced by 2 of 3 keys (threshold 2)" in text.stdout
     bad = run_cli("verify", w["ref"], "--no-sbom", *rebuilders, "--threshold", "4")
     assert_one_line_error(bad, 2, "--threshold 4")
+    # verify reads a rebuilder's tree, never makes one.
+    missing = w["work"] / "no-such-tree"
+    proc = run_cli("verify", w["ref"], "--no-sbom", *rebuilders, "--rebuilders-from", f"static:{missing}")
+    assert proc.returncode == 1 and "no static tree there" in proc.stderr and not missing.exists()
 
 
 def test_a_rebuild_attestation_for_another_digest_is_not_counted(world, tmp_path):
@@ -281,7 +291,7 @@ def test_a_rebuild_attestation_for_another_digest_is_not_counted(world, tmp_path
     from fsdgimg.trust.remote import own_place
     os.environ["COSIGN_PASSWORD"] = PASSWORD
     key = keymod.load_private_key(w["keys"]["r2"].with_suffix(".key"))
-    place = own_place(f"static:{tmp_path / 'forged'}", "debian-locked")
+    place = own_place(f"static:{tmp_path / 'forged'}", "debian-locked", create=True)
     image = Digest.parse(w["outcome"]["digest"])
     # A genuine reproducing verdict — about another image — filed under this image's digest.
     other = Digest.of(b"another image")

@@ -117,7 +117,7 @@ def _attest(image_target, digest, outcome: dict, key, args) -> dict:
     dest = image_target
     if args.publish_to:
         from fsdgimg.trust.remote import own_place
-        dest = own_place(args.publish_to, image_target.name, insecure=args.insecure)
+        dest = own_place(args.publish_to, image_target.name, insecure=args.insecure, create=True)
     summary = rebuild_summary(image_target.name, str(digest), outcome)
     return attest(dest, key, intoto.VSA, summary, digest=digest,
                   identity=args.identity or (image_target.repository if image_target.kind == "docker" else None))

@@ -252,13 +252,15 @@ def _static_target(text: str) -> Target:
                      "use static:DIR/NAME[:TAG]")
 
 
-def own_place(text: str, name: str, insecure: bool = False) -> Target:
+def own_place(text: str, name: str, insecure: bool = False, create: bool = False) -> Target:
     """Where someone publishes what they say about an image of another's (a rebuilder's
-    attestation): `static:DIR` (made if need be; the image's NAME inside it), `static:DIR/NAME`
+    attestation): `static:DIR` (the image's NAME inside it; made when `create`), `static:DIR/NAME`
     of an existing tree, or `docker://HOST/NAME`."""
     if text.startswith("static:"):
         root = Path(text[len("static:"):])
         if not (root / "v2").is_dir() and not any((p / "v2").is_dir() for p in root.parents):
+            if not create:
+                raise UsageError(f"{text}: no static tree there (a directory holding v2/)")
             (root / "v2").mkdir(parents=True, exist_ok=True)
         if (root / "v2").is_dir():
             return Target("static", name, "latest", root=root)
