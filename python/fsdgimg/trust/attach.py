@@ -14,6 +14,7 @@ def write(target: Target, tag: str | None, manifest: bytes, blobs: list[bytes], 
     """Publish `manifest` (whose config and layers are among `blobs`) as TAG of the target's
     repository (untagged when TAG is None); returns the manifest digest. `unseen`:
     those of `blobs` made just now around a fresh signature, which a registry is not asked about."""
+    target.listings.clear()          # what refers to what may change: no listing read before holds
     # Writing loads the image model and the writer; reading signatures and attachments does not.
     from fsdgimg.oci.blobstore import BlobStore, MemoryBlobs
     from fsdgimg.oci.image import Image

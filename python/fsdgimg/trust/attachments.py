@@ -79,6 +79,7 @@ def list_referrers(target: Target, digest: Digest, added: list[dict], indexed: b
 
 
 def _put_manifest(target: Target, reference: str, data: bytes, media_type: str) -> dict:
+    target.listings.clear()
     resp = target.client().request("PUT", f"/v2/{target.name}/manifests/{reference}",
                                     what=f"manifest {reference}", ok=(201,),
                                     headers={"Content-Type": media_type}, body=lambda: data)
@@ -200,6 +201,14 @@ def referrers(target: Target, digest: Digest, artifact_type: str | None = None) 
     disk, its referrers file. The type filter is applied here whatever the server says it did: a
     server that does not name `artifactType` in OCI-Filters-Applied (nginx serving a tree's file)
     listed everything, and one that does is taken at its word no more than any other listing."""
+    key = (str(digest), artifact_type)
+    if key not in target.listings:
+        target.listings[key] = _referrers(target, digest, artifact_type)
+    found = target.listings[key]
+    return Referrers(list(found.descriptors), found.via)
+
+
+def _referrers(target: Target, digest: Digest, artifact_type: str | None) -> Referrers:
     where = f"{target.display}: referrers of {digest.short}"
     if target.kind == "docker":
         listed = _from_api(target, digest, artifact_type, where)

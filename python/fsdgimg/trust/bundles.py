@@ -105,6 +105,7 @@ def write(target: Target, subject: dict, made: list[tuple[str, bytes]], hint: st
 
 def delete(target: Target, manifest_digest: str) -> bool:
     """Remove a replaced bundle artifact; False when the registry does not allow deletes."""
+    target.listings.clear()
     resp = target.client().request("DELETE", f"/v2/{target.name}/manifests/{manifest_digest}", ok=(202, 200),
                                    allow=(400, 403, 404, 405, 501), what=f"delete referrer {manifest_digest[:19]}")
     resp.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsdgimg.errors import InputError, UsageError
@@ -37,6 +37,10 @@ class Target:
     insecure: bool = False
     _client: object = None
     options: object = None    # RegistryOptions (credentials, TLS); None: the environment and auth files
+    # Referrers listings read through this target (and those made from it by with_reference: the same
+    # repository), by subject digest: verify asks for the SBOMs and then for the bundles of one
+    # digest. Every write through trust/attach, attachments or bundles clears it.
+    listings: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def display(self) -> str:
@@ -68,7 +72,7 @@ class Target:
 
     def with_reference(self, reference: str) -> "Target":
         return Target(self.kind, self.name, reference, self.registry, self.root, self.insecure, self._client,
-                      self.options)
+                      self.options, self.listings)
 
     # -- reading ------------------------------------------------------------------------------
     def manifest(self, reference: str | None = None) -> tuple[bytes, str, Digest] | None:
