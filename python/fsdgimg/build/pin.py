@@ -17,6 +17,7 @@ from pathlib import Path
 from fsdgimg import catalog
 from fsdgimg.errors import InputError, UsageError
 from fsdgimg.guix import Guix
+from fsdgimg.transports.static.files import write_bytes
 
 PROGRAM = Path(__file__).resolve().parent.parent / "guile" / "channels.scm"
 PIN_DIR = Path("manifests") / "channels"
@@ -58,8 +59,7 @@ def pin(name: str, catalog_path: Path | None, channels_file: Path | None, guix: 
         channels = channels_of(guix, Path(channels_file), f"--channels {channels_file}")
     relative = PIN_DIR / f"{name}.scm"
     target = entry.base / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write(target, text if text.endswith("\n") else text + "\n")
+    write_bytes(target, (text if text.endswith("\n") else text + "\n").encode(), fsync=False)
     _set_channels(cat.path, name, relative.as_posix())
     return {"image": name, "channels": str(relative), "pinned": [{k: c.get(k) for k in ("name", "url", "commit")}
                                                                   for c in channels]}
@@ -90,11 +90,3 @@ def _set_channels(path: Path, name: str, value: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-def _write(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".pin-", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)

@@ -121,9 +121,19 @@ def _download(url: str, p: lockmod.DebPackage, dest: Path) -> None:
         raise type(e)(f"{e}; give the locked packages with --inputs") from None
 
 
-def entry_of(lock: lockmod.Lock, where: str) -> catalog.Entry:
-    table = {k: v for k, v in lock.entry.items() if k != "name"}
-    return catalog.from_table(lock.entry["name"], table, f"{where}: lock entry", Path.cwd())
+def entry_of(lock: lockmod.Lock, base: Path, **overrides) -> catalog.Entry:
+    """The locked catalog entry, checked as the catalog's are; `overrides` replace its keys."""
+    table = {k: v for k, v in lock.entry.items() if k != "name"} | overrides
+    name = lock.entry["name"]
+    return catalog.from_table(name, table, f"{name}: lock entry", base)
+
+
+def _build_once(entry: catalog.Entry, out: Path | None, **options) -> str:
+    """One build of `entry` through the rebuild's stages (into `out`, else a scratch layout); the
+    digest before annotations."""
+    with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
+        opts = BuildOptions(out=Path(out) if out else Path(tmp) / "layout", **options)
+        return run_build(entry, opts, stages=REBUILD_STAGES).digests[0]
 
 
 def build_from_lock(lock: lockmod.Lock, fetch, *, tools: str = "auto", out: Path | None = None,
@@ -135,14 +145,11 @@ def build_from_lock(lock: lockmod.Lock, fetch, *, tools: str = "auto", out: Path
     if lock.debian is None:
         raise UsageError(f"{lock.entry.get('name')}: rebuilding a {lock.builder} image from its lock is "
                          "not supported yet (docs/rebuild.md)")
-    entry = entry_of(lock, lock.entry["name"])
+    entry = entry_of(lock, Path.cwd())
     if entry.builder != "debootstrap":
         raise UsageError(f"{entry.name}: a lock with Debian inputs for a {entry.builder} entry")
-    with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
-        opts = BuildOptions(out=Path(out) if out else Path(tmp) / "layout", epoch=lock.source_date_epoch,
-                            tools="host" if tools == "auto" else tools, progress=progress, lock=lock, fetch=fetch)
-        outcome = run_build(entry, opts, stages=REBUILD_STAGES)
-    return outcome.digests[0]
+    return _build_once(entry, out, epoch=lock.source_date_epoch, tools="host" if tools == "auto" else tools,
+                       progress=progress, lock=lock, fetch=fetch)
 
 
 def _guix_from_lock(lock: lockmod.Lock, checkout: Path, out: Path | None, progress: bool | None) -> str:
@@ -163,12 +170,8 @@ def _guix_from_lock(lock: lockmod.Lock, checkout: Path, out: Path | None, progre
     with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
         channels = Path(tmp) / "channels.scm"
         channels.write_text(str(guix.get("channelsFile", "")), encoding="utf-8")
-        table = {k: v for k, v in lock.entry.items() if k != "name"} | {"channels": str(channels)}
-        entry = catalog.from_table(name, table, f"{name}: lock entry", checkout)
-        opts = BuildOptions(out=Path(out) if out else Path(tmp) / "layout", epoch=lock.source_date_epoch,
-                            progress=progress)
-        outcome = run_build(entry, opts, stages=REBUILD_STAGES)
-    return outcome.digests[0]
+        entry = entry_of(lock, checkout, channels=str(channels))
+        return _build_once(entry, out, epoch=lock.source_date_epoch, progress=progress)
 
 
 def published_built(where: str, manifest: bytes) -> tuple[str, dict]:
@@ -186,9 +189,9 @@ def rebuild_published(target, manifest: bytes, digest, arch: str | None, *, keys
                       openpgp=None, inputs: Path | None = None, lock_file: Path | None = None,
                       tools: str = "auto", from_catalog: bool = False, catalog_path: Path | None = None) -> dict:
     """The Rebuild hook of trust.verify: rebuild the image `target` names and compare."""
-    built, annotations = published_built(target.display, manifest)
     if from_catalog:
         return rebuild_from_catalog(target.display, manifest, arch, catalog_path=catalog_path, tools=tools)
+    built, _ = published_built(target.display, manifest)
     if lock_file is not None:
         found = lock_of_file(lock_file)
     else:
@@ -211,9 +214,6 @@ def rebuild_from_catalog(where: str, manifest: bytes, arch: str | None, *, catal
         entry = entry.for_arch(arch)
     created = annotations.get("org.opencontainers.image.created")
     epoch = int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()) if created else None
-    with tempfile.TemporaryDirectory(prefix=".fsdgimg-rebuild-") as tmp:
-        outcome = run_build(entry, BuildOptions(out=Path(tmp) / "layout", epoch=epoch, tools=tools),
-                            stages=REBUILD_STAGES)
-    rebuilt = outcome.digests[0]
+    rebuilt = _build_once(entry, None, epoch=epoch, tools=tools)
     return {"entry": name, "published": built, "rebuilt": rebuilt, "reproduced": rebuilt == built,
             "from": "catalog"}
